@@ -1,0 +1,1 @@
+"""The Excel side of encaisse: xlwings functions and ribbon handlers (thin adapters)."""
