@@ -1,0 +1,195 @@
+"""French legal data for late payment, as dated and editable data (rules/legal.yaml).
+
+- ECB main refinancing rate history (taux des opérations principales de refinancement).
+- Legal interest rate (taux de l'intérêt légal) for professional creditors, by half-year.
+- Code de commerce L441-10: default penalty rate = ECB rate in force on 1 January or 1 July
+  of the half-year + 10 points; a contractual rate may not be below 3 × the legal interest
+  rate; fixed recovery indemnity of 40 € per invoice.
+- L441-10 I: maximum B2B terms, 60 days from the invoice date or 45 days end of month.
+
+Rates are fractions (0.0215 for 2.15 %); the YAML holds percentages, which is how they
+are published. `LegalData` is a plain immutable record: tests build one directly,
+the application reads rules/legal.yaml with `load_legal`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_right
+from dataclasses import dataclass
+from pathlib import Path
+
+from encaisse.errors import EncaisseError
+
+DEFAULT_LEGAL_FILE = Path(__file__).resolve().parent.parent / "rules" / "legal.yaml"
+
+
+class LegalDataError(EncaisseError):
+    """A date falls outside the legal data of rules/legal.yaml (the file must be completed)."""
+
+
+def _fraction(percent: float) -> float:
+    # 2.5 / 100 + 0.10 is 0.12500000000000003 in binary; rounding keeps published figures exact.
+    return round(percent / 100.0, 12)
+
+
+def half_year_start(day: dt.date) -> dt.date:
+    """1 January or 1 July of the half-year containing `day`."""
+    return dt.date(day.year, 1 if day.month <= 6 else 7, 1)
+
+
+def half_year_label(day: dt.date) -> str:
+    """'2026-S2' for any day of July–December 2026."""
+    return f"{day.year}-S{1 if day.month <= 6 else 2}"
+
+
+def half_year_from_label(label: str) -> dt.date:
+    """'2026-S2' -> 2026-07-01."""
+    year, half = label.split("-S")
+    return dt.date(int(year), 1 if half == "1" else 7, 1)
+
+
+@dataclass(frozen=True)
+class EcbRate:
+    """An ECB main refinancing rate, in force from `effective` (date of effect, not of the decision)."""
+
+    effective: dt.date
+    rate: float  # fraction
+    verified: bool = True
+    source: str = ""
+    where: str = ""  # 'rules/legal.yaml:12:5'
+
+
+@dataclass(frozen=True)
+class LegalRate:
+    """Legal interest rate for a half-year starting on `start` (1 January or 1 July)."""
+
+    start: dt.date
+    professional: float  # fraction, « tous les autres cas » (créanciers professionnels)
+    consumer: float | None = None  # fraction, créanciers personnes physiques non professionnels
+    verified: bool = True
+    source: str = ""
+    where: str = ""
+
+    @property
+    def label(self) -> str:
+        return half_year_label(self.start)
+
+
+@dataclass(frozen=True)
+class LegalData:
+    ecb_rates: tuple[EcbRate, ...]  # sorted by effective date
+    legal_rates: tuple[LegalRate, ...]  # sorted by half-year
+    penalty_margin: float = 0.10  # « BCE + 10 points »
+    minimum_penalty_multiple: float = 3.0  # pénalités ≥ 3 × taux d'intérêt légal
+    recovery_indemnity: float = 40.0  # € per invoice, B2B
+    max_terms_days: int = 60  # days from the invoice date
+    max_terms_end_of_month_days: int = 45  # days end of month
+    source: str = ""  # file the data came from
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ecb_rates", tuple(sorted(self.ecb_rates, key=lambda r: r.effective)))
+        object.__setattr__(self, "legal_rates", tuple(sorted(self.legal_rates, key=lambda r: r.start)))
+
+    def ecb_entry_on(self, day: dt.date) -> EcbRate:
+        starts = [r.effective for r in self.ecb_rates]
+        index = bisect_right(starts, _as_date(day)) - 1
+        if index < 0:
+            first = starts[0].strftime("%d/%m/%Y") if starts else "aucun"
+            raise LegalDataError(
+                f"taux BCE inconnu au {_as_date(day):%d/%m/%Y} : l'historique de {self._file()} "
+                f"commence le {first}"
+            )
+        return self.ecb_rates[index]
+
+    def ecb_rate_on(self, day: dt.date) -> float:
+        """ECB main refinancing rate in force on `day` (fraction)."""
+        return self.ecb_entry_on(day).rate
+
+    def legal_entry(self, day: dt.date) -> LegalRate:
+        start = half_year_start(_as_date(day))
+        for entry in self.legal_rates:
+            if entry.start == start:
+                return entry
+        raise LegalDataError(
+            f"taux d'intérêt légal du semestre {half_year_label(start)} absent de {self._file()}"
+        )
+
+    def legal_interest_rate(self, day: dt.date) -> float:
+        """Legal interest rate for professional creditors for the half-year containing `day` (fraction)."""
+        return self.legal_entry(day).professional
+
+    def penalty_rate(self, day: dt.date) -> float:
+        """L441-10 default rate for the half-year containing `day`: ECB rate on 1 Jan/1 Jul + 10 points."""
+        reference = self.ecb_rate_on(half_year_start(_as_date(day)))
+        return round(reference + self.penalty_margin, 12)
+
+    def minimum_penalty_rate(self, day: dt.date) -> float:
+        """Lowest contractual penalty rate allowed for the half-year containing `day` (3 × legal rate)."""
+        return round(self.minimum_penalty_multiple * self.legal_interest_rate(day), 12)
+
+    def _file(self) -> str:
+        return self.source or "rules/legal.yaml"
+
+
+def _as_date(day: object) -> dt.date:
+    if isinstance(day, dt.datetime):
+        return day.date()
+    if isinstance(day, dt.date):
+        return day
+    if hasattr(day, "date") and callable(day.date):  # pandas Timestamp, numpy datetime64 via pandas
+        return day.date()
+    return dt.date.fromisoformat(str(day)[:10])
+
+
+def legal_from_data(data: dict, source: str = "", where: dict | None = None) -> LegalData:
+    """Build LegalData from the (already validated) content of legal.yaml.
+
+    `where` maps ('taux_bce', i) / ('taux_interet_legal', i) to a 'file:line:col' position.
+    """
+    where = where or {}
+    ecb = tuple(
+        EcbRate(
+            effective=_as_date(item["date"]),
+            rate=_fraction(float(item["taux"])),
+            verified=bool(item.get("verifie", False)),
+            source=str(item.get("source", "")),
+            where=where.get(("taux_bce", i), ""),
+        )
+        for i, item in enumerate(data.get("taux_bce", []))
+    )
+    legal = tuple(
+        LegalRate(
+            start=half_year_from_label(str(item["semestre"])),
+            professional=_fraction(float(item["professionnels"])),
+            consumer=_fraction(float(item["particuliers"])) if item.get("particuliers") is not None else None,
+            verified=bool(item.get("verifie", False)),
+            source=str(item.get("source", "")),
+            where=where.get(("taux_interet_legal", i), ""),
+        )
+        for i, item in enumerate(data.get("taux_interet_legal", []))
+    )
+    penalties = data.get("penalites", {})
+    terms = data.get("delais_maximum", {})
+    return LegalData(
+        ecb_rates=ecb,
+        legal_rates=legal,
+        penalty_margin=_fraction(float(penalties.get("majoration_points_bce", 10))),
+        minimum_penalty_multiple=float(penalties.get("multiple_minimum_taux_legal", 3)),
+        recovery_indemnity=float(penalties.get("indemnite_forfaitaire", 40)),
+        max_terms_days=int(terms.get("jours_date_facture", 60)),
+        max_terms_end_of_month_days=int(terms.get("jours_fin_de_mois", 45)),
+        source=source,
+    )
+
+
+def load_legal(path: str | Path | None = None) -> LegalData:
+    """Read and validate rules/legal.yaml (or `path`); raise encaisse.rules.RulesError listing every problem."""
+    path = Path(path) if path is not None else DEFAULT_LEGAL_FILE
+    try:
+        from encaisse.rules import load_legal_file  # validation with file:line:column positions
+    except ImportError:  # the rules loader is not there yet: read without validation
+        import yaml
+
+        return legal_from_data(yaml.safe_load(path.read_text(encoding="utf-8")), source=str(path))
+    return load_legal_file(path)
