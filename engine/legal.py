@@ -85,6 +85,7 @@ class LegalData:
     recovery_indemnity: float = 40.0  # € per invoice, B2B
     max_terms_days: int = 60  # days from the invoice date
     max_terms_end_of_month_days: int = 45  # days end of month
+    ecb_checked_until: dt.date | None = None  # ECB history checked against published decisions up to this day
     source: str = ""  # file the data came from
 
     def __post_init__(self) -> None:
@@ -179,6 +180,7 @@ def legal_from_data(data: dict, source: str = "", where: dict | None = None) -> 
         recovery_indemnity=float(penalties.get("indemnite_forfaitaire", 40)),
         max_terms_days=int(terms.get("jours_date_facture", 60)),
         max_terms_end_of_month_days=int(terms.get("jours_fin_de_mois", 45)),
+        ecb_checked_until=_as_date(data["taux_bce_verifie_jusqu_au"]) if data.get("taux_bce_verifie_jusqu_au") else None,
         source=source,
     )
 
