@@ -5,6 +5,7 @@ an as-of date. Reading and writing workbooks, YAML and letters happens at the ed
 """
 
 from encaisse.errors import EncaisseError, InputError, Problem
+from encaisse.workbook import load_workbook
 
-__all__ = ["EncaisseError", "InputError", "Problem"]
+__all__ = ["EncaisseError", "InputError", "Problem", "load_workbook"]
 __version__ = "0.1.0"

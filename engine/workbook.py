@@ -1,0 +1,299 @@
+"""Read an encaisse workbook (.xlsx/.xlsm) into a Ledger, checking every cell on the way.
+
+python-calamine reads the cells (fast, Rust); each table is found by its Excel table name,
+or failing that by its sheet (header = first row that looks like the table's headers).
+`encaisse.coerce` converts the columns; the checks between tables (duplicates, unknown
+customers or invoices, dates out of order) are done here on whole columns. Every problem is
+collected, sorted by sheet then row, and raised together as one InputError.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import zipfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import python_calamine as calamine
+
+from encaisse.coerce import (
+    Coerced,
+    coerce_amount,
+    coerce_columns,
+    coerce_date,
+    coerce_text,
+    column_letter,
+    empty_frame,
+)
+from encaisse.errors import InputError, Problem
+from encaisse.ledger import Ledger, Params
+from encaisse.tables import (
+    CUSTOMERS,
+    INVOICES,
+    NAMED_CELLS,
+    PAYMENTS,
+    TABLES,
+    NamedCell,
+    Table,
+    normalize_header,
+)
+
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REFERENCE = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^!']+))!\$?([A-Za-z]{1,3})\$?(\d+)(?::\$?[A-Za-z]{1,3}\$?\d+)?$")
+_HEADER_SEARCH_ROWS = 20
+
+
+@dataclass(frozen=True)
+class SheetProblem:
+    """A problem with the workbook position used to sort the report (sheet -1 = the file itself)."""
+
+    sheet: int
+    row: int
+    col: int
+    problem: Problem
+
+
+@dataclass(frozen=True)
+class TableRead:
+    table: Table
+    sheet: str  # the sheet's name as written in the workbook
+    coerced: Coerced
+
+    def cell(self, key: str, row: int) -> str:
+        return f"{self.sheet}!{column_letter(self.coerced.positions[key])}{row}"
+
+
+def load_workbook(path: str | Path) -> Ledger:
+    """The workbook's tables as canonical DataFrames; InputError listing every problem found.
+
+    Required tables (Factures, Clients) must be there; other absent tables are empty.
+    Named cells of Paramètres (and SoldeBanque) go to `Ledger.params`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"Classeur introuvable : {path}", title="Lecture impossible")
+    was_enabled = gc.isenabled()
+    gc.disable()  # millions of small cell objects: the cyclic collector only slows the read down
+    try:
+        return _load(path)
+    except calamine.CalamineError as error:
+        raise InputError(f"Le fichier {path} n'est pas un classeur Excel lisible ({error})", title="Lecture impossible") from None
+    except (zipfile.BadZipFile, ET.ParseError, OSError) as error:
+        raise InputError(f"Le fichier {path} n'est pas un classeur Excel lisible ({error})", title="Lecture impossible") from None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _open(path: Path) -> calamine.CalamineWorkbook:
+    try:
+        return calamine.CalamineWorkbook.from_path(str(path), load_tables=True)
+    except calamine.TablesNotSupported:
+        return calamine.CalamineWorkbook.from_path(str(path))
+
+
+def _load(path: Path) -> Ledger:
+    with _open(path) as book:
+        sheet_names = list(book.sheet_names)
+        table_names = list(book.table_names or [])
+        problems: list[SheetProblem] = []
+        reads: dict[str, TableRead] = {}
+        frames: dict[str, pd.DataFrame] = {}
+        rank = {name: i for i, name in enumerate(sheet_names)}
+        for table in TABLES:
+            read = _read_table(book, table, sheet_names, table_names)
+            if read is None:
+                frames[table.attr] = empty_frame(table)
+                if table.required:
+                    problems.append(SheetProblem(-1, 0, 0, Problem(table.sheet, f"feuille « {table.sheet} » absente (ni table Excel « {table.name} » ni feuille de ce nom)")))
+                continue
+            reads[table.attr] = read
+            frames[table.attr] = read.coerced.frame
+            problems.extend(SheetProblem(rank.get(read.sheet, -1), p.row, p.col, p.problem) for p in read.coerced.problems)
+        params, param_problems = _read_params(path, book, sheet_names)
+        problems.extend(param_problems)
+        problems.extend(_check_links(reads, rank))
+    if problems:
+        problems.sort(key=lambda p: (p.sheet, p.row, p.col))
+        raise InputError([p.problem for p in problems], title=f"Le classeur {path.name} contient des erreurs")
+    return Ledger(**frames, params=params, source=str(path))
+
+
+# ---------------------------------------------------------------- finding and reading tables
+
+
+def _find(names: list[str], *wanted: str) -> str | None:
+    for name in wanted:
+        if name in names:
+            return name
+    keys = {normalize_header(w) for w in wanted}
+    return next((name for name in names if normalize_header(name) in keys), None)
+
+
+def _grid(rows: list[list[object]], width: int) -> np.ndarray:
+    if not rows:
+        return np.empty((0, width), dtype=object)
+    return np.array(rows, dtype=object).reshape(len(rows), -1)
+
+
+def _read_table(book: calamine.CalamineWorkbook, table: Table, sheet_names: list[str], table_names: list[str]) -> TableRead | None:
+    name = _find(table_names, table.name, table.sheet)
+    if name is not None:
+        found = book.get_table_by_name(name)
+        headers = list(found.columns)
+        rows = found.to_python()
+        start = found.start or (1, 0)
+        coerced = coerce_columns(headers, _grid(rows, len(headers)), table, sheet=found.sheet, header_row=start[0], first_col=start[1])
+        return TableRead(table, found.sheet, coerced)
+    sheet_name = _find(sheet_names, table.sheet, table.name)
+    if sheet_name is None:
+        return None
+    sheet = book.get_sheet_by_name(sheet_name)
+    rows = sheet.to_python()
+    top, left = sheet.start or (0, 0)
+    at = _header_index(rows, table)
+    headers = rows[at] if rows else []
+    coerced = coerce_columns(headers, _grid(rows[at + 1:], len(headers)), table, sheet=sheet_name, header_row=top + at + 1, first_col=left)
+    return TableRead(table, sheet_name, coerced)
+
+
+def _header_index(rows: list[list[object]], table: Table) -> int:
+    """The first row naming at least two of the table's columns, else the first non-empty row."""
+    names = {normalize_header(n) for c in table.columns for n in c.names()}
+    first = None
+    for i, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+        cells = [normalize_header(v) for v in row if isinstance(v, str)]
+        if sum(c in names for c in cells) >= 2:
+            return i
+        if first is None and any(v != "" and v is not None for v in row):
+            first = i
+    return first or 0
+
+
+# ---------------------------------------------------------------- named cells
+
+
+def defined_names(path: Path) -> dict[str, tuple[str, int, int]]:
+    """Defined names of xl/workbook.xml -> (sheet, 0-based row, 0-based col) of their first cell."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            root = ET.fromstring(archive.read("xl/workbook.xml"))
+    except KeyError:
+        return {}
+    names: dict[str, tuple[str, int, int]] = {}
+    for node in root.iter(f"{_MAIN_NS}definedName"):
+        match = _REFERENCE.match((node.text or "").strip())
+        if not match or not node.get("name"):
+            continue
+        sheet = match.group(1).replace("''", "'") if match.group(1) else match.group(2)
+        col = 0
+        for letter in match.group(3).upper():
+            col = col * 26 + ord(letter) - 64
+        place = (sheet, int(match.group(4)) - 1, col - 1)
+        # A workbook-wide name wins over a sheet-local one of the same name.
+        if node.get("localSheetId") is None or node.get("name") not in names:
+            names[node.get("name")] = place
+    return names
+
+
+def _read_params(path: Path, book: calamine.CalamineWorkbook, sheet_names: list[str]) -> tuple[Params, list[SheetProblem]]:
+    if not zipfile.is_zipfile(path):
+        return Params(), []
+    names = defined_names(path)
+    rank = {name: i for i, name in enumerate(sheet_names)}
+    lower = {n.lower(): n for n in names}
+    grids: dict[str, list[list[object]]] = {}
+    values: dict[str, object] = {}
+    problems: list[SheetProblem] = []
+    for cell in NAMED_CELLS:
+        place = names.get(cell.name) or names.get(lower.get(cell.name.lower(), ""))
+        if place is None or place[0] not in rank:
+            continue
+        sheet, row, col = place
+        if sheet not in grids:
+            grids[sheet] = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        grid = grids[sheet]
+        raw = grid[row][col] if row < len(grid) and col < len(grid[row]) else ""
+        try:
+            values[cell.key] = _param_value(cell, raw)
+        except ValueError as error:
+            where = f"{sheet}!{column_letter(col)}{row + 1}"
+            problems.append(SheetProblem(rank[sheet], row + 1, col, Problem(where, str(error))))
+    return Params(**values), problems
+
+
+def _param_value(cell: NamedCell, raw: object) -> object:
+    if cell.kind == "date":
+        return coerce_date(raw)
+    if cell.kind in ("amount", "number"):
+        return coerce_amount(raw, percent=cell.kind == "number")
+    return coerce_text(raw)
+
+
+# ---------------------------------------------------------------- checks between tables
+
+
+def _check_links(reads: dict[str, TableRead], rank: dict[str, int]) -> list[SheetProblem]:
+    problems: list[SheetProblem] = []
+
+    def add(read: TableRead, key: str, rows: pd.Series, messages: list[str]) -> None:
+        sheet = rank.get(read.sheet, -1)
+        col = read.coerced.positions[key]
+        problems.extend(SheetProblem(sheet, int(r), col, Problem(read.cell(key, int(r)), m)) for r, m in zip(rows, messages))
+
+    def has(read: TableRead | None, *keys: str) -> bool:
+        return read is not None and all(k in read.coerced.positions for k in keys)
+
+    invoices, payments, customers = (reads.get(t.attr) for t in (INVOICES, PAYMENTS, CUSTOMERS))
+    if has(invoices, "issue_date", "due_date"):
+        frame = invoices.coerced.frame
+        early = frame[frame["due_date"] < frame["issue_date"]]
+        add(invoices, "due_date", early["row"], [
+            f"échéance {d:%d/%m/%Y} antérieure à la date facture {i:%d/%m/%Y}" for d, i in zip(early["due_date"], early["issue_date"])
+        ])
+    for read, key, what in ((invoices, "invoice_id", "N° facture"), (customers, "customer_id", "code client")):
+        if has(read, key):
+            problems.extend(_duplicates(read, key, what, rank))
+    if has(customers, "customer_id"):
+        known = customers.coerced.frame["customer_id"].dropna()
+        for read in (invoices, payments):
+            if has(read, "customer_id"):
+                frame = read.coerced.frame
+                unknown = frame[frame["customer_id"].notna() & ~frame["customer_id"].isin(known)]
+                add(read, "customer_id", unknown["row"], [f"client « {c} » inconnu (absent de Clients)" for c in unknown["customer_id"]])
+    if has(payments, "invoice_id") and has(invoices, "invoice_id"):
+        pay = payments.coerced.frame
+        inv = invoices.coerced.frame
+        unknown = pay[pay["invoice_id"].notna() & ~pay["invoice_id"].isin(inv["invoice_id"].dropna())]
+        add(payments, "invoice_id", unknown["row"], [f"facture « {i} » inconnue (absente de Factures)" for i in unknown["invoice_id"]])
+        if has(payments, "customer_id") and has(invoices, "customer_id"):
+            owners = inv.loc[inv["invoice_id"].notna(), ["invoice_id", "customer_id", "row"]].drop_duplicates("invoice_id")
+            linked = pay.loc[pay["invoice_id"].notna() & pay["customer_id"].notna(), ["invoice_id", "customer_id", "row"]]
+            both = linked.merge(owners, on="invoice_id", suffixes=("", "_invoice"))
+            other = both[both["customer_id_invoice"].notna() & (both["customer_id"] != both["customer_id_invoice"])]
+            add(payments, "customer_id", other["row"], [
+                f"client « {c} » différent de celui de la facture « {i} » ({o}, {invoices.cell('customer_id', int(r))})"
+                for c, i, o, r in zip(other["customer_id"], other["invoice_id"], other["customer_id_invoice"], other["row_invoice"])
+            ])
+    return problems
+
+
+def _duplicates(read: TableRead, key: str, what: str, rank: dict[str, int]) -> list[SheetProblem]:
+    frame = read.coerced.frame
+    ids = frame[key]
+    again = ids.notna() & ids.duplicated(keep="first")
+    if not again.any():
+        return []
+    first_rows = frame.loc[ids.notna()].drop_duplicates(key).set_index(key)["row"]
+    dupes = frame.loc[again, [key, "row"]]
+    firsts = first_rows.reindex(dupes[key]).to_numpy()
+    sheet = rank.get(read.sheet, -1)
+    col = read.coerced.positions[key]
+    return [
+        SheetProblem(sheet, int(r), col, Problem(read.cell(key, int(r)), f"{what} « {v} » en double (déjà en {read.cell(key, int(f))})"))
+        for v, r, f in zip(dupes[key], dupes["row"], firsts)
+    ]
