@@ -14,7 +14,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -41,3 +45,69 @@ class RiskPolicy:
 
     def class_limit(self, risk_class: str) -> float | None:
         return dict(self.class_limits).get(risk_class)
+
+
+def _round_cents(values: pd.Series) -> pd.Series:
+    return np.floor(values * 100.0 + 0.5) / 100.0
+
+
+def limit_action(usage: pd.Series, policy: RiskPolicy) -> pd.Series:
+    """The label of the highest action whose ratio the usage strictly exceeds, else "aucune"."""
+    ordered = sorted(policy.actions, key=lambda a: a.above, reverse=True)
+    conditions = [usage > a.above for a in ordered]
+    return pd.Series(
+        np.select(conditions, [a.action for a in ordered], default=NO_ACTION) if ordered else NO_ACTION,
+        index=usage.index,
+        dtype=object,
+    )
+
+
+def credit_exposure(
+    invoices: pd.DataFrame,
+    payments: pd.DataFrame,
+    customers: pd.DataFrame,
+    as_of: dt.date | pd.Timestamp,
+    policy: RiskPolicy,
+    scores: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per customer of `scores` (from scoring.score_customers): exposure, limit, action.
+
+    Columns: customer_id, risk_class, open_amount, credit, open_orders, exposure, credit_limit,
+    limit_source ("client" | "classe" | "aucune"), headroom, usage, action. Amounts to the cent.
+    """
+    from encaisse.ledger import customer_balances
+
+    as_of = pd.Timestamp(as_of).normalize()
+    frame = scores[["customer_id", "risk_class"]].set_index("customer_id")
+    balances = customer_balances(invoices, payments, as_of)
+    if "customer_id" in balances.columns:
+        balances = balances.set_index("customer_id")
+    balances.index = balances.index.astype(str)
+    listed = customers.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
+    listed = listed.set_axis(listed["customer_id"].astype(str))
+
+    frame["open_amount"] = balances["open_amount"].reindex(frame.index).fillna(0.0)
+    frame["credit"] = balances["credit"].reindex(frame.index).fillna(0.0)
+    if "open_orders" in listed.columns:
+        orders = pd.to_numeric(listed["open_orders"], errors="coerce")
+        frame["open_orders"] = orders.reindex(frame.index).fillna(0.0)
+    else:
+        frame["open_orders"] = 0.0
+    frame["exposure"] = (frame["open_amount"] - frame["credit"]).clip(lower=0.0) + frame["open_orders"]
+
+    own_limit = pd.Series(np.nan, index=frame.index)
+    if "credit_limit" in listed.columns:
+        own_limit = pd.to_numeric(listed["credit_limit"], errors="coerce").reindex(frame.index)
+    class_limit = frame["risk_class"].map(dict(policy.class_limits)).astype("float64")
+    frame["credit_limit"] = own_limit.fillna(class_limit)
+    frame["limit_source"] = np.select(
+        [own_limit.notna(), class_limit.notna()], ["client", "classe"], default="aucune"
+    )
+    frame["headroom"] = frame["credit_limit"] - frame["exposure"]
+    usage = frame["exposure"] / frame["credit_limit"].where(frame["credit_limit"] > 0)
+    usage = usage.mask((frame["credit_limit"] == 0) & (frame["exposure"] > 0), np.inf)
+    frame["usage"] = usage.mask((frame["exposure"] <= 0) & frame["credit_limit"].notna(), 0.0)
+    frame["action"] = limit_action(frame["usage"].fillna(0.0), policy)
+    for column in ("open_amount", "credit", "open_orders", "exposure", "credit_limit", "headroom"):
+        frame[column] = _round_cents(frame[column])
+    return frame.reset_index()

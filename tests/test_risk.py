@@ -1,0 +1,101 @@
+"""Exposure against the credit limit: per-customer override versus class limit, and the actions.
+
+Default policy: A 50 000 €, B 25 000 €, C 10 000 €, D 2 000 €; « avertir » above 80 % of the
+limit, « exiger acompte » above 100 %, « bloquer commandes » above 120 %.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+
+from encaisse.risk import LimitAction, RiskPolicy, credit_exposure
+
+AS_OF = dt.date(2026, 10, 31)
+
+
+def invoices_frame(rows):
+    frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "issue_date", "due_date", "amount"])
+    frame["issue_date"] = pd.to_datetime(frame["issue_date"])
+    frame["due_date"] = pd.to_datetime(frame["due_date"])
+    frame["amount"] = frame["amount"].astype(float)
+    frame["dispute"] = None
+    return frame
+
+
+INVOICES = invoices_frame([
+    ("X1", "X", "2026-09-01", "2026-10-01", 30_000),
+    ("X2", "X", "2026-10-01", "2026-10-31", 15_000),
+    ("Y1", "Y", "2026-09-15", "2026-10-15", 45_000),
+    ("Z1", "Z", "2026-10-10", "2026-11-09", 10_500),
+    ("Q1", "Q", "2026-10-10", "2026-11-09", 10_000),
+    ("W1", "W", "2026-10-10", "2026-11-09", 100),
+    ("V1", "V", "2026-10-01", "2026-10-31", 1_000),
+    ("U1", "U", "2026-10-01", "2026-10-31", 5_000),
+    ("Z9", "Z", "2026-11-05", "2026-12-05", 80_000),  # after the as-of date: not exposure yet
+])
+PAYMENTS = pd.DataFrame({
+    "payment_date": pd.to_datetime(["2026-10-20", "2026-10-25"]),
+    "customer_id": ["X", "V"],
+    "invoice_id": ["X1", None],  # V: 1 500 € unmatched, 500 € more than it owes
+    "amount": [0.0, 1_500.0],
+})
+CUSTOMERS = pd.DataFrame({
+    "customer_id": ["X", "Y", "Z", "Q", "W", "V", "U"],
+    "name": list("XYZQWVU"),
+    "credit_limit": [None, 30_000.0, None, None, 0.0, None, None],
+})
+SCORES = pd.DataFrame({"customer_id": ["X", "Y", "Z", "Q", "W", "V", "U"], "risk_class": ["A", "A", "C", "C", "B", "D", "E"]})
+
+
+def exposure(policy=RiskPolicy(), customers=CUSTOMERS):
+    return credit_exposure(INVOICES, PAYMENTS, customers, AS_OF, policy, SCORES).set_index("customer_id")
+
+
+def test_class_limit_and_customer_override():
+    """X (class A, no own limit): 45 000 / 50 000 = 90 % → avertir, headroom 5 000.
+    Y (class A, Encours max 30 000): 45 000 / 30 000 = 150 % → bloquer commandes, headroom −15 000."""
+    table = exposure()
+    assert table.loc["X", ["exposure", "credit_limit", "limit_source", "headroom", "usage", "action"]].tolist() == [
+        45_000.0, 50_000.0, "classe", 5_000.0, 0.9, "avertir"]
+    assert table.loc["Y", ["exposure", "credit_limit", "limit_source", "headroom", "usage", "action"]].tolist() == [
+        45_000.0, 30_000.0, "client", -15_000.0, 1.5, "bloquer commandes"]
+
+
+def test_thresholds_are_strict():
+    """Z (class C): 10 500 / 10 000 = 105 % → exiger acompte. Q: exactly 100 % is not above the
+    limit, it is above 80 % → avertir."""
+    table = exposure()
+    assert table.loc["Z", ["exposure", "headroom", "usage", "action"]].tolist() == [10_500.0, -500.0, 1.05, "exiger acompte"]
+    assert table.loc["Q", ["usage", "action"]].tolist() == [1.0, "avertir"]
+
+
+def test_zero_limit_credit_and_unknown_class():
+    """W: Encours max 0 (no credit at all) with 100 € open → infinite usage → bloquer commandes.
+    V: 1 500 € paid against 1 000 € owed: 500 € credit, exposure 0 → no action, headroom 2 000.
+    U: class E has no limit in the policy → limit blank, source « aucune », no action."""
+    table = exposure()
+    w, v, u = table.loc["W"], table.loc["V"], table.loc["U"]
+    assert (w["credit_limit"], w["limit_source"], math.isinf(w["usage"]), w["action"], w["headroom"]) == (0.0, "client", True, "bloquer commandes", -100.0)
+    assert (v["open_amount"], v["credit"], v["exposure"], v["usage"], v["action"], v["headroom"]) == (0.0, 500.0, 0.0, 0.0, "aucune", 2_000.0)
+    assert (pd.isna(u["credit_limit"]), u["limit_source"], pd.isna(u["usage"]), u["action"], u["exposure"]) == (True, "aucune", True, "aucune", 5_000.0)
+
+
+def test_orders_not_yet_invoiced_add_to_exposure():
+    """With an `open_orders` column, X: 45 000 + 6 000 = 51 000 / 50 000 = 102 % → exiger acompte."""
+    customers = CUSTOMERS.assign(open_orders=[6_000.0, None, None, None, None, None, None])
+    table = exposure(customers=customers)
+    assert table.loc["X", ["open_orders", "exposure", "headroom", "usage", "action"]].tolist() == [6_000.0, 51_000.0, -1_000.0, 1.02, "exiger acompte"]
+    assert table.loc["Y", "exposure"] == 45_000.0
+
+
+def test_policy_limits_and_actions():
+    """Class limits and actions from the policy: A 40 000, one action « bloquer » above 110 %.
+    X: 45 000 / 40 000 = 112,5 % → bloquer; Z (no C limit) → aucune."""
+    policy = RiskPolicy(class_limits=(("A", 40_000.0),), actions=(LimitAction(1.1, "bloquer"),))
+    table = exposure(policy)
+    assert table.loc["X", ["credit_limit", "usage", "action"]].tolist() == [40_000.0, 1.125, "bloquer"]
+    assert table.loc["Z", ["limit_source", "action"]].tolist() == ["aucune", "aucune"]
+    assert table.loc["Y", ["credit_limit", "action"]].tolist() == [30_000.0, "bloquer"]
