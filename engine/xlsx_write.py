@@ -1,0 +1,287 @@
+"""Write cached formula values into a workbook package, touching nothing else.
+
+A worksheet's XML is spliced as bytes: only the `<c>` elements of formula cells (and the
+cells of dynamic-array spill ranges) are rewritten; every other byte of the sheet stays.
+Every other zip member is copied raw (same compressed bytes, no recompression), so parts
+that were not recalculated are byte-identical. The new package is written to a temporary
+file in the target folder and moved into place with os.replace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from openpyxl.utils.cell import get_column_letter
+
+_ROW = re.compile(rb"<row\b[^>]*?(?:/>|>.*?</row>)", re.S)
+_CELL = re.compile(rb"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
+_ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
+_R_ATTR = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
+_ROW_R = re.compile(rb'\br="([0-9]+)"')
+_F_ELEMENT = re.compile(rb"<f\b[^>]*?(?:/>|>.*?</f>)", re.S)
+_DIMENSION = re.compile(rb'<dimension ref="([^"]*)"\s*/>')
+
+EXCEL_ERRORS = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!")
+
+
+@dataclass(frozen=True)
+class ErrorValue:
+    """An Excel error value (#DIV/0!, #N/A...) as stored in a cell with t="e"."""
+
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+
+@dataclass(frozen=True)
+class CellUpdate:
+    """The new cached value of one cell. For a dynamic-array anchor, `array_ref` is its new spill range.
+
+    `value` None clears the cell's value (a spill cell that no longer belongs to the spill range).
+    """
+
+    value: object
+    formula: bool
+    array_ref: str | None = None
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _value_xml(value: object) -> tuple[bytes | None, bytes]:
+    """(t attribute or None, <v> element) for a cached value."""
+    if value is None:
+        return None, b""
+    if isinstance(value, ErrorValue):
+        return b"e", b"<v>" + escape(value.code).encode() + b"</v>"
+    if isinstance(value, bool):
+        return b"b", b"<v>1</v>" if value else b"<v>0</v>"
+    if isinstance(value, (int, float)):
+        number = float(value)
+        if math.isnan(number) or math.isinf(number):
+            return b"e", b"<v>#NUM!</v>"
+        text = repr(number)
+        if text.endswith(".0"):
+            text = text[:-2]
+        return None, b"<v>" + text.encode() + b"</v>"
+    if isinstance(value, (dt.date, dt.datetime)):
+        raise TypeError("dates must be converted to serial numbers before writing")
+    return b"str", b"<v>" + escape(str(value)).encode("utf-8") + b"</v>"
+
+
+def _cell_xml(ref: bytes, original: bytes | None, update: CellUpdate) -> bytes:
+    attrs: list[tuple[bytes, bytes]] = []
+    f_element = b""
+    if original is not None:
+        head = original[: original.index(b">") + 1]
+        attrs = [(k, v) for k, v in _ATTR.findall(head) if k not in (b"t", b"r")]
+        fm = _F_ELEMENT.search(original)
+        if update.formula and fm:
+            f_element = fm.group(0)
+            if update.array_ref is not None:
+                f_element = _set_f_ref(f_element, update.array_ref.encode())
+    if not update.formula:
+        attrs = [(k, v) for k, v in attrs if k not in (b"cm", b"vm")]
+    t, v = _value_xml(update.value)
+    parts = [b'<c r="' + ref + b'"']
+    parts += [b" " + k + b'="' + val + b'"' for k, val in attrs]
+    if t is not None:
+        parts.append(b' t="' + t + b'"')
+    if not f_element and not v:
+        parts.append(b"/>")
+        return b"".join(parts)
+    parts.append(b">" + f_element + v + b"</c>")
+    return b"".join(parts)
+
+
+def _set_f_ref(f_element: bytes, ref: bytes) -> bytes:
+    head_end = f_element.index(b">")
+    head = f_element[:head_end]
+    if re.search(rb'\bref="', head):
+        head = re.sub(rb'\bref="[^"]*"', b'ref="' + ref + b'"', head, count=1)
+    else:
+        head = head.rstrip(b"/") + b' ref="' + ref + b'"' + (b"/" if head.endswith(b"/") else b"")
+    return head + f_element[head_end:]
+
+
+def patch_sheet(data: bytes, updates: dict[tuple[int, int], CellUpdate]) -> bytes:
+    """Return the worksheet XML with the given cells (row, col; 1-based) rewritten or inserted."""
+    if not updates:
+        return data
+    by_row: dict[int, dict[int, CellUpdate]] = {}
+    for (row, col), update in updates.items():
+        by_row.setdefault(row, {})[col] = update
+    start = data.find(b"<sheetData")
+    if start < 0:
+        raise ValueError("worksheet without sheetData")
+    open_end = data.index(b">", start) + 1
+    if data[open_end - 2:open_end] == b"/>":  # <sheetData/>
+        body_start = body_end = open_end
+        prefix, suffix = data[:start] + b"<sheetData>", b"</sheetData>" + data[open_end:]
+    else:
+        body_start, body_end = open_end, data.index(b"</sheetData>", open_end)
+        prefix, suffix = data[:body_start], data[body_end:]
+    body = data[body_start:body_end]
+    pieces: list[bytes] = []
+    pos = 0
+    pending = sorted(by_row)
+    p = 0
+    wanted = set(by_row)
+    for m in _ROW.finditer(body):
+        rm = _ROW_R.search(body, m.start(), body.index(b">", m.start()))
+        row_number = int(rm.group(1)) if rm else None
+        if row_number is None:
+            continue
+        while p < len(pending) and pending[p] < row_number:
+            pieces.append(body[pos:m.start()])
+            pos = m.start()
+            pieces.append(_new_row(pending[p], by_row[pending[p]]))
+            p += 1
+        if row_number in wanted:
+            pieces.append(body[pos:m.start()])
+            pieces.append(_patch_row(m.group(0), row_number, by_row[row_number]))
+            pos = m.end()
+            if p < len(pending) and pending[p] == row_number:
+                p += 1
+    pieces.append(body[pos:])
+    while p < len(pending):
+        pieces.append(_new_row(pending[p], by_row[pending[p]]))
+        p += 1
+    out = prefix + b"".join(pieces) + suffix
+    return _grow_dimension(out, updates)
+
+
+def _new_row(row: int, cells: dict[int, CellUpdate]) -> bytes:
+    inner = b"".join(_cell_xml(f"{get_column_letter(c)}{row}".encode(), None, cells[c]) for c in sorted(cells))
+    return b'<row r="' + str(row).encode() + b'">' + inner + b"</row>"
+
+
+def _patch_row(row_xml: bytes, row: int, cells: dict[int, CellUpdate]) -> bytes:
+    head_end = row_xml.index(b">") + 1
+    if row_xml[head_end - 2:head_end] == b"/>":
+        head = row_xml[: head_end - 2] + b">"
+        body, tail = b"", b"</row>"
+    else:
+        head, body, tail = row_xml[:head_end], row_xml[head_end:-len(b"</row>")], b"</row>"
+    # the spans hint may no longer cover inserted cells; it is optional, so drop it
+    head = re.sub(rb'\s+spans="[^"]*"', b"", head)
+    pieces, pos = [], 0
+    remaining = sorted(cells)
+    k = 0
+    for m in _CELL.finditer(body):
+        rm = _R_ATTR.search(body, m.start(), body.index(b">", m.start()) + 1)
+        if rm is None:
+            continue
+        col = _col_number(rm.group(1))
+        while k < len(remaining) and remaining[k] < col:
+            pieces.append(body[pos:m.start()])
+            pos = m.start()
+            pieces.append(_cell_xml(f"{get_column_letter(remaining[k])}{row}".encode(), None, cells[remaining[k]]))
+            k += 1
+        if col in cells:
+            pieces.append(body[pos:m.start()])
+            pieces.append(_cell_xml(rm.group(1) + rm.group(2), m.group(0), cells[col]))
+            pos = m.end()
+            if k < len(remaining) and remaining[k] == col:
+                k += 1
+    pieces.append(body[pos:])
+    while k < len(remaining):
+        pieces.append(_cell_xml(f"{get_column_letter(remaining[k])}{row}".encode(), None, cells[remaining[k]]))
+        k += 1
+    return head + b"".join(pieces) + tail
+
+
+def _grow_dimension(data: bytes, updates: dict[tuple[int, int], CellUpdate]) -> bytes:
+    m = _DIMENSION.search(data)
+    if m is None or not updates:
+        return data
+    from openpyxl.utils.cell import range_boundaries
+
+    try:
+        c1, r1, c2, r2 = range_boundaries(m.group(1).decode())
+    except ValueError:
+        return data
+    rows = [r for r, _ in updates]
+    cols = [c for _, c in updates]
+    n1, m1 = min(c1 or 1, min(cols)), min(r1 or 1, min(rows))
+    n2, m2 = max(c2 or 1, max(cols)), max(r2 or 1, max(rows))
+    if (n1, m1, n2, m2) == (c1, r1, c2, r2):
+        return data
+    ref = f"{get_column_letter(n1)}{m1}:{get_column_letter(n2)}{m2}".encode()
+    return data[: m.start(1)] + ref + data[m.end(1):]
+
+
+def _raw_member(source: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The compressed bytes of a member, as stored (read past its local file header)."""
+    fp = source.fp
+    fp.seek(info.header_offset)
+    header = fp.read(zipfile.sizeFileHeader)
+    if header[:4] != zipfile.stringFileHeader:
+        raise zipfile.BadZipFile(f"en-tête local invalide pour {info.filename}")
+    name_len = int.from_bytes(header[26:28], "little")
+    extra_len = int.from_bytes(header[28:30], "little")
+    fp.seek(info.header_offset + zipfile.sizeFileHeader + name_len + extra_len)
+    return fp.read(info.compress_size)
+
+
+def write_package(source: str | Path, target: str | Path, replaced: dict[str, bytes]) -> None:
+    """Copy the package `source` to `target`, replacing the content of the members in `replaced`.
+
+    Unchanged members are copied compressed as they are. Written atomically: a temporary file
+    in the target's folder, then os.replace (so `target` may be `source`).
+    """
+    target = Path(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(source) as src, zipfile.ZipFile(tmp, "w") as out:
+            for info in src.infolist():
+                if info.filename in replaced:
+                    clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                    clone.compress_type = info.compress_type
+                    clone.external_attr = info.external_attr
+                    clone.create_system = info.create_system
+                    out.writestr(clone, replaced[info.filename], compress_type=info.compress_type)
+                    continue
+                raw = _raw_member(src, info)
+                _write_raw(out, info, raw)
+        if os.path.exists(target):
+            os.chmod(tmp, os.stat(target).st_mode & 0o7777)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write_raw(out: zipfile.ZipFile, info: zipfile.ZipInfo, raw: bytes) -> None:
+    # zipfile has no public raw copy: write the local header and the stored bytes ourselves,
+    # then register the entry so that close() writes it into the central directory.
+    clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+    clone.compress_type = info.compress_type
+    clone.external_attr = info.external_attr
+    clone.create_system = info.create_system
+    clone.flag_bits = info.flag_bits & ~0x08  # sizes and CRC go in the local header, no data descriptor
+    clone.CRC = info.CRC
+    clone.compress_size = info.compress_size
+    clone.file_size = info.file_size
+    clone.header_offset = out.fp.tell()
+    out.fp.write(clone.FileHeader(zip64=clone.file_size > zipfile.ZIP64_LIMIT or clone.compress_size > zipfile.ZIP64_LIMIT))
+    out.fp.write(raw)
+    out.start_dir = out.fp.tell()
+    out.filelist.append(clone)
+    out.NameToInfo[clone.filename] = clone
+    out._didModify = True
