@@ -109,7 +109,7 @@ def _load(path: Path) -> Ledger:
             if read is None:
                 frames[table.attr] = empty_frame(table)
                 if table.required:
-                    problems.append(SheetProblem(-1, 0, 0, Problem(table.sheet, f"feuille « {table.sheet} » absente (ni table Excel « {table.name} » ni feuille de ce nom)")))
+                    problems.append(SheetProblem(-1, 0, 0, Problem(table.sheet, f"table « {table.name} » introuvable (ni table Excel de ce nom, ni feuille « {table.sheet} » remplie)")))
                 continue
             reads[table.attr] = read
             frames[table.attr] = read.coerced.frame
@@ -154,6 +154,8 @@ def _read_table(book: calamine.CalamineWorkbook, table: Table, sheet_names: list
         return None
     sheet = book.get_sheet_by_name(sheet_name)
     rows = sheet.to_python()
+    if not rows or not any(v != "" and v is not None for row in rows[:_HEADER_SEARCH_ROWS] for v in row):
+        return None  # an empty sheet is an absent table
     top, left = sheet.start or (0, 0)
     at = _header_index(rows, table)
     headers = rows[at] if rows else []
