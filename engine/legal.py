@@ -187,11 +187,6 @@ def legal_from_data(data: dict, source: str = "", where: dict | None = None) -> 
 
 def load_legal(path: str | Path | None = None) -> LegalData:
     """Read and validate rules/legal.yaml (or `path`); raise encaisse.rules.RulesError listing every problem."""
-    path = Path(path) if path is not None else DEFAULT_LEGAL_FILE
-    try:
-        from encaisse.rules import load_legal_file  # validation with file:line:column positions
-    except ImportError:  # the rules loader is not there yet: read without validation
-        import yaml
+    from encaisse.rules import load_legal_file  # validation with file:line:column positions lives there
 
-        return legal_from_data(yaml.safe_load(path.read_text(encoding="utf-8")), source=str(path))
-    return load_legal_file(path)
+    return load_legal_file(Path(path) if path is not None else DEFAULT_LEGAL_FILE)

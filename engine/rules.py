@@ -1,0 +1,645 @@
+"""The rules: policy a controller edits in YAML (rules/*.yaml), loaded into immutable records.
+
+`load(folder) -> Rules` reads every rule file with positions, validates it against its JSON
+Schema (rules/schema/), then runs the checks a schema cannot express (offsets increasing,
+references defined, legal maxima...). Every problem of every file is collected and reported
+together in a `RulesError`, each named 'rules/relances.yaml:14:7'. Nothing is built from a
+folder that has a problem, so a run never works from half-valid rules.
+
+Percentages are written as percentages in YAML (30 = 30 %) and held as fractions (0.30) in
+the records. Each record keeps `where` ('file:line:column' of its entry) and `Rules.where()`
+gives the position of any single value, for `encaisse rules explain`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from encaisse.errors import EncaisseError, Problem
+from encaisse.legal import LegalData, half_year_from_label, legal_from_data
+from encaisse.risk import LimitAction, RiskPolicy
+from encaisse.rulefile import Document, Unreadable, load_schema, read_document, schema_problems, suggestion
+from encaisse.scoring import Factor, ScoringPolicy
+from encaisse.tables import DISPUTE_CATEGORIES
+
+DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+SCHEMA_DIR = DEFAULT_RULES_DIR / "schema"
+TEMPLATES_DIR = "modeles"
+
+# file name -> schema name, in the order they are read
+FILES: tuple[str, ...] = ("conditions.yaml", "relances.yaml", "litiges.yaml", "risque.yaml", "scoring.yaml", "legal.yaml")
+
+
+class RulesError(EncaisseError):
+    """The rule files have problems; `problems` lists every one, sorted by file, line and column."""
+
+    def __init__(self, problems, title: str = "Les règles contiennent des erreurs"):
+        self.problems: tuple[Problem, ...] = tuple(sorted(problems, key=problem_order))
+        self.title = title
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        count = len(self.problems)
+        head = f"{self.title} ({count} problème{'s' if count > 1 else ''}) :"
+        return "\n".join([head, *(format_problem(p) for p in self.problems)])
+
+
+def format_problem(problem: Problem) -> str:
+    """'rules/relances.yaml:14:7: message' — the compiler-style line editors and CI understand."""
+    return f"{problem.where}: {problem.message}" if problem.where else problem.message
+
+
+def problem_order(problem: Problem) -> tuple:
+    file, line, column = problem.where, 0, 0
+    parts = problem.where.rsplit(":", 2)
+    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        file, line, column = parts[0], int(parts[1]), int(parts[2])
+    return (file, line, column, problem.message)
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentTerms:
+    days: int
+    end_of_month: bool = False
+    where: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.days == 0 and not self.end_of_month:
+            return "comptant"
+        return f"{self.days} jours{' fin de mois' if self.end_of_month else ' net'}"
+
+
+@dataclass(frozen=True)
+class SegmentPolicy:
+    name: str
+    terms: PaymentTerms
+    deposit: float  # fraction of the order TTC
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class ClassPolicy:
+    """Terms and deposit of a risk class that replace the segment's (None = keep the segment's)."""
+
+    risk_class: str
+    terms: PaymentTerms | None
+    deposit: float | None
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class DepositTier:
+    from_amount: float  # order TTC from which the tier applies
+    deposit: float
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Discount:
+    rate: float
+    days: int
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class LatePenalty:
+    mode: str  # 'bce_plus_10' | 'contractuel'
+    contractual_rate: float | None
+    recovery_indemnity: float
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentPolicy:
+    segments: Mapping[str, SegmentPolicy]
+    default_segment: str
+    by_class: Mapping[str, ClassPolicy]
+    deposit_tiers: tuple[DepositTier, ...]
+    discount: Discount
+    penalty: LatePenalty
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    offset: int  # days from the due date (negative = before)
+    channel: str  # email | telephone | courrier | recommande
+    template: str  # file name under rules/modeles/
+    tone: str  # courtois | amical | ferme | formel
+    label: str = ""
+    payment_link: bool = False
+    phone_task: bool = False
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Timeline:
+    name: str
+    steps: tuple[Step, ...]
+    description: str = ""
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerPause:
+    customer_id: str
+    until: dt.date | None
+    reason: str = ""
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class PauseConditions:
+    open_dispute: bool
+    respected_payment_plan: bool
+    customers: tuple[CustomerPause, ...] = ()
+
+
+@dataclass(frozen=True)
+class EscalationRoute:
+    id: str
+    label: str
+    min_amount: float | None = None
+    max_amount: float | None = None  # excluded
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Escalation:
+    notice_days: int  # time to pay given by the formal notice
+    routes: tuple[EscalationRoute, ...]
+
+
+@dataclass(frozen=True)
+class DunningPolicy:
+    timelines: Mapping[str, Timeline]
+    default: str
+    order: tuple[str, ...]  # ('classe', 'segment')
+    by_class: Mapping[str, str]
+    by_segment: Mapping[str, str]
+    pauses: PauseConditions
+    escalation: Escalation
+
+    def timeline_for(self, segment: str | None, risk_class: str | None) -> tuple[Timeline, str]:
+        """The customer's timeline and why: 'classe', 'segment' or 'defaut'."""
+        for criterion in self.order:
+            table, key = (self.by_class, risk_class) if criterion == "classe" else (self.by_segment, segment)
+            if key is not None and key in table:
+                return self.timelines[table[key]], criterion
+        return self.timelines[self.default], "defaut"
+
+
+@dataclass(frozen=True)
+class DisputeCategory:
+    name: str
+    label: str
+    resolution_days: int
+    team: str
+    dunning_effect: str  # 'suspendre' | 'continuer'
+    resume_after_deadline: bool = False
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class RiskClass:
+    name: str
+    min_score: float
+    label: str = ""
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Rules:
+    folder: str
+    payment: PaymentPolicy
+    dunning: DunningPolicy
+    disputes: Mapping[str, DisputeCategory]
+    risk_classes: tuple[RiskClass, ...]
+    scoring: ScoringPolicy
+    risk: RiskPolicy
+    legal: LegalData
+    files: tuple[str, ...]
+    positions: Mapping[tuple, str]  # (file name, *path) -> 'rules/x.yaml:line:column' of the value
+
+    def where(self, file: str, *path: Any) -> str:
+        """Position of a value ('rules/risque.yaml:12:6'), or of its nearest enclosing entry."""
+        key = (file, *path)
+        while key not in self.positions and len(key) > 1:
+            key = key[:-1]
+        return self.positions.get(key, file)
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def load(folder: str | Path) -> Rules:
+    """Read, validate and build the rules of `folder`; raise RulesError listing every problem."""
+    folder_path = Path(folder)
+    docs, problems = _read_all(folder_path)
+    if problems:
+        raise RulesError(problems)
+    return _build(folder_path, docs)
+
+
+def check(folder: str | Path) -> tuple[tuple[str, ...], list[Problem]]:
+    """(files read, problems) without raising — what `encaisse rules check` reports."""
+    docs, problems = _read_all(Path(folder))
+    return tuple(d.display for d in docs.values()), sorted(problems, key=problem_order)
+
+
+def load_legal_file(path: Path) -> LegalData:
+    """Validate one legal.yaml on its own (for encaisse.legal.load_legal)."""
+    doc = read_document(path, _display(path))
+    if not doc.problems:
+        doc.problems.extend(schema_problems(doc, load_schema(SCHEMA_DIR / "legal.schema.json")))
+    if not doc.problems:
+        _check_legal(doc)
+    if doc.problems:
+        raise RulesError(doc.problems)
+    return _legal(doc)
+
+
+def _display(path: Path) -> str:
+    return path.as_posix()
+
+
+def _read_all(folder: Path) -> tuple[dict[str, Document], list[Problem]]:
+    problems: list[Problem] = []
+    if not folder.is_dir():
+        return {}, [Problem(_display(folder), "dossier de règles introuvable")]
+    docs: dict[str, Document] = {}
+    valid: dict[str, Document] = {}
+    for name in FILES:
+        path = folder / name
+        display = _display(path)
+        if not path.is_file():
+            problems.append(Problem(display, "fichier de règles absent"))
+            continue
+        doc = read_document(path, display)
+        docs[name] = doc
+        if not doc.problems:
+            validator = load_schema(SCHEMA_DIR / name.replace(".yaml", ".schema.json"))
+            doc.problems.extend(schema_problems(doc, validator))
+        if not doc.problems:
+            valid[name] = doc
+    for extra in sorted(p for p in folder.glob("*.y*ml") if p.name not in FILES):
+        problems.append(Problem(_display(extra), f"fichier de règles inconnu{suggestion(extra.name, FILES)}"
+                                f" (fichiers attendus : {', '.join(FILES)})"))
+    _semantic_checks(folder, valid)
+    for doc in docs.values():
+        problems.extend(doc.problems)
+    return docs, problems
+
+
+# --- checks a schema cannot express ---------------------------------------------------------
+
+
+def _percent(value: float) -> str:
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") + " %"
+
+
+def _semantic_checks(folder: Path, docs: dict[str, Document]) -> None:
+    legal = _legal(docs["legal.yaml"]) if "legal.yaml" in docs and not _check_legal(docs["legal.yaml"]) else None
+    classes = None
+    if "scoring.yaml" in docs:
+        _check_scoring(docs["scoring.yaml"])
+        classes = [c["classe"] for c in docs["scoring.yaml"].data["classes"]]
+    segments = list(docs["conditions.yaml"].data["segments"]) if "conditions.yaml" in docs else None
+    if "conditions.yaml" in docs:
+        _check_conditions(docs["conditions.yaml"], classes, legal)
+    if "relances.yaml" in docs:
+        _check_dunning(docs["relances.yaml"], folder, classes, segments)
+    if "risque.yaml" in docs:
+        _check_risk(docs["risque.yaml"], classes)
+
+
+def _check_defined(doc: Document, path: tuple, name: str, defined: list[str] | None, what: str, source: str, *, key: bool) -> None:
+    if defined is None or name in defined:
+        return
+    doc.problem(path, f"{what} « {name} » non définie dans {source}{suggestion(name, defined)}"
+                      f" ({what}s définies : {', '.join(defined)})", key=key)
+
+
+def _check_terms(doc: Document, path: tuple, delai: dict, legal: LegalData | None) -> None:
+    max_net = legal.max_terms_days if legal else 60
+    max_eom = legal.max_terms_end_of_month_days if legal else 45
+    days, eom = delai["jours"], delai["fin_de_mois"]
+    if eom and days > max_eom:
+        doc.problem(path + ("jours",), f"délai de {days} jours fin de mois supérieur au maximum légal de "
+                                       f"{max_eom} jours fin de mois (code de commerce L441-10)")
+    elif not eom and days > max_net:
+        doc.problem(path + ("jours",), f"délai de {days} jours supérieur au maximum légal de {max_net} jours "
+                                       f"à compter de la date de facture (code de commerce L441-10)")
+
+
+def _check_conditions(doc: Document, classes: list[str] | None, legal: LegalData | None) -> None:
+    data = doc.data
+    segments = list(data["segments"])
+    default = data["segment_par_defaut"]
+    if default not in segments:
+        doc.problem(("segment_par_defaut",), f"segment « {default} » non défini dans « segments »"
+                                             f"{suggestion(default, segments)} (segments définis : {', '.join(segments)})")
+    for name, segment in data["segments"].items():
+        _check_terms(doc, ("segments", name, "delai"), segment["delai"], legal)
+    for name, policy in data.get("par_classe", {}).items():
+        _check_defined(doc, ("par_classe", name), name, classes, "classe de risque", "scoring.yaml", key=True)
+        if "delai" in policy:
+            _check_terms(doc, ("par_classe", name, "delai"), policy["delai"], legal)
+    tiers = data.get("acomptes_par_montant", [])
+    for index in range(1, len(tiers)):
+        if tiers[index]["a_partir_de"] <= tiers[index - 1]["a_partir_de"]:
+            doc.problem(("acomptes_par_montant", index, "a_partir_de"),
+                        f"les paliers d'acompte doivent avoir des montants strictement croissants "
+                        f"({tiers[index]['a_partir_de']} après {tiers[index - 1]['a_partir_de']})")
+    penalty = data["penalites_retard"]
+    rate = penalty.get("taux_contractuel_pct")
+    if penalty["mode"] == "contractuel" and rate is None:
+        doc.problem(("penalites_retard", "mode"), "mode « contractuel » : clé « taux_contractuel_pct » obligatoire")
+    elif penalty["mode"] == "bce_plus_10" and rate is not None:
+        doc.problem(("penalites_retard", "taux_contractuel_pct"),
+                    "« taux_contractuel_pct » n'est utilisé qu'avec « mode: contractuel » (mode actuel : bce_plus_10)", key=True)
+    elif rate is not None and legal is not None and legal.legal_rates:
+        latest = legal.legal_rates[-1]
+        minimum = round(legal.minimum_penalty_multiple * latest.professional * 100, 6)
+        if rate < minimum:
+            doc.problem(("penalites_retard", "taux_contractuel_pct"),
+                        f"taux contractuel de {_percent(rate)} inférieur au minimum légal de {_percent(minimum)} "
+                        f"({_number_fr(legal.minimum_penalty_multiple)} × taux de l'intérêt légal de "
+                        f"{_percent(latest.professional * 100)} du semestre {latest.label}, code de commerce L441-10)")
+
+
+def _number_fr(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value).replace(".", ",")
+
+
+def _check_dunning(doc: Document, folder: Path, classes: list[str] | None, segments: list[str] | None) -> None:
+    data = doc.data
+    templates_dir = folder / TEMPLATES_DIR
+    available = sorted(p.name for p in templates_dir.iterdir() if p.is_file()) if templates_dir.is_dir() else []
+    for name, timeline in data["calendriers"].items():
+        seen: dict[str, int] = {}
+        previous = None
+        for index, step in enumerate(timeline["etapes"]):
+            here = ("calendriers", name, "etapes", index)
+            if step["id"] in seen:
+                first = doc.values[("calendriers", name, "etapes", seen[step["id"]], "id")].line
+                doc.problem(here + ("id",), f"identifiant d'étape « {step['id']} » en double dans le calendrier "
+                                            f"« {name} » (déjà utilisé ligne {first})")
+            else:
+                seen[step["id"]] = index
+            if previous is not None and step["jour"] <= previous["jour"]:
+                doc.problem(here + ("jour",), f"étape « {step['id']} » : le jour ({step['jour']}) doit être strictement "
+                                              f"supérieur à celui de l'étape précédente « {previous['id']} » ({previous['jour']})")
+            previous = step
+            template = step["modele"]
+            if "/" in template or "\\" in template or template not in available:
+                doc.problem(here + ("modele",), f"modèle « {template} » introuvable dans "
+                                                f"{_display(templates_dir)}/{suggestion(template, available)}")
+    timelines = list(data["calendriers"])
+    assignment = data["affectation"]
+    if assignment["par_defaut"] not in timelines:
+        _undefined_timeline(doc, ("affectation", "par_defaut"), assignment["par_defaut"], timelines)
+    for risk_class, timeline in assignment.get("par_classe", {}).items():
+        _check_defined(doc, ("affectation", "par_classe", risk_class), risk_class, classes, "classe de risque", "scoring.yaml", key=True)
+        if timeline not in timelines:
+            _undefined_timeline(doc, ("affectation", "par_classe", risk_class), timeline, timelines)
+    for segment, timeline in assignment.get("par_segment", {}).items():
+        if segments is not None and segment not in segments:
+            doc.problem(("affectation", "par_segment", segment),
+                        f"segment « {segment} » non défini dans conditions.yaml{suggestion(segment, segments)}"
+                        f" (segments définis : {', '.join(segments)})", key=True)
+        if timeline not in timelines:
+            _undefined_timeline(doc, ("affectation", "par_segment", segment), timeline, timelines)
+    routes = data["escalade"]["voies"]
+    seen_routes: set[str] = set()
+    for index, route in enumerate(routes):
+        here = ("escalade", "voies", index)
+        if route["id"] in seen_routes:
+            doc.problem(here + ("id",), f"voie d'escalade « {route['id']} » en double")
+        seen_routes.add(route["id"])
+        low, high = route.get("montant_min"), route.get("montant_max")
+        if low is not None and high is not None and low >= high:
+            doc.problem(here + ("montant_max",), f"montant_max ({high}) doit être supérieur à montant_min ({low})")
+
+
+def _undefined_timeline(doc: Document, path: tuple, name: str, timelines: list[str]) -> None:
+    doc.problem(path, f"calendrier « {name} » non défini dans « calendriers »{suggestion(name, timelines)}"
+                      f" (calendriers définis : {', '.join(timelines)})")
+
+
+def _check_risk(doc: Document, classes: list[str] | None) -> None:
+    for risk_class in doc.data["limites_par_classe"]:
+        _check_defined(doc, ("limites_par_classe", risk_class), risk_class, classes, "classe de risque", "scoring.yaml", key=True)
+    actions = doc.data["actions"]
+    for index in range(1, len(actions)):
+        if actions[index]["au_dela_pct"] <= actions[index - 1]["au_dela_pct"]:
+            doc.problem(("actions", index, "au_dela_pct"),
+                        f"les seuils d'action doivent être strictement croissants "
+                        f"({_percent(actions[index]['au_dela_pct'])} après {_percent(actions[index - 1]['au_dela_pct'])})")
+
+
+def _check_scoring(doc: Document) -> None:
+    classes = doc.data["classes"]
+    seen: set[str] = set()
+    for index, entry in enumerate(classes):
+        if entry["classe"] in seen:
+            doc.problem(("classes", index, "classe"), f"classe « {entry['classe']} » en double")
+        seen.add(entry["classe"])
+        if index and entry["score_min"] >= classes[index - 1]["score_min"]:
+            doc.problem(("classes", index, "score_min"),
+                        f"classe « {entry['classe']} » : score_min ({_number_fr(entry['score_min'])}) doit être strictement "
+                        f"inférieur à celui de la classe précédente « {classes[index - 1]['classe']} » "
+                        f"({_number_fr(classes[index - 1]['score_min'])})")
+    if classes[-1]["score_min"] != 0:
+        doc.problem(("classes", len(classes) - 1, "score_min"),
+                    f"la dernière classe « {classes[-1]['classe']} » doit avoir score_min: 0 pour que tout score ait une classe")
+    total = 0.0
+    for name, factor in doc.data["facteurs"].items():
+        total += factor["poids"]
+        if factor["meilleur"] == factor["pire"]:
+            doc.problem(("facteurs", name, "pire"), f"facteur « {name} » : « meilleur » et « pire » doivent être différents")
+    if total <= 0:
+        doc.problem(("facteurs",), "la somme des poids des facteurs doit être positive")
+
+
+def _check_legal(doc: Document) -> list[Problem]:
+    before = len(doc.problems)
+    rates = doc.data["taux_bce"]
+    for index in range(1, len(rates)):
+        if rates[index]["date"] <= rates[index - 1]["date"]:
+            doc.problem(("taux_bce", index, "date"), f"dates des taux BCE non strictement croissantes "
+                                                     f"({rates[index]['date']} après {rates[index - 1]['date']})")
+    for index, entry in enumerate(rates):
+        _check_iso_date(doc, ("taux_bce", index, "date"), entry["date"])
+    halves = doc.data["taux_interet_legal"]
+    for index in range(1, len(halves)):
+        if halves[index]["semestre"] <= halves[index - 1]["semestre"]:
+            doc.problem(("taux_interet_legal", index, "semestre"),
+                        f"semestres non strictement croissants ({halves[index]['semestre']} après {halves[index - 1]['semestre']})")
+    return doc.problems[before:]
+
+
+def _check_iso_date(doc: Document, path: tuple, text: str) -> None:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        if not isinstance(text, Unreadable):
+            doc.problem(path, f"date invalide « {text} »")
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+def _terms(doc: Document, path: tuple, delai: dict) -> PaymentTerms:
+    return PaymentTerms(int(delai["jours"]), bool(delai["fin_de_mois"]), doc.where(path))
+
+
+def _legal(doc: Document) -> LegalData:
+    where = {}
+    for section in ("taux_bce", "taux_interet_legal"):
+        for index, _ in enumerate(doc.data.get(section, [])):
+            where[(section, index)] = doc.where((section, index))
+    return legal_from_data(doc.data, source=doc.display, where=where)
+
+
+def _build(folder: Path, docs: dict[str, Document]) -> Rules:
+    conditions = docs["conditions.yaml"]
+    c = conditions.data
+    segments = {
+        name: SegmentPolicy(name, _terms(conditions, ("segments", name, "delai"), s["delai"]), s["acompte_pct"] / 100,
+                            conditions.where(("segments", name), key=True))
+        for name, s in c["segments"].items()
+    }
+    by_class = {
+        name: ClassPolicy(
+            name,
+            _terms(conditions, ("par_classe", name, "delai"), p["delai"]) if "delai" in p else None,
+            p["acompte_pct"] / 100 if "acompte_pct" in p else None,
+            conditions.where(("par_classe", name), key=True),
+        )
+        for name, p in c.get("par_classe", {}).items()
+    }
+    tiers = tuple(
+        DepositTier(float(t["a_partir_de"]), t["acompte_pct"] / 100, conditions.where(("acomptes_par_montant", i)))
+        for i, t in enumerate(c.get("acomptes_par_montant", []))
+    )
+    penalty = c["penalites_retard"]
+    payment = PaymentPolicy(
+        segments=MappingProxyType(segments),
+        default_segment=c["segment_par_defaut"],
+        by_class=MappingProxyType(by_class),
+        deposit_tiers=tiers,
+        discount=Discount(c["escompte"]["taux_pct"] / 100, int(c["escompte"]["delai_jours"]), conditions.where(("escompte",))),
+        penalty=LatePenalty(
+            penalty["mode"],
+            penalty["taux_contractuel_pct"] / 100 if penalty.get("taux_contractuel_pct") is not None else None,
+            float(penalty["indemnite_forfaitaire"]),
+            conditions.where(("penalites_retard",)),
+        ),
+    )
+
+    dunning_doc = docs["relances.yaml"]
+    d = dunning_doc.data
+    timelines = {}
+    for name, timeline in d["calendriers"].items():
+        steps = tuple(
+            Step(
+                id=s["id"], offset=int(s["jour"]), channel=s["canal"], template=s["modele"], tone=s["ton"],
+                label=s.get("libelle", ""), payment_link=bool(s.get("lien_paiement", False)),
+                phone_task=bool(s.get("appel", False)),
+                where=dunning_doc.where(("calendriers", name, "etapes", i)),
+            )
+            for i, s in enumerate(timeline["etapes"])
+        )
+        timelines[name] = Timeline(name, steps, timeline.get("description", ""), dunning_doc.where(("calendriers", name), key=True))
+    pauses = d["pauses"]
+    assignment = d["affectation"]
+    dunning = DunningPolicy(
+        timelines=MappingProxyType(timelines),
+        default=assignment["par_defaut"],
+        order=tuple(assignment.get("ordre", ("classe", "segment"))),
+        by_class=MappingProxyType(dict(assignment.get("par_classe", {}))),
+        by_segment=MappingProxyType(dict(assignment.get("par_segment", {}))),
+        pauses=PauseConditions(
+            bool(pauses["litige_ouvert"]),
+            bool(pauses["echeancier_respecte"]),
+            tuple(
+                CustomerPause(str(p["client"]), dt.date.fromisoformat(p["jusqu_au"]) if p.get("jusqu_au") else None,
+                              p.get("motif", ""), dunning_doc.where(("pauses", "clients", i)))
+                for i, p in enumerate(pauses.get("clients", []))
+            ),
+        ),
+        escalation=Escalation(
+            int(d["escalade"]["delai_mise_en_demeure_jours"]),
+            tuple(
+                EscalationRoute(r["id"], r["libelle"], r.get("montant_min"), r.get("montant_max"),
+                                dunning_doc.where(("escalade", "voies", i)))
+                for i, r in enumerate(d["escalade"]["voies"])
+            ),
+        ),
+    )
+
+    disputes_doc = docs["litiges.yaml"]
+    disputes = {
+        name: DisputeCategory(name, entry.get("libelle", name), int(entry["delai_resolution_jours"]), entry["equipe"],
+                              entry["effet_relance"], bool(entry.get("reprise_apres_delai", False)),
+                              disputes_doc.where(("categories", name), key=True))
+        for name, entry in disputes_doc.data["categories"].items()
+    }
+    assert set(disputes) == set(DISPUTE_CATEGORIES)  # the schema requires exactly these
+
+    scoring_doc = docs["scoring.yaml"]
+    s = scoring_doc.data
+    f = s["facteurs"]
+
+    def factor(key: str, scale: float = 1.0) -> Factor:
+        return Factor(weight=float(f[key]["poids"]), best=f[key]["meilleur"] / scale, worst=f[key]["pire"] / scale)
+
+    risk_classes = tuple(
+        RiskClass(c["classe"], float(c["score_min"]), c.get("libelle", ""), scoring_doc.where(("classes", i)))
+        for i, c in enumerate(s["classes"])
+    )
+    defaults = ScoringPolicy()
+    scoring = ScoringPolicy(
+        days_late=factor("retard_moyen_jours"),
+        late_share=factor("part_en_retard_pct", 100.0),
+        unpaid_count=factor("factures_impayees"),
+        dispute_rate=factor("taux_litige_pct", 100.0),
+        volume=factor("volume_affaires"),
+        external_rating=factor("note_externe"),
+        classes=tuple((c.name, c.min_score) for c in risk_classes),
+        neutral_score=float(s.get("score_neutre", defaults.neutral_score)),
+        window_days=int(s.get("fenetre_jours", defaults.window_days)),
+    )
+
+    risk_doc = docs["risque.yaml"]
+    risk = RiskPolicy(
+        class_limits=tuple((name, float(limit)) for name, limit in risk_doc.data["limites_par_classe"].items()),
+        actions=tuple(LimitAction(a["au_dela_pct"] / 100, a["action"]) for a in risk_doc.data["actions"]),
+    )
+
+    positions: dict[tuple, str] = {}
+    for name, doc in docs.items():
+        for path, position in doc.values.items():
+            positions[(name, *path)] = f"{doc.display}:{position.line}:{position.column}"
+    return Rules(
+        folder=_display(folder),
+        payment=payment,
+        dunning=dunning,
+        disputes=MappingProxyType(disputes),
+        risk_classes=risk_classes,
+        scoring=scoring,
+        risk=risk,
+        legal=_legal(docs["legal.yaml"]),
+        files=tuple(doc.display for doc in docs.values()),
+        positions=MappingProxyType(positions),
+    )
