@@ -1,0 +1,821 @@
+"""Headless recalculation: evaluate every formula cell of a workbook and store the cached values.
+
+How it stays fast (issue 5): the cells are read once by the fast reader (python-calamine);
+encaisse functions (DSO, AGING...) are evaluated by the engine on those values; each
+standard formula is compiled alone by the `formulas` library over arrays of the ranges it
+refers to (structured references translated to A1 first; the text in the file is kept).
+Formula cells are evaluated in dependency order; only their values are written back.
+
+Decisions:
+- `--as-of` overrides DateArrete for the evaluation only; the stored DateArrete cell is not
+  changed (it is not a formula cell, and the workbook keeps saying which date it was built for).
+- workbook.xml is never touched (so calcPr keeps what the file had: XlsxWriter books carry
+  fullCalcOnLoad="1" and Excel recalculates on open anyway); calcChain.xml is kept as is, since
+  no formula cell is added or removed.
+- A plain (non-array) formula whose result is an array keeps its top-left value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import graphlib
+import inspect
+import math
+import re
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import python_calamine as calamine
+from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+from encaisse.errors import InputError, Problem
+from encaisse.structured_refs import StructuredRefError, translate
+from encaisse.xlsx_package import (
+    FormulaCell,
+    Package,
+    cell_ref,
+    dynamic_cell_metadata,
+    has_formulas,
+    open_package,
+    quote_sheet,
+    read_formulas,
+    read_package,
+)
+from encaisse.xlsx_write import EXCEL_ERRORS, CellUpdate, ErrorValue, patch_sheet, write_package
+
+VOLATILE = ("TODAY", "NOW")
+_PREFIX = re.compile(r"_xlfn\.|_xlws\.|_xludf\.", re.I)
+_CALL = re.compile(r"(?<![\w.!$\\])([A-Za-z_][\w.]*)\s*\(")
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+MAX_ROWS, MAX_COLS = 1048576, 16384
+TITLE = "Recalcul impossible"
+
+
+@dataclass(frozen=True)
+class RecalcReport:
+    source: str
+    output: str
+    cells: int  # formula cells evaluated
+    engine_calls: int  # encaisse function calls evaluated by the engine
+    seconds: float
+    sheets: tuple[str, ...]  # sheets whose cached values were written
+    warnings: tuple[str, ...] = ()
+    values: dict = field(default_factory=dict, repr=False, compare=False)  # 'Sheet!A1' -> value written
+
+    def summary(self) -> str:
+        plural = "s" if self.cells > 1 else ""
+        calls = "s" if self.engine_calls > 1 else ""
+        lines = [
+            f"Recalcul de {self.source} : {self.cells} cellule{plural} à formule évaluée{plural} "
+            f"({self.engine_calls} appel{calls} aux fonctions encaisse) en {_french_seconds(self.seconds)}.",
+            f"Valeurs enregistrées dans {self.output}"
+            + (f" (feuilles : {', '.join(self.sheets)})." if self.sheets else " (aucune formule)."),
+        ]
+        lines += [f"Avertissement : {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _french_seconds(seconds: float) -> str:
+    return f"{seconds:.2f}".replace(".", ",") + " s"
+
+
+def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
+    """Evaluate every formula of the workbook at `path` and write the values to `out` (default: in place).
+
+    Raises InputError (exit 1) naming the cells for a corrupt file, a missing sheet or table,
+    a circular reference, an unsupported function or a bad argument; the input is then untouched.
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    target = Path(out) if out is not None else path
+    if out is not None and target.is_dir():
+        target = target / path.name
+    package = read_package(str(path))
+    sheets_xml, cells = _formula_cells(path, package)
+    evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir)
+    evaluator.run()
+    replaced = {}
+    for sheet_name, updates in evaluator.updates().items():
+        sheet = package.sheet(sheet_name)
+        replaced[sheet.part] = patch_sheet(sheets_xml[sheet.part], updates)
+    if not target.parent.exists():
+        raise InputError([Problem(str(target), "dossier de destination introuvable")], title=TITLE)
+    write_package(path, target, replaced)
+    written = tuple(s.name for s in package.sheets if s.part in replaced)
+    return RecalcReport(
+        source=str(path), output=str(target), cells=len(cells), engine_calls=evaluator.engine_calls,
+        seconds=time.perf_counter() - started, sheets=written, warnings=tuple(evaluator.warnings),
+        values=evaluator.written_values(),
+    )
+
+
+def _formula_cells(path: Path, package: Package) -> tuple[dict[str, bytes], list[FormulaCell]]:
+    sheets_xml: dict[str, bytes] = {}
+    cells: list[FormulaCell] = []
+    with open_package(str(path)) as zf:
+        try:
+            dynamic = dynamic_cell_metadata(zf, str(path))
+            for sheet in package.sheets:
+                if not has_formulas(zf, sheet.part):
+                    continue
+                data = zf.read(sheet.part)
+                sheets_xml[sheet.part] = data
+                cells.extend(read_formulas(data, sheet.name, dynamic))
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+            raise InputError([Problem(str(path), f"classeur illisible : {error}")], title="Classeur corrompu") from None
+    return sheets_xml, cells
+
+
+# ---------------------------------------------------------------------------------------------
+# Values: Excel-typed cells for the formula library
+
+
+@dataclass(frozen=True)
+class Rect:
+    sheet: str  # exact sheet name
+    r1: int
+    c1: int
+    r2: int
+    c2: int
+
+    def contains(self, row: int, col: int) -> bool:
+        return self.r1 <= row <= self.r2 and self.c1 <= col <= self.c2
+
+    def intersects(self, other: "Rect") -> bool:
+        return (self.sheet == other.sheet and self.r1 <= other.r2 and other.r1 <= self.r2
+                and self.c1 <= other.c2 and other.c1 <= self.c2)
+
+    def __str__(self) -> str:
+        a = cell_ref(self.r1, self.c1)
+        b = cell_ref(self.r2, self.c2)
+        return f"{quote_sheet(self.sheet)}!{a}" + ("" if a == b else f":{b}")
+
+
+def to_serial(value: dt.date) -> float:
+    if isinstance(value, dt.datetime):
+        delta = value - _EXCEL_EPOCH
+    else:
+        delta = dt.datetime(value.year, value.month, value.day) - _EXCEL_EPOCH
+    return delta.days + delta.seconds / 86400 + delta.microseconds / 86400e6
+
+
+def _xl_cell(value):
+    """A calamine value -> what the formula library expects (dates as serial numbers)."""
+    if value is None or (isinstance(value, str) and value == ""):
+        return _EMPTY
+    if isinstance(value, (dt.date, dt.datetime)):
+        return to_serial(value)
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds() / 86400
+    return value
+
+
+_to_xl = np.frompyfunc(_xl_cell, 1, 1)
+_EMPTY = None  # set in _formulas() (schedula's EMPTY marker)
+
+
+def _formulas():
+    """Import the formula library on first use (it takes a second to load)."""
+    global _EMPTY
+    import formulas
+    import schedula as sh
+    from formulas.functions import get_functions, not_implemented
+    from formulas.tokens.operand import XlError
+
+    _EMPTY = sh.EMPTY
+    return formulas, get_functions, not_implemented, XlError
+
+
+class Evaluator:
+    def __init__(self, path: Path, package: Package, cells: list[FormulaCell], *, as_of=None, rules_dir=None):
+        self.path = path
+        self.package = package
+        self.cells = cells
+        self.rules_dir = str(rules_dir) if rules_dir is not None else None
+        self.as_of = _parse_as_of(as_of)
+        self.warnings: list[str] = []
+        self.engine_calls = 0
+        self.formulas, get_functions, self.not_implemented, self.XlError = _formulas()
+        self.library = get_functions()
+        self.parser = self.formulas.Parser()
+        self.engine = _engine_functions()
+        self.by_cell = {(c.sheet, c.row, c.col): c for c in cells}
+        self.results: dict[tuple[str, int, int], np.ndarray] = {}  # anchor -> 2-D result
+        self.extents: dict[tuple[str, int, int], Rect] = {}  # anchor -> range its values occupy
+        self.computed: dict[str, dict[tuple[int, int], object]] = {}  # sheet -> (row, col) -> xl value
+        self._book = None
+        self._grids: dict[str, np.ndarray] = {}
+        self._xl_cache: dict[Rect, np.ndarray] = {}
+        self._frames: dict[Rect, pd.DataFrame] = {}
+        self._compiled: dict[str, object] = {}
+        self._names: dict[str, Rect | str] = {}
+        self._override: dict[tuple[str, int, int], object] = {}
+        self._translated: dict[tuple[str, int, int], str] = {}
+        self._problems: list[Problem] = []
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        if self.as_of is not None:
+            rect = self.name_rect("DateArrete")
+            if not isinstance(rect, Rect):
+                raise InputError([Problem(self.path.name, "la cellule nommée DateArrete est absente : --as-of ne peut pas s'appliquer")], title=TITLE)
+            self._override[(rect.sheet, rect.r1, rect.c1)] = to_serial(self.as_of)
+        deps = self._dependencies()
+        if self._problems:
+            raise InputError(self._problems, title=TITLE)
+        order = self._order(deps)
+        for key in order:
+            cell = self.by_cell[key]
+            try:
+                self._evaluate_cell(cell)
+            except _CellProblem as problem:
+                self._problems.append(Problem(cell.where, str(problem)))
+        if self._problems:
+            raise InputError(self._problems, title=TITLE)
+
+    def _dependencies(self) -> dict[tuple, set]:
+        unsupported: dict[str, set[str]] = {}
+        deps: dict[tuple, set] = {}
+        anchors = [(key, self._stored_extent(c)) for key, c in self.by_cell.items()]
+        for key, cell in self.by_cell.items():
+            try:
+                text = self._translate(cell)
+                tokens = self._tokens(text)
+            except _CellProblem as problem:
+                self._problems.append(Problem(cell.where, str(problem)))
+                continue
+            rects = []
+            for token in tokens:
+                kind = type(token).__name__
+                if kind == "Function":
+                    name = token.name.upper()
+                    if name in VOLATILE and not any(cell.where in w for w in self.warnings):
+                        self.warnings.append(
+                            f"{cell.where} : {name}() rend le résultat non reproductible ; utilisez la date d'arrêté (DateArrete)")
+                    if not self._supported(name):
+                        unsupported.setdefault(name, set()).add(cell.where)
+                elif kind == "Range":
+                    try:
+                        rect = self._token_rect(token, cell)
+                    except _CellProblem as problem:
+                        self._problems.append(Problem(cell.where, str(problem)))
+                        continue
+                    if rect is not None:
+                        rects.append(rect)
+            deps[key] = {
+                other for other, extent in anchors
+                if other != key and any(r.intersects(extent) for r in rects)
+            }
+        for name, where in sorted(unsupported.items()):
+            cells = ", ".join(sorted(where))
+            self._problems.append(Problem(cells, f"fonction {name} non prise en charge (ni par la bibliothèque de formules, ni par encaisse)"))
+        return deps
+
+    def _order(self, deps: dict[tuple, set]) -> list[tuple]:
+        sorter = graphlib.TopologicalSorter(deps)
+        try:
+            return list(sorter.static_order())
+        except graphlib.CycleError as error:
+            cycle = error.args[1]
+            path = " → ".join(self.by_cell[k].where for k in cycle)
+            raise InputError([Problem(self.by_cell[cycle[0]].where, f"référence circulaire : {path}")], title=TITLE) from None
+
+    def _stored_extent(self, cell: FormulaCell) -> Rect:
+        if cell.array_ref:
+            c1, r1, c2, r2 = range_boundaries(cell.array_ref)
+            return Rect(cell.sheet, r1, c1, r2, c2)
+        return Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
+
+    def _supported(self, name: str) -> bool:
+        if name in self.engine:
+            return True
+        return name in self.library and self.library[name] is not self.not_implemented
+
+    # -- formula text ---------------------------------------------------------------------------
+
+    def _translate(self, cell: FormulaCell) -> str:
+        key = (cell.sheet, cell.row, cell.col)
+        if key not in self._translated:
+            text = _outside_strings(cell.text, lambda s: _PREFIX.sub("", s))
+            try:
+                text, _ = translate(text, self.package.tables, row=cell.row)
+            except StructuredRefError as error:
+                raise _CellProblem(str(error)) from None
+            self._translated[key] = text
+        return self._translated[key]
+
+    def _tokens(self, text: str):
+        try:
+            return self.parser.ast("=" + text)[0]
+        except Exception as error:  # the library raises its own FormulaError family
+            raise _CellProblem(f"formule illisible « ={text} » ({error})") from None
+
+    def _compile(self, text: str):
+        fn = self._compiled.get(text)
+        if fn is None:
+            try:
+                fn = self.parser.ast("=" + text)[1].compile()
+            except Exception as error:
+                raise _CellProblem(f"formule illisible « ={text} » ({error})") from None
+            self._compiled[text] = fn
+        return fn
+
+    # -- references -----------------------------------------------------------------------------
+
+    def _token_rect(self, token, cell: FormulaCell) -> Rect | None:
+        attr = token.attr
+        if attr.get("is_reference"):
+            found = self.name_rect(attr.get("ref") or token.name)
+            if found is None:
+                if token.name.upper().startswith("ENCAISSEVAL"):
+                    return None
+                raise _CellProblem(f"nom « {attr.get('ref') or token.name} » inconnu")
+            return found if isinstance(found, Rect) else None
+        return self._rect_from(attr.get("sheet"), attr, cell.sheet)
+
+    def _rect_from(self, sheet_name, attr: dict, default_sheet: str) -> Rect:
+        sheet = default_sheet
+        if sheet_name:
+            found = self.package.sheet(sheet_name)
+            if found is None:
+                raise _CellProblem(f"feuille « {sheet_name} » absente du classeur")
+            sheet = found.name
+        r1, r2 = int(attr.get("r1") or 1), int(attr.get("r2") or MAX_ROWS)
+        c1, c2 = int(attr.get("n1") or 1), int(attr.get("n2") or MAX_COLS)
+        return Rect(sheet, max(r1, 1), max(c1, 1), r2, c2)
+
+    def name_rect(self, name: str) -> Rect | str | None:
+        """A defined name -> the range it designates, or its formula text when it is not a range."""
+        key = name.upper()
+        if key in self._names:
+            return self._names[key]
+        entry = self.package.defined_names.get(key)
+        if entry is None:
+            table = self.package.tables.get(key)
+            return None if table is None else self._table_rect(table)
+        _, text, _ = entry
+        result: Rect | str = text
+        m = re.fullmatch(r"(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?([0-9]+)(?::\$?([A-Z]{1,3})\$?([0-9]+))?", text)
+        if m:
+            sheet_name = (m.group(1) or "").replace("''", "'") or m.group(2)
+            sheet = self.package.sheet(sheet_name)
+            if sheet is not None:
+                ref = m.group(3) + m.group(4) + (f":{m.group(5)}{m.group(6)}" if m.group(5) else "")
+                c1, r1, c2, r2 = range_boundaries(ref)
+                result = Rect(sheet.name, r1, c1, r2, c2)
+        self._names[key] = result
+        return result
+
+    def _table_rect(self, table) -> Rect:
+        c1, r1, c2, r2 = table.bounds
+        return Rect(table.sheet, r1 + table.header_rows, c1, r2 - table.totals_rows, c2)
+
+    # -- cell values ----------------------------------------------------------------------------
+
+    def grid(self, sheet: str) -> np.ndarray:
+        if sheet not in self._grids:
+            if self._book is None:
+                try:
+                    self._book = calamine.CalamineWorkbook.from_path(str(self.path))
+                except calamine.CalamineError as error:
+                    raise InputError([Problem(str(self.path), f"classeur illisible : {error}")], title="Classeur corrompu") from None
+            try:
+                rows = self._book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            except calamine.CalamineError as error:
+                raise InputError([Problem(sheet, f"feuille illisible : {error}")], title="Classeur corrompu") from None
+            width = max((len(r) for r in rows), default=0)
+            grid = np.empty((len(rows), width), dtype=object)
+            if rows and width:
+                if all(len(r) == width for r in rows):
+                    grid[:] = rows
+                else:
+                    grid[:] = [list(r) + [""] * (width - len(r)) for r in rows]
+            self._grids[sheet] = grid
+        return self._grids[sheet]
+
+    def raw_values(self, rect: Rect) -> np.ndarray:
+        """The cells of `rect` as read (dates as date objects, blanks as ''), computed values overlaid."""
+        grid = self.grid(rect.sheet)
+        h, w = rect.r2 - rect.r1 + 1, rect.c2 - rect.c1 + 1
+        part = grid[rect.r1 - 1:rect.r2, rect.c1 - 1:rect.c2]
+        if part.shape != (h, w):
+            full = np.full((h, w), "", dtype=object)
+            full[:part.shape[0], :part.shape[1]] = part
+            part = full
+        else:
+            part = part.copy()
+        for (row, col), value in self._overlay(rect):
+            part[row - rect.r1, col - rect.c1] = _from_xl(value, self._EMPTY_RAW)
+        return part
+
+    _EMPTY_RAW = ""
+
+    def _overlay(self, rect: Rect):
+        for (row, col), value in self.computed.get(rect.sheet, {}).items():
+            if rect.contains(row, col):
+                yield (row, col), value
+        for (sheet, row, col), value in self._override.items():
+            if sheet == rect.sheet and rect.contains(row, col):
+                yield (row, col), value
+
+    def xl_values(self, rect: Rect) -> np.ndarray:
+        """The cells of `rect` for the formula library: serial dates, EMPTY blanks."""
+        rect = self._clip(rect)
+        cached = self._xl_cache.get(rect)
+        if cached is None:
+            grid = self.grid(rect.sheet)
+            h, w = rect.r2 - rect.r1 + 1, rect.c2 - rect.c1 + 1
+            part = grid[rect.r1 - 1:rect.r2, rect.c1 - 1:rect.c2]
+            cached = np.full((h, w), _EMPTY, dtype=object)
+            if part.size:
+                cached[:part.shape[0], :part.shape[1]] = _to_xl(part)
+            self._xl_cache[rect] = cached
+        overlay = list(self._overlay(rect))
+        if not overlay:
+            return cached
+        out = cached.copy()
+        for (row, col), value in overlay:
+            out[row - rect.r1, col - rect.c1] = value
+        return out
+
+    def _clip(self, rect: Rect) -> Rect:
+        """Whole columns/rows (A:A, 2:2) are cut to the used area of the sheet (and computed cells)."""
+        if rect.r2 < MAX_ROWS and rect.c2 < MAX_COLS:
+            return rect
+        grid = self.grid(rect.sheet)
+        rows, cols = grid.shape
+        for row, col in self.computed.get(rect.sheet, {}):
+            rows, cols = max(rows, row), max(cols, col)
+        r2 = min(rect.r2, max(rows, rect.r1))
+        c2 = min(rect.c2, max(cols, rect.c1))
+        return Rect(rect.sheet, rect.r1, rect.c1, r2, c2)
+
+    # -- evaluation -----------------------------------------------------------------------------
+
+    def _evaluate_cell(self, cell: FormulaCell) -> None:
+        text = self._translate(cell)
+        value = self.evaluate(text, cell)
+        result = _as_2d(value)
+        key = (cell.sheet, cell.row, cell.col)
+        if cell.kind == "dynamic":
+            h, w = result.shape
+            extent = Rect(cell.sheet, cell.row, cell.col, min(cell.row + h - 1, MAX_ROWS), min(cell.col + w - 1, MAX_COLS))
+            blocked = [c.where for k, c in self.by_cell.items() if k != key and c.sheet == cell.sheet and extent.contains(c.row, c.col)]
+            if blocked:
+                result = np.array([[ErrorValue("#SPILL!")]], dtype=object)
+                extent = Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
+        elif cell.kind == "array":
+            extent = self._stored_extent(cell)
+            result = _fit(result, extent.r2 - extent.r1 + 1, extent.c2 - extent.c1 + 1)
+        else:
+            result = result[:1, :1]
+            extent = Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
+        self.results[key] = result
+        self.extents[key] = extent
+        store = self.computed.setdefault(cell.sheet, {})
+        for i in range(result.shape[0]):
+            for j in range(result.shape[1]):
+                store[(cell.row + i, cell.col + j)] = result[i, j]
+
+    def evaluate(self, text: str, cell: FormulaCell):
+        """Evaluate a formula text (A1 references only): encaisse calls by the engine, the rest by `formulas`."""
+        calls = _find_calls(text, self.engine)
+        placeholders: dict[str, object] = {}
+        if calls:
+            pieces, pos = [], 0
+            for k, (start, end, name, args) in enumerate(calls):
+                value = self._engine_call(name, args, cell)
+                if start == 0 and end == len(text) and len(calls) == 1:
+                    return value
+                token = f"ENCAISSEVAL{k}"
+                placeholders[token] = value
+                pieces += [text[pos:start], token]
+                pos = end
+            pieces.append(text[pos:])
+            text = "".join(pieces)
+        fn = self._compile(text)
+        inputs = []
+        for name, ranges in fn.inputs.items():
+            if name in placeholders:
+                inputs.append(_as_2d(placeholders[name]))
+                continue
+            inputs.append(self._input(name, ranges, cell))
+        try:
+            return fn(*inputs)
+        except Exception as error:
+            raise _CellProblem(f"évaluation impossible de « ={text} » : {error}") from None
+
+    def _input(self, name: str, ranges, cell: FormulaCell):
+        if ranges is None:  # a defined name
+            found = self.name_rect(name)
+            if found is None:
+                raise _CellProblem(f"nom « {name} » inconnu")
+            if isinstance(found, Rect):
+                return self.xl_values(found)
+            return _as_2d(self.evaluate(_PREFIX.sub("", found.lstrip("=")), cell))
+        attr = ranges.ranges[0]
+        if attr.get("sheet") is None and attr.get("sheet_id") not in (None, ""):
+            attr = dict(attr, sheet=attr["sheet_id"].strip("'").replace("''", "'"))
+        rect = self._rect_from(attr.get("sheet"), attr, cell.sheet)
+        return self.xl_values(rect)
+
+    def _engine_call(self, name: str, args: list[str], cell: FormulaCell):
+        values = [self._engine_argument(arg, cell) for arg in args]
+        function = self.engine[name]
+        kwargs = {}
+        if self.rules_dir is not None and _accepts(function, "rules_dir"):
+            kwargs["rules_dir"] = self.rules_dir
+        self.engine_calls += 1
+        try:
+            result = function(*values, **kwargs)
+        except Exception as error:  # the engine reports bad input as exceptions with French messages
+            raise _CellProblem(f"{name} : {error}") from None
+        return _engine_result(name, result)
+
+    def _engine_argument(self, arg: str, cell: FormulaCell):
+        """An argument of an encaisse function: a range -> DataFrame (first row = headers) or a value."""
+        arg = arg.strip()
+        if not arg:
+            return None
+        rect = self._reference(arg, cell)
+        if rect is not None:
+            rect = self._clip(rect)
+            if rect.r1 == rect.r2 and rect.c1 == rect.c2:
+                value = self.raw_values(rect)[0, 0]
+                return None if isinstance(value, str) and value == "" else value
+            return self._frame(rect)
+        value = _as_2d(self.evaluate(arg, cell))
+        if value.shape == (1, 1):
+            return _from_xl(value[0, 0], None)
+        return [[_from_xl(v, None) for v in row] for row in value]
+
+    def _reference(self, arg: str, cell: FormulaCell) -> Rect | None:
+        """The range when the argument is nothing but a reference (A1 range or defined name)."""
+        if _find_calls(arg, self.engine):
+            return None
+        try:
+            tokens = self._tokens(arg)
+        except _CellProblem:
+            return None
+        if len(tokens) != 1 or type(tokens[0]).__name__ != "Range":
+            return None
+        rect = self._token_rect(tokens[0], cell)
+        return rect if isinstance(rect, Rect) else None
+
+    def _frame(self, rect: Rect) -> pd.DataFrame:
+        """A range with its header row, as the engine functions take it (columns = headers)."""
+        frame = self._frames.get(rect)
+        if frame is None or any(True for _ in self._overlay(rect)):
+            values = self.raw_values(rect)
+            headers = [str(h) for h in values[0]]
+            body = values[1:]
+            frame = pd.DataFrame({i: body[:, i] for i in range(body.shape[1])})
+            frame.columns = headers
+            self._frames[rect] = frame
+        return frame
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def updates(self) -> dict[str, dict[tuple[int, int], CellUpdate]]:
+        out: dict[str, dict[tuple[int, int], CellUpdate]] = {}
+        for key, cell in self.by_cell.items():
+            sheet_updates = out.setdefault(cell.sheet, {})
+            result, extent = self.results[key], self.extents[key]
+            if cell.kind in ("dynamic", "array"):
+                old = self._stored_extent(cell)
+                for row in range(old.r1, old.r2 + 1):  # spill cells that are no longer part of the result
+                    for col in range(old.c1, old.c2 + 1):
+                        if not extent.contains(row, col):
+                            sheet_updates.setdefault((row, col), CellUpdate(None, False))
+            for i in range(result.shape[0]):
+                for j in range(result.shape[1]):
+                    anchor = i == 0 and j == 0
+                    value = _to_file(result[i, j], self.XlError)
+                    array_ref = None
+                    if anchor and cell.kind == "dynamic":
+                        array_ref = f"{cell_ref(extent.r1, extent.c1)}:{cell_ref(extent.r2, extent.c2)}" if (extent.r1, extent.c1) != (extent.r2, extent.c2) else cell.ref
+                    sheet_updates[(cell.row + i, cell.col + j)] = CellUpdate(value, anchor, array_ref)
+        return out
+
+    def written_values(self) -> dict[str, object]:
+        values = {}
+        for (sheet, row, col), result in self.results.items():
+            for i in range(result.shape[0]):
+                for j in range(result.shape[1]):
+                    values[f"{quote_sheet(sheet)}!{cell_ref(row + i, col + j)}"] = _to_file(result[i, j], self.XlError)
+        return values
+
+
+class _CellProblem(Exception):
+    """A problem found while evaluating one cell; the evaluator adds the cell's address."""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _engine_functions() -> dict:
+    try:
+        from encaisse.functions import FUNCTIONS
+    except ImportError:
+        return {}
+    return {name.upper(): fn for name, fn in FUNCTIONS.items()}
+
+
+def _accepts(function, parameter: str) -> bool:
+    try:
+        return parameter in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _parse_as_of(value) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value.date() if isinstance(value, dt.datetime) else value
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            pass
+    raise InputError([Problem("--as-of", f"date « {text} » illisible ; attendu : AAAA-MM-JJ ou JJ/MM/AAAA")], title=TITLE)
+
+
+def _outside_strings(text: str, change) -> str:
+    parts = re.split(r'("(?:[^"]|"")*")', text)
+    return "".join(p if i % 2 else change(p) for i, p in enumerate(parts))
+
+
+def _find_calls(text: str, names: dict) -> list[tuple[int, int, str, list[str]]]:
+    """Outermost calls of encaisse functions in `text`: (start, end, NAME, argument texts)."""
+    calls = []
+    masked = _mask_strings(text)
+    pos = 0
+    while True:
+        m = _CALL.search(masked, pos)
+        if m is None:
+            break
+        name = m.group(1).upper()
+        open_paren = m.end() - 1
+        close = _closing(masked, open_paren)
+        if name in names:
+            args = _split_args(text, masked, open_paren + 1, close)
+            calls.append((m.start(), close + 1, name, args))
+            pos = close + 1
+        else:
+            pos = m.end()
+    return calls
+
+
+def _mask_strings(text: str) -> str:
+    """Same length as `text`, with the inside of string literals and quoted sheet names blanked."""
+    out = list(text)
+    i = 0
+    while i < len(text):
+        if text[i] in "\"'":
+            quote, j = text[i], i + 1
+            while j < len(text):
+                if text[j] == quote:
+                    if j + 1 < len(text) and text[j + 1] == quote:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            for k in range(i + 1, min(j, len(text))):
+                out[k] = " "
+            i = j + 1
+        elif text[i] == "[":
+            depth, j = 0, i
+            while j < len(text):
+                if text[j] == "[":
+                    depth += 1
+                elif text[j] == "]":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            for k in range(i + 1, min(j, len(text))):
+                out[k] = " "
+            i = j + 1
+        else:
+            i += 1
+    return "".join(out)
+
+
+def _closing(masked: str, open_paren: int) -> int:
+    depth = 0
+    for j in range(open_paren, len(masked)):
+        if masked[j] == "(":
+            depth += 1
+        elif masked[j] == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+    raise _CellProblem("parenthèse non fermée")
+
+
+def _split_args(text: str, masked: str, start: int, end: int) -> list[str]:
+    args, depth, last = [], 0, start
+    for j in range(start, end):
+        ch = masked[j]
+        if ch in "({":
+            depth += 1
+        elif ch in ")}":
+            depth -= 1
+        elif ch in ",;" and depth == 0:
+            args.append(text[last:j])
+            last = j + 1
+    tail = text[last:end]
+    if args or tail.strip():
+        args.append(tail)
+    return args
+
+
+def _as_2d(value) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        array = np.asarray(value, dtype=object)
+        if array.ndim == 0:
+            return np.array([[array.item()]], dtype=object)
+        if array.ndim == 1:
+            return array.reshape(1, -1)
+        return array
+    return np.array([[value]], dtype=object)
+
+
+def _fit(result: np.ndarray, h: int, w: int) -> np.ndarray:
+    """A legacy array formula's result fitted to its range: a single row/column repeats, the rest is #N/A."""
+    out = np.full((h, w), ErrorValue("#N/A"), dtype=object)
+    rh, rw = result.shape
+    for i in range(h):
+        for j in range(w):
+            si = 0 if rh == 1 else i
+            sj = 0 if rw == 1 else j
+            if si < rh and sj < rw:
+                out[i, j] = result[si, sj]
+    return out
+
+
+def _engine_result(name: str, result):
+    """An encaisse function's return value -> Excel-typed scalar or 2-D object array."""
+    if isinstance(result, str) and result.startswith("#"):
+        code = result.split()[0]
+        if code.startswith("#VALEUR") or code.startswith("#VALUE"):
+            raise _CellProblem(f"{name} : {result}")
+        return result
+    if isinstance(result, pd.DataFrame):
+        rows = [list(map(str, result.columns))] + result.to_numpy(dtype=object).tolist()
+        result = rows
+    if isinstance(result, (list, tuple)):
+        rows = [list(r) if isinstance(r, (list, tuple, np.ndarray)) else [r] for r in result]
+        width = max((len(r) for r in rows), default=1)
+        array = np.full((max(len(rows), 1), width), "", dtype=object)
+        for i, row in enumerate(rows):
+            for j, v in enumerate(row):
+                array[i, j] = _xl_scalar(v)
+        return array
+    return _xl_scalar(result)
+
+
+def _xl_scalar(value):
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        return to_serial(pd.Timestamp(value).to_pydatetime() if isinstance(value, pd.Timestamp) else value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    return value
+
+
+def _from_xl(value, empty):
+    """A formula-library value back to a plain Python value for the engine."""
+    if value is _EMPTY:
+        return empty
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _to_file(value, xl_error) -> object:
+    """A computed value as it will be stored: float, bool, str, ErrorValue."""
+    if value is _EMPTY or value is None:
+        return 0.0
+    if isinstance(value, xl_error) or type(value).__name__ == "XlError":
+        return ErrorValue(str(value))
+    if isinstance(value, ErrorValue):
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value in EXCEL_ERRORS:
+        return ErrorValue(value)
+    return str(value)
