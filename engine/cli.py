@@ -28,6 +28,31 @@ def build_parser() -> argparse.ArgumentParser:
 SUBCOMMANDS: list = []
 
 
+def _add_recalc(sub) -> None:
+    parser = sub.add_parser(
+        "recalc", help="recalcule toutes les formules du classeur sans Excel et enregistre les valeurs",
+        description="Évalue chaque formule (fonctions Excel et fonctions encaisse) dans l'ordre des dépendances "
+                    "et enregistre les valeurs dans le classeur ; le reste du fichier est conservé tel quel.")
+    parser.add_argument("book", metavar="CLASSEUR", type=Path, help="classeur .xlsx ou .xlsm")
+    parser.add_argument("-o", "--output", metavar="SORTIE", type=Path, help="fichier (ou dossier) de sortie ; "
+                        "sans -o le classeur est remplacé (écriture atomique)")
+    parser.add_argument("--as-of", metavar="DATE", help="date d'arrêté pour ce calcul (AAAA-MM-JJ), à la place de DateArrete ; "
+                        "la cellule DateArrete du classeur n'est pas modifiée")
+    parser.add_argument("--rules", metavar="DOSSIER", type=Path, help="dossier des règles YAML pour les fonctions qui en dépendent")
+    parser.set_defaults(handler=_recalc)
+
+
+def _recalc(args) -> int:
+    from encaisse.recalc import recalc
+
+    report = recalc(args.book, out=args.output, as_of=args.as_of, rules_dir=args.rules)
+    print(report.summary())
+    return 0
+
+
+SUBCOMMANDS.append(_add_recalc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
