@@ -53,6 +53,64 @@ def _recalc(args) -> int:
 SUBCOMMANDS.append(_add_recalc)
 
 
+def _add_rules(sub) -> None:
+    rules = sub.add_parser("rules", help="vérifier et expliquer les règles YAML")
+    commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    check = commands.add_parser("check", help="valider un dossier de règles (fichier:ligne:colonne par problème)")
+    check.add_argument("folder", metavar="DOSSIER")
+    check.set_defaults(handler=_rules_check)
+    explain = commands.add_parser("explain", help="politique effective d'un client et d'où vient chaque valeur")
+    explain.add_argument("book", metavar="CLASSEUR")
+    explain.add_argument("customer", metavar="CODE_CLIENT")
+    explain.add_argument("--rules", metavar="DOSSIER", help="dossier des règles (défaut : DossierRegles du classeur, sinon rules/)")
+    explain.add_argument("--as-of", metavar="DATE", help="date d'arrêté AAAA-MM-JJ (défaut : DateArrete du classeur)")
+    explain.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
+    explain.set_defaults(handler=_rules_explain)
+
+
+def _rules_check(args) -> int:
+    from encaisse.rules import check, format_problem
+
+    files, problems = check(args.folder)
+    if problems:
+        for problem in problems:
+            print(format_problem(problem), file=sys.stderr)
+        count = len(problems)
+        print(f"Règles invalides : {count} problème{'s' if count > 1 else ''}", file=sys.stderr)
+        return 1
+    print(f"Règles valides : {len(files)} fichiers")
+    return 0
+
+
+def _rules_explain(args) -> int:
+    import datetime as dt
+    import json
+
+    from encaisse.errors import InputError
+    from encaisse.policy import explain_customer, render
+
+    as_of = None
+    if args.as_of:
+        try:
+            as_of = dt.date.fromisoformat(args.as_of)
+        except ValueError:
+            raise InputError(f"--as-of : date « {args.as_of} » invalide (AAAA-MM-JJ attendu)", title="Option invalide") from None
+    policy, folder = explain_customer(args.book, args.customer, args.rules, as_of)
+    if args.json:
+        document = {
+            "client": policy.customer_id, "raison_sociale": policy.name, "regles": folder,
+            "valeurs": [{"libelle": line.label.strip(), "valeur": line.value, "source": line.source} for line in policy.lines],
+            "problemes": [{"ou": p.where, "message": p.message} for p in policy.problems],
+        }
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        print(render(policy, folder))
+    return 0
+
+
+SUBCOMMANDS.append(_add_rules)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

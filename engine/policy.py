@@ -1,0 +1,340 @@
+"""The effective policy for one customer: segment + risk class + per-customer overrides, explained.
+
+Resolution order (the first that has a value wins):
+- payment terms: Clients « Conditions de paiement » > conditions.yaml par_classe > segment;
+- deposit: conditions.yaml par_classe > segment (order-size tiers shown beside);
+- credit limit: Clients « Encours max » > risque.yaml limites_par_classe > none;
+- dunning timeline: relances.yaml affectation, in its `ordre` (class, segment), else par_defaut.
+Each value carries where it came from: 'rules/conditions.yaml:27' or 'Clients!J12'.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import pandas as pd
+
+from encaisse.errors import InputError, Problem
+from encaisse.rules import PaymentTerms, Rules
+from encaisse.tables import normalize_header
+
+NARROW_NBSP = "\u202f"
+
+
+def euros(value: float) -> str:
+    """'25 000 €', '1 234,56 €' (narrow no-break space between thousands, cents only when there are some)."""
+    cents = round(value * 100)
+    whole, part = divmod(abs(cents), 100)
+    text = f"{whole:,}".replace(",", NARROW_NBSP)
+    if part:
+        text += f",{part:02d}"
+    return f"{'-' if cents < 0 else ''}{text} €"
+
+
+def percent(fraction: float) -> str:
+    """0.1215 -> '12,15 %'."""
+    text = f"{fraction * 100:.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") + " %"
+
+
+_CASH = {"comptant", "areception", "receptiondefacture", "alareception", "immediat", "paiementcomptant"}
+_TERMS = re.compile(r"^(\d+)\s*(?:j|jours?)\b\s*(.*)$")
+
+
+def parse_terms(text: str) -> PaymentTerms | None:
+    """'45 jours fin de mois' / '30 j FDM' / '60 jours net' / 'comptant' -> PaymentTerms; None if not understood."""
+    plain = normalize_header(text)
+    if plain in _CASH:
+        return PaymentTerms(0, False)
+    import unicodedata
+
+    folded = "".join(c for c in unicodedata.normalize("NFKD", str(text)) if not unicodedata.combining(c)).lower().strip()
+    match = _TERMS.match(folded)
+    if not match:
+        return None
+    rest = normalize_header(match.group(2))
+    if rest in ("finmois", "findemois", "fdm"):
+        return PaymentTerms(int(match.group(1)), True)
+    if rest in ("", "net", "date de facture", "datedefacture", "datefacture", "netdatedefacture"):
+        return PaymentTerms(int(match.group(1)), False)
+    return None
+
+
+@dataclass(frozen=True)
+class Explained:
+    """One line of the explanation: what, its value as shown, where it came from."""
+
+    label: str
+    value: str
+    source: str
+
+
+@dataclass(frozen=True)
+class CustomerPolicy:
+    customer_id: str
+    name: str
+    segment: str
+    risk_class: str | None
+    score: float | None
+    terms: PaymentTerms
+    deposit: float
+    credit_limit: float | None
+    timeline: str
+    lines: tuple[Explained, ...]
+    problems: tuple[Problem, ...] = ()
+
+
+def _line(where: str) -> str:
+    """'rules/x.yaml:12:5' -> 'rules/x.yaml:12' (explanations name file and line)."""
+    parts = where.rsplit(":", 2)
+    return parts[0] + ":" + parts[1] if len(parts) == 3 and parts[1].isdigit() else where
+
+
+def _blank(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def effective_policy(
+    rules: Rules,
+    customer: pd.Series,
+    *,
+    cell: Callable[[str], str],
+    risk_class: str | None = None,
+    score: float | None = None,
+    as_of: dt.date | None = None,
+    exposure: float | None = None,
+) -> CustomerPolicy:
+    """Resolve and explain the policy of one Clients row. `cell(key)` names its cell ('Clients!H12')."""
+    lines: list[Explained] = []
+    problems: list[Problem] = []
+    payment = rules.payment
+    add = lambda label, value, source: lines.append(Explained(label, value, source))  # noqa: E731
+
+    raw_segment = customer.get("segment")
+    if _blank(raw_segment):
+        segment = payment.default_segment
+        add("Segment", f"{segment} (segment par défaut, colonne Segment vide)", _line(rules.where("conditions.yaml", "segment_par_defaut")))
+    elif str(raw_segment).strip() in payment.segments:
+        segment = str(raw_segment).strip()
+        add("Segment", segment, cell("segment"))
+    else:
+        segment = payment.default_segment
+        add("Segment", f"{segment} (segment « {str(raw_segment).strip()} » inconnu des règles : segment par défaut)",
+            f"{cell('segment')}, {_line(rules.where('conditions.yaml', 'segment_par_defaut'))}")
+        problems.append(Problem(cell("segment"), f"segment « {str(raw_segment).strip()} » non défini dans conditions.yaml"))
+
+    class_label = {c.name: c for c in rules.risk_classes}
+    if risk_class is None:
+        add("Classe de risque", "non calculée (date d'arrêté absente)", _line(rules.where("scoring.yaml", "classes")))
+    else:
+        entry = class_label.get(risk_class)
+        label = f" – {entry.label}" if entry and entry.label else ""
+        when = f" au {as_of:%d/%m/%Y}" if as_of else ""
+        shown_score = f"score {score:.0f}" if score is not None else "score"
+        add("Classe de risque", f"{risk_class}{label} ({shown_score}{when})",
+            _line(entry.where) if entry else _line(rules.where("scoring.yaml", "classes")))
+
+    segment_policy = payment.segments[segment]
+    class_policy = payment.by_class.get(risk_class) if risk_class else None
+    raw_terms = customer.get("payment_terms")
+    terms = None
+    if not _blank(raw_terms):
+        terms = parse_terms(str(raw_terms))
+        if terms is None:
+            problems.append(Problem(cell("payment_terms"), f"conditions de paiement « {str(raw_terms).strip()} » non comprises "
+                                                           "(exemples : « 30 jours », « 45 jours fin de mois », « comptant »)"))
+        else:
+            terms = PaymentTerms(terms.days, terms.end_of_month, cell("payment_terms"))
+    if terms is not None:
+        source = terms.where
+        origin = "conditions particulières du client"
+    elif class_policy is not None and class_policy.terms is not None:
+        terms, source, origin = class_policy.terms, _line(class_policy.terms.where), f"classe {risk_class}"
+    else:
+        terms, source, origin = segment_policy.terms, _line(segment_policy.terms.where), f"segment {segment}"
+    legal = rules.legal
+    maximum = legal.max_terms_end_of_month_days if terms.end_of_month else legal.max_terms_days
+    warning = ""
+    if terms.days > maximum:
+        warning = " – AU-DELÀ DU MAXIMUM LÉGAL (L441-10)"
+        problems.append(Problem(source, f"délai « {terms.label} » au-delà du maximum légal (60 jours net ou 45 jours fin de mois)"))
+    add("Délai de paiement", f"{terms.label} ({origin}){warning}", source)
+
+    if class_policy is not None and class_policy.deposit is not None:
+        deposit = class_policy.deposit
+        add("Acompte", f"{percent(deposit)} (classe {risk_class})", _line(rules.where("conditions.yaml", "par_classe", risk_class, "acompte_pct")))
+    else:
+        deposit = segment_policy.deposit
+        add("Acompte", f"{percent(deposit)} (segment {segment})", _line(rules.where("conditions.yaml", "segments", segment, "acompte_pct")))
+    if payment.deposit_tiers:
+        tiers = " ; ".join(f"dès {euros(t.from_amount)} : {percent(t.deposit)}" for t in payment.deposit_tiers)
+        add("Acompte selon la commande", tiers + " (si plus élevé)", _line(rules.where("conditions.yaml", "acomptes_par_montant")))
+
+    discount = payment.discount
+    add("Escompte", f"{percent(discount.rate)} si paiement sous {discount.days} jours", _line(discount.where))
+
+    penalty = payment.penalty
+    if penalty.mode == "contractuel":
+        add("Pénalités de retard", f"taux contractuel {percent(penalty.contractual_rate or 0.0)}",
+            _line(rules.where("conditions.yaml", "penalites_retard", "taux_contractuel_pct")))
+    else:
+        value = "taux BCE + 10 points"
+        source = _line(rules.where("conditions.yaml", "penalites_retard", "mode"))
+        if as_of is not None:
+            try:
+                ecb = legal.ecb_entry_on(dt.date(as_of.year, 1 if as_of.month <= 6 else 7, 1))
+                value = (f"taux BCE {percent(ecb.rate)} + {percent(legal.penalty_margin).replace(' %', ' points')} = "
+                         f"{percent(legal.penalty_rate(as_of))} ({as_of.year}, {'1er' if as_of.month <= 6 else '2e'} semestre)")
+                source += f", {_line(ecb.where)}"
+            except Exception:  # noqa: BLE001 - a date outside legal.yaml: show the rule without the figure
+                pass
+        add("Pénalités de retard", value, source)
+    add("Indemnité forfaitaire", f"{euros(penalty.recovery_indemnity)} par facture payée en retard",
+        _line(rules.where("conditions.yaml", "penalites_retard", "indemnite_forfaitaire")))
+
+    raw_limit = customer.get("credit_limit")
+    if not _blank(raw_limit):
+        credit_limit = float(raw_limit)
+        add("Encours max", f"{euros(credit_limit)} (propre au client)", cell("credit_limit"))
+    elif risk_class is not None and rules.risk.class_limit(risk_class) is not None:
+        credit_limit = rules.risk.class_limit(risk_class)
+        add("Encours max", f"{euros(credit_limit)} (classe {risk_class})", _line(rules.where("risque.yaml", "limites_par_classe", risk_class)))
+    else:
+        credit_limit = None
+        add("Encours max", "aucune limite", _line(rules.where("risque.yaml", "limites_par_classe")))
+    if exposure is not None and credit_limit is not None:
+        usage = exposure / credit_limit if credit_limit > 0 else (math.inf if exposure > 0 else 0.0)
+        action = "aucune"
+        for step in sorted(rules.risk.actions, key=lambda a: a.above):
+            if usage > step.above:
+                action = step.action
+        shown = "∞" if math.isinf(usage) else percent(usage)
+        add("Encours actuel", f"{euros(exposure)} ({shown} de la limite) → action : {action}",
+            _line(rules.where("risque.yaml", "actions")))
+    actions = " ; ".join(f"au-delà de {percent(a.above)} : {a.action}" for a in rules.risk.actions)
+    add("Actions sur l'encours", actions, _line(rules.where("risque.yaml", "actions")))
+
+    timeline, reason = rules.dunning.timeline_for(segment, risk_class)
+    if reason == "classe":
+        why, source = f"classe {risk_class}", rules.where("relances.yaml", "affectation", "par_classe", risk_class)
+    elif reason == "segment":
+        why, source = f"segment {segment}", rules.where("relances.yaml", "affectation", "par_segment", segment)
+    else:
+        why, source = "calendrier par défaut", rules.where("relances.yaml", "affectation", "par_defaut")
+    add("Calendrier de relance", f"{timeline.name} ({why})", _line(source))
+    for step in timeline.steps:
+        extras = "".join([", lien de paiement" if step.payment_link else "", ", appel" if step.phone_task else ""])
+        add(f"  J{step.offset:+d}", f"{step.id} : {step.channel}, {step.template}, ton {step.tone}{extras}", _line(step.where))
+
+    pauses = [p for p in rules.dunning.pauses.customers if p.customer_id == str(customer.get("customer_id"))]
+    if pauses:
+        pause = pauses[0]
+        until = f" jusqu'au {pause.until:%d/%m/%Y}" if pause.until else ""
+        add("Pause de relance", f"client en pause{until}" + (f" ({pause.reason})" if pause.reason else ""), _line(pause.where))
+    else:
+        add("Pause de relance", "aucune pause propre au client", _line(rules.where("relances.yaml", "pauses")))
+
+    return CustomerPolicy(
+        customer_id=str(customer.get("customer_id")),
+        name="" if _blank(customer.get("name")) else str(customer.get("name")),
+        segment=segment,
+        risk_class=risk_class,
+        score=score,
+        terms=terms,
+        deposit=deposit,
+        credit_limit=credit_limit,
+        timeline=timeline.name,
+        lines=tuple(lines),
+        problems=tuple(problems),
+    )
+
+
+def render(policy: CustomerPolicy, rules_folder: str) -> str:
+    """The explanation as French text, one value per line with its source in brackets."""
+    head = [f"Client {policy.customer_id}" + (f" – {policy.name}" if policy.name else ""), f"Règles : {rules_folder}", ""]
+    body = [f"{line.label} : {line.value}  [{line.source}]" for line in policy.lines]
+    tail = []
+    if policy.problems:
+        tail = ["", "Attention :"] + [f"  {p.where}: {p.message}" for p in policy.problems]
+    return "\n".join(head + body + tail)
+
+
+def find_customer(customers: pd.DataFrame, customer_id: str) -> pd.Series:
+    ids = customers["customer_id"].astype("string").str.strip()
+    match = customers[ids == str(customer_id).strip()]
+    if match.empty:
+        known = ids.dropna().tolist()
+        from encaisse.rulefile import suggestion
+
+        raise InputError([Problem("Clients", f"client « {customer_id} » introuvable{suggestion(str(customer_id), known)}")],
+                         title="Client inconnu")
+    return match.iloc[0]
+
+
+def _cell_locator(path) -> Callable[[str, int], str]:
+    """Names a Clients cell ('Clients!H12') from the workbook's own header positions."""
+    from encaisse import workbook
+    from encaisse.tables import CUSTOMERS
+
+    try:
+        with workbook._open(path) as book:
+            read = workbook._read_table(book, CUSTOMERS, list(book.sheet_names), list(book.table_names or []))
+    except Exception:  # noqa: BLE001 - the loader already read it; only the cell letters are missing
+        read = None
+
+    def locate(key: str, row: int) -> str:
+        if read is not None and key in read.coerced.positions:
+            return read.cell(key, row)
+        return f"Clients!ligne {row}"
+
+    return locate
+
+
+def resolve_rules_dir(book, params_rules_dir: str | None, explicit: str | None):
+    """--rules, else the workbook's DossierRegles (relative to the workbook's folder), else the repo's rules/."""
+    from pathlib import Path
+
+    from encaisse.rules import DEFAULT_RULES_DIR
+
+    if explicit:
+        return Path(explicit)
+    if params_rules_dir and str(params_rules_dir).strip():
+        folder = Path(str(params_rules_dir).strip())
+        return folder if folder.is_absolute() else Path(book).parent / folder
+    return DEFAULT_RULES_DIR
+
+
+def explain_customer(book, customer_id: str, rules_dir: str | None = None, as_of: dt.date | None = None):
+    """Load the workbook and the rules, score the customers, and resolve one customer's policy."""
+    from encaisse.risk import credit_exposure
+    from encaisse.rules import load
+    from encaisse.scoring import score_customers
+    from encaisse.workbook import load_workbook
+
+    ledger = load_workbook(book)
+    folder = resolve_rules_dir(book, ledger.params.rules_dir, rules_dir)
+    rules = load(folder)
+    customer = find_customer(ledger.customers, customer_id)
+    day = as_of or ledger.params.as_of
+    risk_class = score = exposure = None
+    if day is not None:
+        scores = score_customers(ledger.invoices, ledger.payments, ledger.customers, day, rules.scoring)
+        mine = scores[scores["customer_id"].astype(str) == str(customer["customer_id"])]
+        if not mine.empty:
+            risk_class, score = str(mine["risk_class"].iloc[0]), float(mine["score"].iloc[0])
+            table = credit_exposure(ledger.invoices, ledger.payments, ledger.customers, day, rules.risk, mine)
+            exposure = float(table["exposure"].iloc[0])
+        day = pd.Timestamp(day).date()
+    locate = _cell_locator(book)
+    row = int(customer["row"]) if "row" in customer and not _blank(customer["row"]) else 0
+    policy = effective_policy(rules, customer, cell=lambda key: locate(key, row), risk_class=risk_class,
+                              score=score, as_of=day, exposure=exposure)
+    return policy, folder.as_posix()
