@@ -293,7 +293,14 @@ def _read_all(folder: Path) -> tuple[dict[str, Document], list[Problem]]:
     for extra in sorted(p for p in folder.glob("*.y*ml") if p.name not in FILES):
         problems.append(Problem(_display(extra), f"fichier de règles inconnu{suggestion(extra.name, FILES)}"
                                 f" (fichiers attendus : {', '.join(FILES)})"))
-    _semantic_checks(folder, valid)
+    parsed = {name: doc for name, doc in docs.items() if doc.data is not None and not _syntax_broken(doc)}
+    classes, segments = _defined_classes(parsed), _defined_segments(parsed)
+    legal = _legal(valid["legal.yaml"]) if "legal.yaml" in valid and not _check_legal(valid["legal.yaml"]) else None
+    for name, doc in docs.items():
+        if name in valid:
+            _own_checks(folder, name, doc, classes, segments, legal)
+        elif name in parsed:
+            _checks_on_invalid(folder, name, doc, classes, segments, legal)
     for doc in docs.values():
         problems.extend(doc.problems)
     return docs, problems
@@ -302,31 +309,68 @@ def _read_all(folder: Path) -> tuple[dict[str, Document], list[Problem]]:
 # --- checks a schema cannot express ---------------------------------------------------------
 
 
+def _syntax_broken(doc: Document) -> bool:
+    return any(p.message.startswith(("erreur de syntaxe", "le fichier n'est pas")) for p in doc.problems)
+
+
 def _percent(value: float) -> str:
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return text.replace(".", ",") + " %"
 
 
-def _semantic_checks(folder: Path, docs: dict[str, Document]) -> None:
-    legal = _legal(docs["legal.yaml"]) if "legal.yaml" in docs and not _check_legal(docs["legal.yaml"]) else None
-    classes = None
-    if "scoring.yaml" in docs:
-        _check_scoring(docs["scoring.yaml"])
-        classes = [c["classe"] for c in docs["scoring.yaml"].data["classes"]]
-    segments = list(docs["conditions.yaml"].data["segments"]) if "conditions.yaml" in docs else None
-    if "conditions.yaml" in docs:
-        _check_conditions(docs["conditions.yaml"], classes, legal)
-    if "relances.yaml" in docs:
-        _check_dunning(docs["relances.yaml"], folder, classes, segments)
-    if "risque.yaml" in docs:
-        _check_risk(docs["risque.yaml"], classes)
+def _own_checks(folder: Path, name: str, doc: Document, classes, segments, legal) -> None:
+    if name == "conditions.yaml":
+        _check_conditions(doc, classes, legal)
+    elif name == "relances.yaml":
+        _check_dunning(doc, folder, classes, segments)
+    elif name == "risque.yaml":
+        _check_risk(doc, classes)
+    elif name == "scoring.yaml":
+        _check_scoring(doc)
+    # legal.yaml is checked first, by the caller: the other checks need its figures
 
 
-def _check_defined(doc: Document, path: tuple, name: str, defined: list[str] | None, what: str, source: str, *, key: bool) -> None:
-    if defined is None or name in defined:
+def _checks_on_invalid(folder: Path, name: str, doc: Document, classes, segments, legal) -> None:
+    """Run a file's own checks despite its schema errors, so more problems show in one run.
+
+    The data may have the wrong shape where the schema complained: a check that trips on it
+    stops quietly (the schema error already says what is wrong there).
+    """
+    already = {(p.where, p.message) for p in doc.problems}
+    before = len(doc.problems)
+    try:
+        if name == "legal.yaml":
+            _check_legal(doc)
+        else:
+            _own_checks(folder, name, doc, classes, segments, legal)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError):
+        pass
+    fresh = [p for p in doc.problems[before:] if (p.where, p.message) not in already]
+    del doc.problems[before:]
+    doc.problems.extend(fresh)
+
+
+def _check_class(doc: Document, path: tuple, name: str, classes: list[str] | None) -> None:
+    if classes is None or name in classes:
         return
-    doc.problem(path, f"{what} « {name} » non définie dans {source}{suggestion(name, defined)}"
-                      f" ({what}s définies : {', '.join(defined)})", key=key)
+    doc.problem(path, f"classe de risque « {name} » non définie dans scoring.yaml{suggestion(name, classes)}"
+                      f" (classes définies : {', '.join(classes)})", key=True)
+
+
+def _defined_classes(docs: dict[str, Document]) -> list[str] | None:
+    """Class names of scoring.yaml when its list is readable (even if another part of the file is wrong)."""
+    doc = docs.get("scoring.yaml")
+    try:
+        names = [c["classe"] for c in doc.data["classes"]]
+    except (AttributeError, KeyError, TypeError):
+        return None
+    return names if all(isinstance(n, str) for n in names) else None
+
+
+def _defined_segments(docs: dict[str, Document]) -> list[str] | None:
+    doc = docs.get("conditions.yaml")
+    segments = doc.data.get("segments") if doc is not None and isinstance(doc.data, dict) else None
+    return list(segments) if isinstance(segments, dict) else None
 
 
 def _check_terms(doc: Document, path: tuple, delai: dict, legal: LegalData | None) -> None:
@@ -351,7 +395,7 @@ def _check_conditions(doc: Document, classes: list[str] | None, legal: LegalData
     for name, segment in data["segments"].items():
         _check_terms(doc, ("segments", name, "delai"), segment["delai"], legal)
     for name, policy in data.get("par_classe", {}).items():
-        _check_defined(doc, ("par_classe", name), name, classes, "classe de risque", "scoring.yaml", key=True)
+        _check_class(doc, ("par_classe", name), name, classes)
         if "delai" in policy:
             _check_terms(doc, ("par_classe", name, "delai"), policy["delai"], legal)
     tiers = data.get("acomptes_par_montant", [])
@@ -409,7 +453,7 @@ def _check_dunning(doc: Document, folder: Path, classes: list[str] | None, segme
     if assignment["par_defaut"] not in timelines:
         _undefined_timeline(doc, ("affectation", "par_defaut"), assignment["par_defaut"], timelines)
     for risk_class, timeline in assignment.get("par_classe", {}).items():
-        _check_defined(doc, ("affectation", "par_classe", risk_class), risk_class, classes, "classe de risque", "scoring.yaml", key=True)
+        _check_class(doc, ("affectation", "par_classe", risk_class), risk_class, classes)
         if timeline not in timelines:
             _undefined_timeline(doc, ("affectation", "par_classe", risk_class), timeline, timelines)
     for segment, timeline in assignment.get("par_segment", {}).items():
@@ -438,7 +482,7 @@ def _undefined_timeline(doc: Document, path: tuple, name: str, timelines: list[s
 
 def _check_risk(doc: Document, classes: list[str] | None) -> None:
     for risk_class in doc.data["limites_par_classe"]:
-        _check_defined(doc, ("limites_par_classe", risk_class), risk_class, classes, "classe de risque", "scoring.yaml", key=True)
+        _check_class(doc, ("limites_par_classe", risk_class), risk_class, classes)
     actions = doc.data["actions"]
     for index in range(1, len(actions)):
         if actions[index]["au_dela_pct"] <= actions[index - 1]["au_dela_pct"]:
