@@ -111,6 +111,51 @@ def _rules_explain(args) -> int:
 SUBCOMMANDS.append(_add_rules)
 
 
+def _add_template(sub) -> None:
+    parser = sub.add_parser(
+        "template", help="écrit le classeur modèle (vide) ou le classeur de démonstration",
+        description="Écrit un classeur .xlsx avec toutes les tables (Factures, Règlements, Clients, Dettes, Activité, "
+                    "Trésorerie, Journal) et la feuille Paramètres. Avec --sample, les tables sont remplies de données "
+                    "fictives réalistes (Atelier Dupont SAS, arrêté au 31/10/2026), identiques d'une fois à l'autre.")
+    parser.add_argument("out", metavar="SORTIE", type=_xlsx_path, help="fichier .xlsx à écrire (remplacé s'il existe)")
+    parser.add_argument("--sample", action="store_true", help="remplir avec les données de démonstration")
+    parser.add_argument("--invoices", metavar="N", type=_invoice_count, help="nombre de factures (défaut 10 000, au moins 100 ; implique --sample)")
+    parser.add_argument("--seed", metavar="GRAINE", type=int, help="graine du générateur (défaut 7 ; implique --sample)")
+    parser.set_defaults(handler=_template)
+
+
+def _xlsx_path(text: str) -> Path:
+    if not text.lower().endswith(".xlsx"):
+        raise argparse.ArgumentTypeError(f"« {text} » : le fichier doit se terminer par .xlsx")
+    return Path(text)
+
+
+def _invoice_count(text: str) -> int:
+    try:
+        count = int(text.replace("_", "").replace(" ", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"« {text} » n'est pas un nombre entier") from None
+    if count < 100:
+        raise argparse.ArgumentTypeError(f"{count} : au moins 100 factures")
+    return count
+
+
+def _template(args) -> int:
+    from encaisse.template import summary, write_template
+
+    ledger = None
+    if args.sample or args.invoices is not None or args.seed is not None:
+        from encaisse.sample import generate_sample
+
+        ledger = generate_sample(invoices=args.invoices or 10000, seed=7 if args.seed is None else args.seed)
+    path = write_template(args.out, ledger)
+    print(summary(path, ledger))
+    return 0
+
+
+SUBCOMMANDS.append(_add_template)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
