@@ -15,6 +15,7 @@ Text: stripped; a number standing for a code (1001.0) becomes "1001".
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -157,10 +158,14 @@ def missing_columns_message(column: Column, headers: Sequence[object]) -> str:
 
 def blank_mask(values: np.ndarray) -> np.ndarray:
     """Cells with nothing in them: '', None, NaN, NaT (whitespace-only text is decided later)."""
-    mask = pd.isna(values)
     if values.dtype == object:
-        mask |= values == ""
-    return np.asarray(mask, dtype=bool)
+        kind = infer_dtype(values, skipna=False)
+        if kind == "string":
+            return np.asarray(values == "", dtype=bool)
+        if kind in ("date", "datetime"):
+            return np.zeros(len(values), dtype=bool)
+        return np.asarray(pd.isna(values) | (values == ""), dtype=bool)
+    return np.asarray(pd.isna(values), dtype=bool)
 
 
 def _categories(values: np.ndarray) -> np.ndarray:
@@ -173,7 +178,18 @@ def _categories(values: np.ndarray) -> np.ndarray:
 
 def _strip(values: np.ndarray) -> np.ndarray:
     """Stripped str values (object array), whitespace-only become ''."""
+    if not _has_outer_space(values):
+        return np.array(values, dtype=object)
     return pd.Series(values, dtype=object).str.strip().to_numpy(dtype=object, copy=True)
+
+
+_OUTER_SPACE = re.compile(r"\x00\s")
+
+
+def _has_outer_space(values: np.ndarray) -> bool:
+    """Does any of these strings begin or end with whitespace? One C-speed scan instead of a strip per cell."""
+    joined = "\x00" + "\x00".join(values) + "\x00"  # NUL cannot occur in a cell (XML)
+    return bool(_OUTER_SPACE.search(joined) or _OUTER_SPACE.search(joined[::-1]))
 
 
 def parse_numbers(texts: np.ndarray, *, percent: bool = False) -> np.ndarray:
@@ -194,7 +210,7 @@ def parse_numbers(texts: np.ndarray, *, percent: bool = False) -> np.ndarray:
     return np.where(is_percent.to_numpy(dtype=bool), numbers / 100.0, numbers)
 
 
-def to_numbers(values: np.ndarray, *, percent: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def to_numbers(values: np.ndarray, *, percent: bool = False, blank: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cells -> (float64 with NaN for blank/bad, mask of non-blank cells that are not numbers)."""
     values = np.asarray(values, dtype=object)
     n = len(values)
@@ -203,7 +219,7 @@ def to_numbers(values: np.ndarray, *, percent: bool = False) -> tuple[np.ndarray
         return numbers, np.zeros(n, dtype=bool)
     numbers = np.full(n, np.nan)
     bad = np.zeros(n, dtype=bool)
-    blank = blank_mask(values)
+    blank = blank_mask(values) if blank is None else blank
     idx = np.flatnonzero(~blank)
     vals = values[idx]
     kinds = _categories(vals)
@@ -255,7 +271,7 @@ def _days_from_texts(texts: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def to_dates(values: np.ndarray, *, blank: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cells -> (datetime64[ns] at midnight with NaT for blank/bad, mask of non-blank unreadable cells)."""
     values = np.asarray(values)
     n = len(values)
@@ -263,8 +279,7 @@ def to_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return values.astype("datetime64[D]").astype("datetime64[ns]"), np.zeros(n, dtype=bool)
     values = values.astype(object, copy=False)
     days = np.full(n, np.nan)
-    bad = np.zeros(n, dtype=bool)
-    blank = blank_mask(values)
+    blank = (blank_mask(values) if blank is None else blank).copy()
     idx = np.flatnonzero(~blank)
     vals = values[idx]
     kind = infer_dtype(vals, skipna=False)
@@ -306,7 +321,7 @@ def _code_texts(numbers: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_texts(values: np.ndarray) -> pd.Series:
+def to_texts(values: np.ndarray, *, blank: np.ndarray | None = None) -> pd.Series:
     """Cells -> pandas str Series (NaN for blank). Never a problem: everything can be text."""
     values = np.asarray(values, dtype=object)
     kind = infer_dtype(values, skipna=False)
@@ -314,7 +329,7 @@ def to_texts(values: np.ndarray) -> pd.Series:
         texts = _strip(values)
     else:
         texts = np.empty(len(values), dtype=object)
-        blank = blank_mask(values)
+        blank = blank_mask(values) if blank is None else blank
         texts[blank] = ""
         idx = np.flatnonzero(~blank)
         vals = values[idx]
@@ -406,13 +421,15 @@ def coerce_columns(
 
     height = (columns.shape[0] if isinstance(columns, np.ndarray) and columns.ndim == 2 else (len(columns[0]) if len(columns) else 0)) if found else 0
     raws = {key: raw(index) for key, index in found.items()}
+    blanks = {key: blank_mask(values) for key, values in raws.items()}
     keep = np.zeros(height, dtype=bool)
-    for values in raws.values():
-        keep |= ~blank_mask(values)
+    for blank in blanks.values():
+        keep |= ~blank
     rows = header_row + 1 + np.arange(height, dtype=np.int64)
     if not keep.all():
         rows = rows[keep]
         raws = {key: values[keep] for key, values in raws.items()}
+        blanks = {key: blank[keep] for key, blank in blanks.items()}
     n = len(rows)
 
     data: dict[str, object] = {}
@@ -423,13 +440,13 @@ def coerce_columns(
         values = raws[column.key]
         index = found[column.key]
         if column.kind == "date":
-            converted, bad = to_dates(values)
+            converted, bad = to_dates(values, blank=blanks[column.key])
             missing = np.isnat(converted) & ~bad
         elif column.kind in ("amount", "number"):
-            converted, bad = to_numbers(values, percent=column.kind == "number")
+            converted, bad = to_numbers(values, percent=column.kind == "number", blank=blanks[column.key])
             missing = np.isnan(converted) & ~bad
         else:
-            converted = to_texts(values)
+            converted = to_texts(values, blank=blanks[column.key])
             bad = np.zeros(n, dtype=bool)
             missing = converted.isna().to_numpy()
         data[column.key] = converted

@@ -239,63 +239,95 @@ def _param_value(cell: NamedCell, raw: object) -> object:
 # ---------------------------------------------------------------- checks between tables
 
 
+def _factorize(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
+    """Codes shared by several id columns (equal ids, equal codes; blank = -1), and how many ids."""
+    arrays = [c.to_numpy(dtype=object) for c in columns]
+    codes, uniques = pd.factorize(np.concatenate(arrays))
+    return np.split(codes, np.cumsum([len(a) for a in arrays])[:-1]), len(uniques)
+
+
+def _first_positions(codes: np.ndarray, count: int) -> np.ndarray:
+    """For each id code, the position of its first line (len(codes) when it has none)."""
+    first = np.full(count, len(codes), dtype=np.int64)
+    valid = codes >= 0
+    np.minimum.at(first, codes[valid], np.flatnonzero(valid))
+    return first
+
+
 def _check_links(reads: dict[str, TableRead], rank: dict[str, int]) -> list[SheetProblem]:
+    """Checks across lines and tables, on id codes (one hashing pass per kind of id)."""
     problems: list[SheetProblem] = []
 
-    def add(read: TableRead, key: str, rows: pd.Series, messages: list[str]) -> None:
-        sheet = rank.get(read.sheet, -1)
-        col = read.coerced.positions[key]
-        problems.extend(SheetProblem(sheet, int(r), col, Problem(read.cell(key, int(r)), m)) for r, m in zip(rows, messages))
+    def add(read: TableRead, key: str, at: np.ndarray, message) -> None:
+        frame = read.coerced.frame
+        sheet, col = rank.get(read.sheet, -1), read.coerced.positions[key]
+        for i in at:
+            row = int(frame["row"].iat[i])
+            problems.append(SheetProblem(sheet, row, col, Problem(read.cell(key, row), message(i))))
 
     def has(read: TableRead | None, *keys: str) -> bool:
         return read is not None and all(k in read.coerced.positions for k in keys)
 
     invoices, payments, customers = (reads.get(t.attr) for t in (INVOICES, PAYMENTS, CUSTOMERS))
+    inv = invoices.coerced.frame if invoices else None
+    pay = payments.coerced.frame if payments else None
+
     if has(invoices, "issue_date", "due_date"):
-        frame = invoices.coerced.frame
-        early = frame[frame["due_date"] < frame["issue_date"]]
-        add(invoices, "due_date", early["row"], [
-            f"échéance {d:%d/%m/%Y} antérieure à la date facture {i:%d/%m/%Y}" for d, i in zip(early["due_date"], early["issue_date"])
-        ])
-    for read, key, what in ((invoices, "invoice_id", "N° facture"), (customers, "customer_id", "code client")):
-        if has(read, key):
-            problems.extend(_duplicates(read, key, what, rank))
-    if has(customers, "customer_id"):
-        known = customers.coerced.frame["customer_id"].dropna()
-        for read in (invoices, payments):
-            if has(read, "customer_id"):
-                frame = read.coerced.frame
-                unknown = frame[frame["customer_id"].notna() & ~frame["customer_id"].isin(known)]
-                add(read, "customer_id", unknown["row"], [f"client « {c} » inconnu (absent de Clients)" for c in unknown["customer_id"]])
-    if has(payments, "invoice_id") and has(invoices, "invoice_id"):
-        pay = payments.coerced.frame
-        inv = invoices.coerced.frame
-        unknown = pay[pay["invoice_id"].notna() & ~pay["invoice_id"].isin(inv["invoice_id"].dropna())]
-        add(payments, "invoice_id", unknown["row"], [f"facture « {i} » inconnue (absente de Factures)" for i in unknown["invoice_id"]])
-        if has(payments, "customer_id") and has(invoices, "customer_id"):
-            owners = inv.loc[inv["invoice_id"].notna(), ["invoice_id", "customer_id", "row"]].drop_duplicates("invoice_id")
-            linked = pay.loc[pay["invoice_id"].notna() & pay["customer_id"].notna(), ["invoice_id", "customer_id", "row"]]
-            both = linked.merge(owners, on="invoice_id", suffixes=("", "_invoice"))
-            other = both[both["customer_id_invoice"].notna() & (both["customer_id"] != both["customer_id_invoice"])]
-            add(payments, "customer_id", other["row"], [
-                f"client « {c} » différent de celui de la facture « {i} » ({o}, {invoices.cell('customer_id', int(r))})"
-                for c, i, o, r in zip(other["customer_id"], other["invoice_id"], other["customer_id_invoice"], other["row_invoice"])
-            ])
+        early = np.flatnonzero((inv["due_date"] < inv["issue_date"]).to_numpy())
+        due, issue = inv["due_date"], inv["issue_date"]
+        add(invoices, "due_date", early, lambda i: f"échéance {due.iat[i]:%d/%m/%Y} antérieure à la date facture {issue.iat[i]:%d/%m/%Y}")
+
+    # Invoice numbers: duplicates, payments naming an unknown invoice or another customer's.
+    inv_first = None
+    if has(invoices, "invoice_id"):
+        pay_ids = pay["invoice_id"] if has(payments, "invoice_id") else pd.Series([], dtype="str")
+        (inv_codes, pay_codes), count = _factorize(inv["invoice_id"], pay_ids)
+        inv_first = _first_positions(inv_codes, count)
+        problems.extend(_duplicates(invoices, "invoice_id", "N° facture", inv_codes, inv_first, rank))
+        if has(payments, "invoice_id"):
+            known = np.zeros(count + 1, dtype=bool)
+            known[inv_codes[inv_codes >= 0]] = True
+            unknown = np.flatnonzero((pay_codes >= 0) & ~known[pay_codes])
+            ids = pay["invoice_id"]
+            add(payments, "invoice_id", unknown, lambda i: f"facture « {ids.iat[i]} » inconnue (absente de Factures)")
+
+    # Customer codes: duplicates in Clients, invoices and payments naming an unknown customer.
+    parts = [(read, read.coerced.frame["customer_id"]) for read in (customers, invoices, payments) if has(read, "customer_id")]
+    if parts:
+        codes, count = _factorize(*(column for _, column in parts))
+        code_of = {id(read): c for (read, _), c in zip(parts, codes)}
+        if has(customers, "customer_id"):
+            client_codes = code_of[id(customers)]
+            problems.extend(_duplicates(customers, "customer_id", "code client", client_codes, _first_positions(client_codes, count), rank))
+            known = np.zeros(count + 1, dtype=bool)
+            known[client_codes[client_codes >= 0]] = True
+            for read in (invoices, payments):
+                if has(read, "customer_id"):
+                    mine = code_of[id(read)]
+                    ids = read.coerced.frame["customer_id"]
+                    add(read, "customer_id", np.flatnonzero((mine >= 0) & ~known[mine]), lambda i, ids=ids: f"client « {ids.iat[i]} » inconnu (absent de Clients)")
+        if inv_first is not None and has(payments, "invoice_id", "customer_id") and has(invoices, "customer_id"):
+            inv_cust, pay_cust = code_of[id(invoices)], code_of[id(payments)]
+            owner = np.append(inv_first, len(inv_cust))[pay_codes]  # first line of the payment's invoice
+            owner_cust = np.append(inv_cust, -1)[owner]
+            other = np.flatnonzero((pay_cust >= 0) & (owner_cust >= 0) & (pay_cust != owner_cust))
+            ids, cust, inv_ids, inv_rows = pay["invoice_id"], pay["customer_id"], inv["customer_id"], inv["row"]
+            add(payments, "customer_id", other, lambda i: (
+                f"client « {cust.iat[i]} » différent de celui de la facture « {ids.iat[i]} » "
+                f"({inv_ids.iat[owner[i]]}, {invoices.cell('customer_id', int(inv_rows.iat[owner[i]]))})"
+            ))
     return problems
 
 
-def _duplicates(read: TableRead, key: str, what: str, rank: dict[str, int]) -> list[SheetProblem]:
+def _duplicates(read: TableRead, key: str, what: str, codes: np.ndarray, first: np.ndarray, rank: dict[str, int]) -> list[SheetProblem]:
+    """One problem per repeated id, naming the line where it first appears."""
+    positions = np.arange(len(codes))
+    again = np.flatnonzero((codes >= 0) & (first[np.maximum(codes, 0)] != positions))
     frame = read.coerced.frame
-    ids = frame[key]
-    again = ids.notna() & ids.duplicated(keep="first")
-    if not again.any():
-        return []
-    first_rows = frame.loc[ids.notna()].drop_duplicates(key).set_index(key)["row"]
-    dupes = frame.loc[again, [key, "row"]]
-    firsts = first_rows.reindex(dupes[key]).to_numpy()
-    sheet = rank.get(read.sheet, -1)
-    col = read.coerced.positions[key]
-    return [
-        SheetProblem(sheet, int(r), col, Problem(read.cell(key, int(r)), f"{what} « {v} » en double (déjà en {read.cell(key, int(f))})"))
-        for v, r, f in zip(dupes[key], dupes["row"], firsts)
-    ]
+    sheet, col = rank.get(read.sheet, -1), read.coerced.positions[key]
+    problems = []
+    for i in again:
+        row, first_row = int(frame["row"].iat[i]), int(frame["row"].iat[first[codes[i]]])
+        where = read.cell(key, row)
+        problems.append(SheetProblem(sheet, row, col, Problem(where, f"{what} « {frame[key].iat[i]} » en double (déjà en {read.cell(key, first_row)})")))
+    return problems
