@@ -212,10 +212,9 @@ def effective_policy(
         add("Encours max", "aucune limite", _line(rules.where("risque.yaml", "limites_par_classe")))
     if exposure is not None and credit_limit is not None:
         usage = exposure / credit_limit if credit_limit > 0 else (math.inf if exposure > 0 else 0.0)
-        action = "aucune"
-        for step in sorted(rules.risk.actions, key=lambda a: a.above):
-            if usage > step.above:
-                action = step.action
+        from encaisse.risk import limit_action
+
+        action = str(limit_action(pd.Series([usage]), rules.risk).iloc[0])
         shown = "∞" if math.isinf(usage) else percent(usage)
         add("Encours actuel", f"{euros(exposure)} ({shown} de la limite) → action : {action}",
             _line(rules.where("risque.yaml", "actions")))
@@ -299,17 +298,22 @@ def _cell_locator(path) -> Callable[[str, int], str]:
 
 
 def resolve_rules_dir(book, params_rules_dir: str | None, explicit: str | None):
-    """--rules, else the workbook's DossierRegles (relative to the workbook's folder), else the repo's rules/."""
+    """(folder, note): --rules, else the workbook's DossierRegles relative to the workbook's folder,
+    else (blank, or no such folder) the repository's rules/ — the note then says why."""
     from pathlib import Path
 
     from encaisse.rules import DEFAULT_RULES_DIR
 
     if explicit:
-        return Path(explicit)
+        return Path(explicit), ""
     if params_rules_dir and str(params_rules_dir).strip():
         folder = Path(str(params_rules_dir).strip())
-        return folder if folder.is_absolute() else Path(book).parent / folder
-    return DEFAULT_RULES_DIR
+        folder = folder if folder.is_absolute() else Path(book).parent / folder
+        if folder.is_dir():
+            return folder, ""
+        return DEFAULT_RULES_DIR, (f"DossierRegles « {str(params_rules_dir).strip()} » introuvable à côté du classeur "
+                                   f"({folder.as_posix()}) : règles par défaut")
+    return DEFAULT_RULES_DIR, "DossierRegles vide : règles par défaut"
 
 
 def explain_customer(book, customer_id: str, rules_dir: str | None = None, as_of: dt.date | None = None):
@@ -320,7 +324,7 @@ def explain_customer(book, customer_id: str, rules_dir: str | None = None, as_of
     from encaisse.workbook import load_workbook
 
     ledger = load_workbook(book)
-    folder = resolve_rules_dir(book, ledger.params.rules_dir, rules_dir)
+    folder, note = resolve_rules_dir(book, ledger.params.rules_dir, rules_dir)
     rules = load(folder)
     customer = find_customer(ledger.customers, customer_id)
     day = as_of or ledger.params.as_of
@@ -337,4 +341,4 @@ def explain_customer(book, customer_id: str, rules_dir: str | None = None, as_of
     row = int(customer["row"]) if "row" in customer and not _blank(customer["row"]) else 0
     policy = effective_policy(rules, customer, cell=lambda key: locate(key, row), risk_class=risk_class,
                               score=score, as_of=day, exposure=exposure)
-    return policy, folder.as_posix()
+    return policy, rules.folder + (f" ({note})" if note else "")

@@ -268,6 +268,12 @@ def load_legal_file(path: Path) -> LegalData:
 
 
 def _display(path: Path) -> str:
+    """The path as a person would type it: relative to the working folder when inside it."""
+    if path.is_absolute():
+        try:
+            return path.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            pass
     return path.as_posix()
 
 
