@@ -14,6 +14,7 @@ indemnity (40 €, B2B). Money is rounded to the cent only at the end, half up.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -89,3 +90,14 @@ def late_penalty(
         },
         index=index,
     )
+
+
+def penalty_basis(rules) -> tuple[LegalData, float | None]:
+    """The legal data and contractual rate that a rules folder sets (conditions.yaml « penalites_retard »).
+
+    Mode « contractuel » gives its rate (None for « bce_plus_10 », the legal default); the
+    rules' indemnity (at least 40 €) replaces the legal one.
+    """
+    terms = rules.payment.penalty
+    legal = dataclasses.replace(rules.legal, recovery_indemnity=terms.recovery_indemnity)
+    return legal, terms.contractual_rate if terms.mode == "contractuel" else None

@@ -1,0 +1,193 @@
+"""Excel functions for scoring, credit limits and late penalties: SCORE, CREDIT_HEADROOM, PENALTY.
+
+Same conventions as `encaisse.functions` (whose argument converters and error handling they
+use): table ranges with their header row or DataFrames, single cells as numbers, dates or
+text; the result is a number, a 2-D list with a header row (spilled in Excel), or an Excel
+error text "#VALEUR! <raison>" — these functions never raise.
+
+The policy (scoring weights, credit limits, penalty terms, legal rates) comes from the rules
+folder given as last argument, the repository's rules/ folder when blank, read by
+`encaisse.rules.load` on each call: nothing is kept between calls.
+
+`encaisse.functions` imports this module to register FUNCTIONS_RISK, so its helpers are
+looked up when a function runs, not when this module is imported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from encaisse.coerce import coerce_amount, coerce_text
+from encaisse.legal import half_year_label, half_year_start
+
+DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+
+SCORE_HEADERS = (
+    ("customer_id", "Code client"),
+    ("days_late", "Retard moyen (jours)"),
+    ("late_share", "Part en retard"),
+    ("unpaid_count", "Impayés échus"),
+    ("dispute_rate", "Taux de litige"),
+    ("volume", "CA 12 mois"),
+    ("external_rating", "Note externe"),
+    ("score", "Score"),
+    ("risk_class", "Classe"),
+)
+HEADROOM_HEADERS = (
+    ("customer_id", "Code client"),
+    ("risk_class", "Classe"),
+    ("exposure", "Encours"),
+    ("credit_limit", "Limite"),
+    ("limit_source", "Origine limite"),
+    ("headroom", "Marge disponible"),
+    ("usage", "Utilisation"),
+    ("action", "Action"),
+)
+
+
+def _f():
+    from encaisse import functions
+
+    return functions
+
+
+def _sheet_function(compute: Callable) -> Callable:
+    """`encaisse.functions.sheet_function` (every failure → "#VALEUR! …"), applied at call time."""
+
+    @functools.wraps(compute)
+    def call(*args, **kwargs):
+        return _f().sheet_function(compute)(*args, **kwargs)
+
+    return call
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and math.isnan(value))
+
+
+def _rules(dossier_regles: Any):
+    """The rules of the folder given (text), of the repository's rules/ folder when blank."""
+    from encaisse.rules import load
+
+    folder = None if _blank(dossier_regles) else coerce_text(dossier_regles)
+    return load(Path(folder) if folder else DEFAULT_RULES_DIR)
+
+
+def _percent(rate: float) -> str:
+    return f"{rate * 100:.2f} %".replace(".", ",")
+
+
+def _cell(value: Any) -> Any:
+    """A value as a cell shows it: blank for NA, float for numbers, « ∞ » for an infinite usage."""
+    if value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value)):
+        return None
+    if isinstance(value, (float, np.floating)) and math.isinf(value):
+        return "∞"
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _grid(frame: pd.DataFrame, headers: tuple[tuple[str, str], ...]) -> list[list[Any]]:
+    body = frame[[key for key, _ in headers]].astype(object).to_numpy().tolist()
+    return [[label for _, label in headers], *[[_cell(v) for v in row] for row in body]]
+
+
+def _customer_row(frame: pd.DataFrame, code_client: Any) -> pd.Series:
+    code = coerce_text(code_client)
+    found = frame[frame["customer_id"] == code]
+    if found.empty:
+        raise _f().SheetError(f"client « {code} » absent des tables Clients et Factures")
+    return found.iloc[0]
+
+
+def _scored(factures, reglements, clients, date_arrete, rules):
+    from encaisse.scoring import score_customers
+    from encaisse.tables import CUSTOMERS, INVOICES, PAYMENTS
+
+    f = _f()
+    invoices = f.table_arg(factures, INVOICES)
+    payments = f.table_arg(reglements, PAYMENTS, optional=True)
+    customers = f.table_arg(clients, CUSTOMERS, optional=True)
+    as_of = f.date_arg(date_arrete)
+    return invoices, payments, customers, as_of, score_customers(invoices, payments, customers, as_of, rules.scoring)
+
+
+@_sheet_function
+def score(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None):
+    """SCORE(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles]) — score de
+    solvabilité 0–100 du client ; sans code client, un tableau de tous les clients (facteurs,
+    score, classe de risque)."""
+    scores = _scored(factures, reglements, clients, date_arrete, _rules(dossier_regles))[-1]
+    if _blank(code_client):
+        return _grid(scores, SCORE_HEADERS)
+    return float(_customer_row(scores, code_client)["score"])
+
+
+@_sheet_function
+def credit_headroom(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None):
+    """CREDIT_HEADROOM(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles]) —
+    marge de crédit en € = limite − encours (négative au-delà de la limite) ; sans code client, un
+    tableau de tous les clients (classe, encours, limite et son origine, marge, utilisation, action)."""
+    from encaisse.risk import credit_exposure
+
+    rules = _rules(dossier_regles)
+    invoices, payments, customers, as_of, scores = _scored(factures, reglements, clients, date_arrete, rules)
+    table = credit_exposure(invoices, payments, customers, as_of, rules.risk, scores)
+    if _blank(code_client):
+        return _grid(table, HEADROOM_HEADERS)
+    row = _customer_row(table, code_client)
+    if pd.isna(row["credit_limit"]):
+        raise _f().SheetError(
+            f"client « {row['customer_id']} » sans limite de crédit (Encours max vide et pas de limite pour la classe {row['risk_class']} dans risque.yaml)"
+        )
+    return float(row["headroom"])
+
+
+@_sheet_function
+def penalty(montant, echeance, date_arrete, taux_contractuel=None, dossier_regles=None):
+    """PENALTY(montant; échéance; date_arrêté[; taux_contractuel][; dossier_règles]) — pénalités de
+    retard L441-10 d'une facture en € : intérêts jour par jour au taux de chaque semestre (taux BCE
+    au 1er janvier / 1er juillet + 10 points, ou le taux contractuel) + l'indemnité forfaitaire de 40 €."""
+    from encaisse.penalty import late_penalty, penalty_basis
+
+    f = _f()
+    amount = f.number_arg(montant, "montant")
+    if _blank(echeance):
+        raise f.SheetError("échéance vide")
+    due = f.date_arg(echeance, "échéance")
+    as_of = f.date_arg(date_arrete)
+    legal, rate = penalty_basis(_rules(dossier_regles))
+    if not _blank(taux_contractuel):
+        try:
+            rate = coerce_amount(taux_contractuel, percent=True)
+        except ValueError:
+            raise f.SheetError(f"taux contractuel « {taux_contractuel} » n'est pas un nombre (ex. 12 % ou 0,12)") from None
+    if rate is not None:
+        _check_contractual_rate(rate, due.date(), as_of.date(), legal)
+    return float(late_penalty(amount, due, as_of, legal, contractual_rate=rate)["total"].iloc[0])
+
+
+def _check_contractual_rate(rate: float, due: dt.date, as_of: dt.date, legal) -> None:
+    """L441-10: a contractual rate may not be below 3 × the legal interest rate of a half-year it covers."""
+    if not 0 < rate <= 1:
+        raise _f().SheetError(f"taux contractuel {_percent(rate)} hors de 0 % à 100 % (saisissez 12 % ou 0,12)")
+    start = half_year_start(due + dt.timedelta(days=1))
+    while start <= as_of:  # the half-years with days late: a handful
+        minimum = legal.minimum_penalty_rate(start)
+        if rate < minimum:
+            raise _f().SheetError(
+                f"taux contractuel {_percent(rate)} inférieur au minimum légal de {_percent(minimum)} "
+                f"(3 × le taux d'intérêt légal du semestre {half_year_label(start)})"
+            )
+        start = dt.date(start.year, 7, 1) if start.month == 1 else dt.date(start.year + 1, 1, 1)
+
+
+FUNCTIONS_RISK: dict[str, Callable] = {"SCORE": score, "CREDIT_HEADROOM": credit_headroom, "PENALTY": penalty}
