@@ -1,0 +1,154 @@
+"""Excel functions of encaisse (xlwings UDFs): =DSO(...), =AGING(...), …
+
+Each function is one line delegating to `encaisse.functions`, which never raises: bad input
+shows in the cell as « #VALEUR! <raison> ». Tables are passed with their header row
+(`Factures[#Tout]`) and arrive as DataFrames whose columns are the headers; the as-of date is a
+cell (DateArrete). AGING returns a 2-D array with a header row: Excel with dynamic arrays
+(Microsoft 365, Excel 2021+) spills it natively, so no `@xw.ret(expand="table")` — that is
+xlwings' emulation for Excel without dynamic arrays, which writes over neighbouring cells.
+Docstrings and argument descriptions are in French: Excel shows them in the function wizard.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import xlwings as xw
+
+from encaisse import functions as f
+
+CATEGORY = "encaisse"
+TABLE = {"index": False, "header": True}
+FACTURES = "Table Factures avec sa ligne d'en-têtes (ex. Factures[#Tout])"
+REGLEMENTS = "Table Règlements avec sa ligne d'en-têtes (ex. Reglements[#Tout])"
+DETTES = "Table Dettes avec sa ligne d'en-têtes (ex. Dettes[#Tout])"
+ACTIVITE = "Table Activité avec sa ligne d'en-têtes (ex. Activite[#Tout])"
+DATE = "Date d'arrêté (ex. DateArrete) ; jamais AUJOURDHUI() pour un calcul reproductible"
+METHODE = "« épuisement » (défaut : méthode par épuisement du CA) ou « période »"
+JOURS = "Fenêtre en jours se terminant à la date d'arrêté (défaut 90)"
+TAUX = "Taux de change en euros pour une unité (ex. « USD=0,92 ; GBP=1,17 » ou plage Devise | Taux) ; facultatif"
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("methode", doc=METHODE)
+@xw.arg("jours", doc=JOURS + " ; sert à la méthode « période »")
+@xw.arg("taux_change", ndim=2, doc=TAUX)
+def DSO(factures, reglements, date_arrete, methode=None, jours=None, taux_change=None):
+    """Délai moyen de recouvrement clients (DSO) en jours : par épuisement du CA (défaut) ou créances / CA TTC de la période × jours."""
+    return f.dso(factures, reglements, date_arrete, methode, jours, taux_change)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("jours", doc=JOURS)
+@xw.arg("taux_change", ndim=2, doc=TAUX)
+def BPDSO(factures, reglements, date_arrete, jours=None, taux_change=None):
+    """Meilleur DSO possible en jours : créances non échues / CA TTC de la période × jours."""
+    return f.bpdso(factures, reglements, date_arrete, jours, taux_change)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("methode", doc=METHODE + " pour le DSO")
+@xw.arg("jours", doc=JOURS)
+@xw.arg("taux_change", ndim=2, doc=TAUX)
+def ADD(factures, reglements, date_arrete, methode=None, jours=None, taux_change=None):
+    """Retard moyen de paiement (average days delinquent) en jours = DSO − meilleur DSO possible."""
+    return f.add(factures, reglements, date_arrete, methode, jours, taux_change)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("mois", doc="Nombre de mois de la période se terminant à la date d'arrêté (défaut 3)")
+@xw.arg("taux_change", ndim=2, doc=TAUX)
+def CEI(factures, reglements, date_arrete, mois=None, taux_change=None):
+    """Indice d'efficacité du recouvrement (CEI) en % : (créances début + ventes mensuelles − créances fin) / (créances début + ventes mensuelles − créances non échues fin) × 100."""
+    return f.cei(factures, reglements, date_arrete, mois, taux_change)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("dettes", pd.DataFrame, doc=DETTES, **TABLE)
+@xw.arg("activite", pd.DataFrame, doc=ACTIVITE, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("jours", doc=JOURS)
+def DPO(dettes, activite, date_arrete, jours=None):
+    """Délai moyen de paiement fournisseurs (DPO) en jours : dettes non réglées à la date / achats TTC de la période × jours."""
+    return f.dpo(dettes, activite, date_arrete, jours)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("activite", pd.DataFrame, doc=ACTIVITE, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("jours", doc=JOURS)
+def DIO(activite, date_arrete, jours=None):
+    """Rotation des stocks (DIO) en jours : stock fin du mois d'arrêté / coût des ventes de la période × jours."""
+    return f.dio(activite, date_arrete, jours)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("dettes", pd.DataFrame, doc=DETTES, **TABLE)
+@xw.arg("activite", pd.DataFrame, doc=ACTIVITE, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("methode", doc=METHODE + " pour le DSO")
+@xw.arg("jours", doc=JOURS)
+@xw.arg("taux_change", ndim=2, doc=TAUX)
+def CCC(factures, reglements, dettes, activite, date_arrete, methode=None, jours=None, taux_change=None):
+    """Cycle de conversion de trésorerie en jours = DIO + DSO − DPO."""
+    return f.ccc(factures, reglements, dettes, activite, date_arrete, methode, jours, taux_change)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("tranches", ndim=2, doc="Bornes des tranches en jours, croissantes (défaut « 0;30;60;90 » : non échu, 1-30, 31-60, 61-90, > 90 j)")
+@xw.arg("base", doc="« échéance » (défaut : jours de retard) ou « facture » (jours depuis la date de facture)")
+@xw.arg("par_client", doc="VRAI (défaut) : une ligne par client puis le total ; FAUX : la ligne Total seule")
+@xw.arg("taux_change", ndim=2, doc=TAUX)
+def AGING(factures, reglements, date_arrete, tranches=None, base=None, par_client=None, taux_change=None):
+    """Balance âgée : montants et nombres de factures ouvertes par tranche de retard, par client et total (tableau qui se déverse)."""
+    return f.aging(factures, reglements, date_arrete, tranches, base, par_client, taux_change)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("jours", doc=JOURS)
+@xw.arg("taux_change", ndim=2, doc=TAUX)
+def RECOVERY_RATE(factures, reglements, date_arrete, jours=None, taux_change=None):
+    """Taux de recouvrement : encaissements de la période / montants arrivés à échéance sur la période (0,95 = 95 %)."""
+    return f.recovery_rate(factures, reglements, date_arrete, jours, taux_change)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("mesure", doc="« nombre » (défaut) ou « montant »")
+@xw.arg("jours", doc="Fenêtre en jours des factures émises (défaut 365)")
+@xw.arg("taux_change", ndim=2, doc=TAUX)
+def DISPUTE_RATE(factures, date_arrete, mesure=None, jours=None, taux_change=None):
+    """Taux de litige : factures en litige / factures émises sur la période, en nombre ou en montant (0,12 = 12 %)."""
+    return f.dispute_rate(factures, date_arrete, mesure, jours, taux_change)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("activite", pd.DataFrame, doc=ACTIVITE, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("delta_dso", doc="Variation du DSO en jours (ex. −15)")
+@xw.arg("delta_dpo", doc="Variation du DPO en jours (ex. 10)")
+@xw.arg("delta_dio", doc="Variation du DIO en jours (ex. −20)")
+@xw.arg("jours", doc="Période du CA, des achats et du coût des ventes, en jours (défaut 90)")
+def CASH_RELEASED(activite, date_arrete, delta_dso=None, delta_dpo=None, delta_dio=None, jours=None):
+    """Trésorerie libérée en € par les leviers : −ΔDSO × CA/jour + ΔDPO × achats/jour − ΔDIO × coût des ventes/jour."""
+    return f.cash_released(activite, date_arrete, delta_dso, delta_dpo, delta_dio, jours)
