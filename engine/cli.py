@@ -156,6 +156,56 @@ def _template(args) -> int:
 SUBCOMMANDS.append(_add_template)
 
 
+def _add_kpi(sub) -> None:
+    parser = sub.add_parser(
+        "kpi", help="affiche tous les indicateurs (DSO, balance âgée, CEI, DPO, DIO, marge…) à la date d'arrêté",
+        description="Calcule tous les indicateurs du poste clients et de la trésorerie du classeur à la date d'arrêté "
+                    "(DateArrete du classeur, ou --as-of). Avec --json : un document JSON dont les clés sont les noms "
+                    "des fonctions du moteur (dso, aging, cei…).")
+    parser.add_argument("book", metavar="CLASSEUR", type=Path, help="classeur .xlsx")
+    parser.add_argument("--as-of", metavar="DATE", help="date d'arrêté AAAA-MM-JJ ou JJ/MM/AAAA (défaut : DateArrete du classeur)")
+    parser.add_argument("--rate", metavar="DEVISE=TAUX", action="append", default=[],
+                        help="taux de change en euros pour une unité d'une autre devise (ex. --rate USD=0.92) ; répétable")
+    parser.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
+    parser.set_defaults(handler=_kpi)
+
+
+def _kpi(args) -> int:
+    import json
+
+    from encaisse.errors import InputError, Problem
+    from encaisse.kpi import kpi_summary
+    from encaisse.report import kpi_report
+    from encaisse.workbook import load_workbook
+
+    as_of = None
+    if args.as_of:
+        from encaisse.coerce import coerce_date
+
+        try:
+            as_of = coerce_date(args.as_of.strip())
+        except ValueError:
+            as_of = None
+        if as_of is None:
+            raise InputError([Problem("--as-of", f"date « {args.as_of} » illisible ; attendu : AAAA-MM-JJ ou JJ/MM/AAAA")], title="Option invalide")
+    rates = {}
+    for text in args.rate:
+        code, _, value = text.partition("=")
+        try:
+            rates[code.strip().upper()] = float(value.replace(",", "."))
+        except ValueError:
+            raise InputError([Problem("--rate", f"« {text} » : attendu DEVISE=TAUX, par exemple USD=0.92")], title="Option invalide") from None
+    ledger = load_workbook(args.book)
+    if args.json:
+        print(json.dumps(kpi_summary(ledger, as_of, rates=rates or None), ensure_ascii=False, indent=2))
+    else:
+        print(kpi_report(ledger, as_of, rates=rates or None))
+    return 0
+
+
+SUBCOMMANDS.append(_add_kpi)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
