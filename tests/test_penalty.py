@@ -101,3 +101,59 @@ def test_a_half_year_outside_the_legal_data_is_an_error():
     legal = LegalData(ecb_rates=(EcbRate(D(2023, 2, 8), 0.03),), legal_rates=())
     with pytest.raises(LegalDataError, match="taux BCE inconnu au 01/01/2023"):
         late_penalty(1_000.0, "2023-01-15", D(2023, 3, 1), legal)
+
+
+# ---------------------------------------------------------------- PENALTY sheet function
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from encaisse.functions import FUNCTIONS  # noqa: E402
+
+RULES = Path(__file__).resolve().parent.parent / "rules"
+PENALTY = FUNCTIONS["PENALTY"]
+
+
+def test_penalty_function_with_what_excel_passes():
+    """The 370,14 € case with datetimes, Excel serials (45061 = 15/05/2023, 45152 = 14/08/2023)
+    and French text; the default rules (mode bce_plus_10, 40 €)."""
+    assert PENALTY(10_000.0, dt.datetime(2023, 5, 15), dt.datetime(2023, 8, 14)) == 370.14
+    assert PENALTY(10_000.0, 45061.0, 45152.0) == 370.14
+    assert PENALTY("10 000,00 €", "15/05/2023", "14/08/2023", None, str(RULES)) == 370.14
+    assert PENALTY(10_000.0, dt.datetime(2023, 8, 14), dt.datetime(2023, 8, 14)) == 0.0
+
+
+def test_penalty_function_contractual_rate():
+    """15 %: 10 000 × 0,15 × 91 / 365 = 373,9726… → 373,97 + 40 = 413,97 (« 15 % » text or 0,15).
+    12 % is below 3 × the 2023-S2 legal rate (3 × 4,22 % = 12,66 %): refused, like 5 % in 2023-S1
+    (3 × 2,06 % = 6,18 %); 12 typed without % is 1 200 %."""
+    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", "15 %") == 413.97
+    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 0.15) == 413.97
+    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 0.12) == (
+        "#VALEUR! taux contractuel 12,00 % inférieur au minimum légal de 12,66 % "
+        "(3 × le taux d'intérêt légal du semestre 2023-S2)")
+    assert PENALTY(10_000.0, "15/05/2023", "30/06/2023", 0.05) == (
+        "#VALEUR! taux contractuel 5,00 % inférieur au minimum légal de 6,18 % "
+        "(3 × le taux d'intérêt légal du semestre 2023-S1)")
+    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 12) == "#VALEUR! taux contractuel 1200,00 % hors de 0 % à 100 % (saisissez 12 % ou 0,12)"
+
+
+def test_penalty_function_rules_folder_sets_the_contract(tmp_path):
+    """conditions.yaml in mode « contractuel » at 15 % with a 50 € indemnity: 373,97 + 50 = 423,97."""
+    folder = tmp_path / "regles"
+    shutil.copytree(RULES, folder)
+    conditions = folder / "conditions.yaml"
+    text = conditions.read_text(encoding="utf-8")
+    text = text.replace("  mode: bce_plus_10\n", "  mode: contractuel\n  taux_contractuel_pct: 15\n")
+    text = text.replace("  indemnite_forfaitaire: 40\n", "  indemnite_forfaitaire: 50\n")
+    conditions.write_text(text, encoding="utf-8")
+    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", None, str(folder)) == 423.97
+    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", "20 %", str(folder)) == 548.63  # 10 000 × 0,20 × 91 / 365 = 498,63 + 50
+
+
+def test_penalty_function_never_raises():
+    assert PENALTY("abc", "15/05/2023", "14/08/2023") == "#VALEUR! montant « abc » n'est pas un nombre"
+    assert PENALTY(10_000.0, None, "14/08/2023") == "#VALEUR! échéance vide"
+    assert PENALTY(10_000.0, "15/05/2010", "14/08/2023") == (
+        "#VALEUR! taux BCE inconnu au 01/01/2010 : l'historique de rules/legal.yaml commence le 16/03/2016")
+    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", None, "/pas/de/regles").startswith("#VALEUR! ")

@@ -99,3 +99,51 @@ def test_policy_limits_and_actions():
     assert table.loc["X", ["credit_limit", "usage", "action"]].tolist() == [40_000.0, 1.125, "bloquer"]
     assert table.loc["Z", ["limit_source", "action"]].tolist() == ["aucune", "aucune"]
     assert table.loc["Y", ["credit_limit", "action"]].tolist() == [30_000.0, "bloquer"]
+
+
+# ---------------------------------------------------------------- CREDIT_HEADROOM sheet function
+
+from encaisse.functions import FUNCTIONS  # noqa: E402
+
+CREDIT_HEADROOM = FUNCTIONS["CREDIT_HEADROOM"]
+
+
+def excel_range(frame: pd.DataFrame, headers: dict[str, str]) -> list[list]:
+    rows = frame[list(headers)].astype(object).where(frame[list(headers)].notna(), None)
+    body = [[v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for v in row] for row in rows.to_numpy().tolist()]
+    return [list(headers.values()), *body]
+
+
+FACTURES = excel_range(INVOICES, {"invoice_id": "N° facture", "customer_id": "Code client", "issue_date": "Date facture",
+                                  "due_date": "Échéance", "amount": "Montant TTC"})
+REGLEMENTS = excel_range(PAYMENTS, {"payment_date": "Date", "customer_id": "Code client", "invoice_id": "N° facture", "amount": "Montant"})
+CLIENTS = excel_range(CUSTOMERS, {"customer_id": "Code client", "name": "Raison sociale", "credit_limit": "Encours max"})
+
+
+def test_credit_headroom_function():
+    """Classes from the default rules (scoring.yaml), limits from risque.yaml or Encours max.
+
+    X: open X1 30 000 € (30 days past due) and X2 15 000 € (due on the as-of date): days late
+    (30 000 × 30 + 15 000 × 0) / 45 000 = 20 → 66,67; late share 1/2 → 50; 1 unpaid → 80;
+    no dispute → 100; volume 45 000 → 90; (2 000 + 1 000 + 1 600 + 1 000 + 900) / 90 = 72,2 → B,
+    limit 25 000: headroom 25 000 − 45 000 = −20 000, usage 1,8 → bloquer commandes.
+    Z: nothing fallen due → days late and late share neutral 60; (1 800 + 1 200 + 2 000 + 1 000 + 210) / 90
+    = 69 → B: 25 000 − 10 500 = 14 500.  Y: Encours max 30 000 − 45 000 = −15 000.  W: 0 − 100 = −100.
+    """
+    as_of = dt.datetime(2026, 10, 31)
+    assert [CREDIT_HEADROOM(FACTURES, REGLEMENTS, CLIENTS, as_of, code) for code in "XYZW"] == [-20_000.0, -15_000.0, 14_500.0, -100.0]
+    table = CREDIT_HEADROOM(FACTURES, REGLEMENTS, CLIENTS, as_of)
+    assert table[0] == ["Code client", "Classe", "Encours", "Limite", "Origine limite", "Marge disponible", "Utilisation", "Action"]
+    assert table[1] == ["X", "B", 45_000.0, 25_000.0, "classe", -20_000.0, 1.8, "bloquer commandes"]
+    assert table[2] == ["Y", "B", 45_000.0, 30_000.0, "client", -15_000.0, 1.5, "bloquer commandes"]
+    assert table[5][:2] + table[5][4:] == ["W", "B", "client", -100.0, "∞", "bloquer commandes"]
+    frames = [pd.DataFrame(r[1:], columns=r[0]) for r in (FACTURES, REGLEMENTS, CLIENTS)]
+    assert CREDIT_HEADROOM(*frames, "31/10/2026", "Y") == -15_000.0
+
+
+def test_credit_headroom_function_errors():
+    as_of = dt.datetime(2026, 10, 31)
+    assert CREDIT_HEADROOM(FACTURES, REGLEMENTS, CLIENTS, as_of, "ZZ") == "#VALEUR! client « ZZ » absent des tables Clients et Factures"
+    no_amount = [row[:4] for row in FACTURES]
+    assert CREDIT_HEADROOM(no_amount, REGLEMENTS, CLIENTS, as_of, "X") == (
+        "#VALEUR! Factures : colonne obligatoire « Montant TTC » absente (en-têtes lus : N° facture, Code client, Date facture, Échéance)")

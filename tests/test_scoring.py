@@ -175,3 +175,57 @@ def test_customer_only_on_invoices_is_scored_after_the_clients():
     # X: 30 days past due on 50 000 € → 50; late share 1 → 0; 1 unpaid → 80; dispute → 100; volume → 100
     # (30×50 + 0 + 20×80 + 10×100 + 10×100) / 90 = 5 100 / 90 = 56,67 → 57, C
     assert scores.set_index("customer_id").loc["X", ["score", "risk_class"]].tolist() == [57.0, "C"]
+
+
+# ---------------------------------------------------------------- SCORE sheet function
+
+from encaisse.functions import FUNCTIONS  # noqa: E402
+
+SCORE = FUNCTIONS["SCORE"]
+
+
+def excel_range(frame: pd.DataFrame, headers: dict[str, str]) -> list[list]:
+    """A table range as xlwings passes it: header row, None for blanks, datetimes for dates."""
+    rows = frame[list(headers)].astype(object).where(frame[list(headers)].notna(), None)
+    body = [[v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for v in row] for row in rows.to_numpy().tolist()]
+    return [list(headers.values()), *body]
+
+
+FACTURES = excel_range(INVOICES, {"invoice_id": "N° facture", "customer_id": "Code client", "issue_date": "Date facture",
+                                  "due_date": "Échéance", "amount": "Montant TTC", "dispute": "Litige"})
+REGLEMENTS = excel_range(PAYMENTS, {"payment_date": "Date", "customer_id": "Code client", "invoice_id": "N° facture", "amount": "Montant"})
+CLIENTS = excel_range(CUSTOMERS, {"customer_id": "Code client", "name": "Raison sociale", "credit_limit": "Encours max",
+                                  "external_rating": "Note externe"})
+
+
+def test_score_function_one_customer():
+    """The default rules/scoring.yaml gives the same policy as ScoringPolicy(): L 53, T 67, P 100."""
+    as_of = dt.datetime(2026, 10, 31)
+    assert [SCORE(FACTURES, REGLEMENTS, CLIENTS, as_of, code) for code in ("P", "L", "T", "S", "N", "R")] == [100.0, 53.0, 67.0, 22.0, 60.0, 63.0]
+    assert SCORE(FACTURES, REGLEMENTS, CLIENTS, 46326.0, "L") == 53.0  # 31/10/2026 as an Excel serial
+
+
+def test_score_function_dataframes_as_xlwings_gives():
+    frames = [pd.DataFrame(r[1:], columns=r[0]) for r in (FACTURES, REGLEMENTS, CLIENTS)]
+    assert SCORE(*frames, "31/10/2026", "T") == 67.0
+
+
+def test_score_function_table_of_all_customers():
+    table = SCORE(FACTURES, REGLEMENTS, CLIENTS, dt.datetime(2026, 10, 31))
+    assert table[0] == ["Code client", "Retard moyen (jours)", "Part en retard", "Impayés échus", "Taux de litige",
+                        "CA 12 mois", "Note externe", "Score", "Classe"]
+    assert table[1] == ["P", 0.0, 0.0, 0.0, 0.0, 60_000.0, None, 100.0, "A"]
+    assert table[2] == ["L", 37.5, 1.0, 0.0, 0.0, 40_000.0, 40.0, 53.0, "C"]
+    assert table[5] == ["N", None, None, None, None, None, None, 60.0, "B"]
+    assert [row[-1] for row in table[1:]] == ["A", "C", "B", "D", "B", "B"]
+
+
+def test_score_function_errors_are_texts():
+    as_of = dt.datetime(2026, 10, 31)
+    assert SCORE(FACTURES, REGLEMENTS, CLIENTS, as_of, "ZZ") == "#VALEUR! client « ZZ » absent des tables Clients et Factures"
+    assert SCORE(FACTURES, REGLEMENTS, CLIENTS, None, "P").startswith("#VALEUR! date d'arrêté vide")
+    broken = [row[:] for row in FACTURES]
+    broken[3][4] = "beaucoup"
+    assert SCORE(broken, REGLEMENTS, CLIENTS, as_of, "P") == (
+        "#VALEUR! Factures, ligne 4, colonne « Montant TTC » : montant « beaucoup » n'est pas un nombre")
+    assert SCORE(FACTURES, REGLEMENTS, CLIENTS, as_of, "P", "/pas/de/regles") == "#VALEUR! /pas/de/regles : dossier de règles introuvable"
