@@ -145,9 +145,8 @@ def write_template(path: str | os.PathLike, ledger: Ledger | None = None) -> Pat
     for table in TABLES:
         rows = len(getattr(ledger, table.attr))
         if rows >= MAX_ROWS:
-            raise EncaisseError(
-                f"{table.sheet} : {rows:,} lignes, au-delà de la limite d'Excel ({MAX_ROWS - 1:,} lignes de données)".replace(",", "\u202f")
-            )
+            raise EncaisseError(f"{table.sheet} : {_count(rows)} lignes, au-delà de la limite d'Excel "
+                                f"({_count(MAX_ROWS - 1)} lignes de données)")
     with _atomic_path(path) as temporary:
         workbook = xlsxwriter.Workbook(
             str(temporary),
@@ -168,6 +167,11 @@ def write_template(path: str | os.PathLike, ledger: Ledger | None = None) -> Pat
         _write_params(workbook, formats, ledger.params)
         workbook.close()
     return path
+
+
+def _count(n: int) -> str:
+    """1 048 576 with narrow no-break spaces."""
+    return f"{n:,}".replace(",", "\u202f")
 
 
 @contextmanager
@@ -312,9 +316,7 @@ def _write_params(workbook: Workbook, formats: Formats, params: Params) -> None:
 
 def summary(path: Path, ledger: Ledger | None) -> str:
     """What was written, in French, for the command line."""
-    def count(n: int) -> str:
-        return f"{n:,}".replace(",", "\u202f")
-
+    count = _count
     sheets = ", ".join([t.sheet for t in TABLES] + [PARAMS_SHEET])
     if ledger is None:
         return (f"Modèle vide écrit : {path}\n"
