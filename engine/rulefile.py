@@ -245,7 +245,9 @@ def schema_problems(doc: Document, validator: Draft202012Validator) -> list[Prob
             continue
         for key_path, message in _translate(error, path):
             is_key = key_path is not None
-            found.append(Problem(doc.where(key_path if is_key else path, key=is_key), message))
+            problem = Problem(doc.where(key_path if is_key else path, key=is_key), message)
+            if problem not in found:  # jsonschema reports each missing key once but names none of them
+                found.append(problem)
     return found
 
 
@@ -274,6 +276,8 @@ def _translate(error, path: Path_) -> list[tuple[Path_ | None, str]]:
         expected = error.validator_value
         expected = [expected] if isinstance(expected, str) else expected
         wanted = " ou ".join(_TYPES.get(t, t) for t in expected)
+        if not path:
+            return [(None, f"le fichier doit contenir {wanted}, pas {_show(value)}")]
         if value is None:
             return [(None, f"{name} : valeur vide, {wanted} attendu")]
         return [(None, f"{name} : {_show(value)} n'est pas {wanted}")]

@@ -365,6 +365,18 @@ def test_tab_indentation(folder):
     ]
 
 
+def test_empty_file_and_wrong_root(folder):
+    write_rules(folder)
+    (folder / "risque.yaml").write_text("# rien\n", encoding="utf-8")
+    (folder / "litiges.yaml").write_text("- prix\n", encoding="utf-8")
+    base = folder.as_posix()
+    assert problems_of(folder) == [
+        f"{base}/litiges.yaml:1:1: le fichier doit contenir une liste de clés « clé: valeur », pas une liste",
+        f"{base}/risque.yaml:1:1: clé obligatoire « actions » absente",
+        f"{base}/risque.yaml:1:1: clé obligatoire « limites_par_classe » absente",
+    ]
+
+
 def test_invalid_date(folder):
     write_rules(folder, legal=("date: 2023-06-21", "date: 2023-06-31"))
     assert problems_of(folder) == [f"{folder.as_posix()}/legal.yaml:3:12: date invalide « 2023-06-31 »"]
