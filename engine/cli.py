@@ -206,6 +206,45 @@ def _kpi(args) -> int:
 SUBCOMMANDS.append(_add_kpi)
 
 
+def _add_demo(sub) -> None:
+    parser = sub.add_parser(
+        "demo", help="le travail principal de bout en bout sur le classeur de démonstration",
+        description="Charge et valide xlsx/encaisse-demo.xlsx, affiche la synthèse du poste clients et les "
+                    "indicateurs, vérifie les règles par défaut et recalcule le classeur dans un dossier de sortie.")
+    parser.add_argument("--book", metavar="CLASSEUR", type=Path, default=DEMO_WORKBOOK,
+                        help="classeur à utiliser (défaut : le classeur de démonstration)")
+    parser.add_argument("--out", metavar="DOSSIER", type=Path, default=Path("out"),
+                        help="dossier où écrire le classeur recalculé (défaut : ./out)")
+    parser.set_defaults(handler=_demo)
+
+
+def _demo(args) -> int:
+    import time
+
+    from encaisse.recalc import recalc
+    from encaisse.report import demo_summary
+    from encaisse.rules import check
+    from encaisse.workbook import load_workbook
+
+    started = time.perf_counter()
+    ledger = load_workbook(args.book)
+    print(demo_summary(ledger))
+    files, problems = check(REPO_ROOT / "rules")
+    if problems:
+        raise EncaisseError("Les règles par défaut sont invalides :\n" + "\n".join(f"  - {p}" for p in problems))
+    print(f"\nRègles par défaut valides ({len(files)} fichiers, {REPO_ROOT / 'rules'}).")
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / args.book.name.replace(".xlsx", "-recalcule.xlsx")
+    report = recalc(args.book, out=target)
+    print("\n" + report.summary())
+    elapsed = f"{time.perf_counter() - started:.1f}".replace(".", ",")
+    print(f"\nDémonstration terminée en {elapsed} s. Ouvrez {target} dans Excel ou LibreOffice.")
+    return 0
+
+
+SUBCOMMANDS.append(_add_demo)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
