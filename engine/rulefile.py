@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -91,6 +92,17 @@ def _yaml_message(error: yaml.MarkedYAMLError) -> str:
 
 
 _constructor = yaml.constructor.SafeConstructor()
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same nodes and marks, faster
+
+
+def _compose(text: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=_LOADER)
+    except yaml.MarkedYAMLError:
+        if _LOADER is yaml.SafeLoader:
+            raise
+    # libyaml words its errors differently: the pure-Python parser gives the messages translated above
+    return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
 def read_document(path: Path, display: str) -> Document:
@@ -104,7 +116,7 @@ def read_document(path: Path, display: str) -> Document:
         doc.problems.append(Problem(display, f"lecture impossible : {error.strerror}"))
         return doc
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         position = Position.of(mark) if mark else Position(1, 1)
@@ -142,7 +154,7 @@ def _plain(node: yaml.Node, path: Path_, doc: Document) -> Any:
                 continue
             doc.keys[here] = key_position
             value_position = Position.of(value_node.start_mark)
-            if isinstance(value_node, yaml.ScalarNode) and value_node.value == "" and value_node.style is None:
+            if isinstance(value_node, yaml.ScalarNode) and value_node.value == "" and value_node.tag.endswith(":null"):
                 value_position = key_position  # an empty value has no place of its own: point at its key
             doc.values[here] = value_position
             result[key] = _plain(value_node, here, doc)
@@ -187,7 +199,14 @@ _TYPES = {
 
 
 def load_schema(path: Path) -> Draft202012Validator:
-    schema = json.loads(path.read_text(encoding="utf-8"))
+    """The validator of a schema file; checking a schema costs more than using it, so it is kept per file version."""
+    stat = path.stat()
+    return _validator(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _validator(path: str, mtime_ns: int, size: int) -> Draft202012Validator:
+    schema = json.loads(Path(path).read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
 
