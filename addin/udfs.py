@@ -152,3 +152,43 @@ def DISPUTE_RATE(factures, date_arrete, mesure=None, jours=None, taux_change=Non
 def CASH_RELEASED(activite, date_arrete, delta_dso=None, delta_dpo=None, delta_dio=None, jours=None):
     """Trésorerie libérée en € par les leviers : −ΔDSO × CA/jour + ΔDPO × achats/jour − ΔDIO × coût des ventes/jour."""
     return f.cash_released(activite, date_arrete, delta_dso, delta_dpo, delta_dio, jours)
+
+
+CLIENTS = "Table Clients avec sa ligne d'en-têtes (ex. Clients[#Tout]) : Encours max et Note externe y sont lus"
+CODE_CLIENT = "Code client ; vide : un tableau de tous les clients (qui se déverse)"
+DOSSIER_REGLES = "Dossier des règles YAML (chemin complet) ; vide : les règles par défaut d'encaisse"
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("clients", pd.DataFrame, doc=CLIENTS, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("code_client", doc=CODE_CLIENT)
+@xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (pondérations et classes de scoring.yaml)")
+def SCORE(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None):
+    """Score de solvabilité 0–100 du client (retards, part de factures en retard, impayés, litiges, volume d'affaires, note externe) ; sans code client, le tableau de tous les clients avec leur classe de risque."""
+    return f.score(factures, reglements, clients, date_arrete, code_client, dossier_regles)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("clients", pd.DataFrame, doc=CLIENTS, **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("code_client", doc=CODE_CLIENT)
+@xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (limites par classe et actions de risque.yaml)")
+def CREDIT_HEADROOM(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None):
+    """Marge de crédit du client en € = limite (Encours max, sinon limite de sa classe de risque) − encours ; négative au-delà de la limite. Sans code client, le tableau de tous les clients avec l'action (avertir, exiger acompte, bloquer commandes)."""
+    return f.credit_headroom(factures, reglements, clients, date_arrete, code_client, dossier_regles)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("montant", doc="Montant TTC restant dû de la facture")
+@xw.arg("echeance", doc="Date d'échéance de la facture")
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("taux_contractuel", doc="Taux annuel de vos CGV (ex. 15 %) ; vide : taux BCE du semestre + 10 points (ou le taux de conditions.yaml)")
+@xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (taux BCE de legal.yaml, pénalités de conditions.yaml)")
+def PENALTY(montant, echeance, date_arrete, taux_contractuel=None, dossier_regles=None):
+    """Pénalités de retard (code de commerce L441-10) d'une facture en € : intérêts jour par jour au taux de chaque semestre (taux BCE au 1er janvier / 1er juillet + 10 points, ou taux contractuel) + indemnité forfaitaire de 40 €."""
+    return f.penalty(montant, echeance, date_arrete, taux_contractuel, dossier_regles)

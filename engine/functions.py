@@ -334,6 +334,6 @@ FUNCTIONS: dict[str, Callable] = {
 }
 
 # SCORE, CREDIT_HEADROOM, PENALTY (scoring, credit limits, late penalties)
-from encaisse.functions_risk import FUNCTIONS_RISK  # noqa: E402  (after FUNCTIONS: the registry is one dict)
+from encaisse.functions_risk import FUNCTIONS_RISK, credit_headroom, penalty, score  # noqa: E402,F401  (after FUNCTIONS: the registry is one dict)
 
 FUNCTIONS.update(FUNCTIONS_RISK)

@@ -6,8 +6,9 @@ text; the result is a number, a 2-D list with a header row (spilled in Excel), o
 error text "#VALEUR! <raison>" — these functions never raise.
 
 The policy (scoring weights, credit limits, penalty terms, legal rates) comes from the rules
-folder given as last argument, the repository's rules/ folder when blank, read by
-`encaisse.rules.load` on each call: nothing is kept between calls.
+folder given as last argument (`dossier_regles`; the keyword `rules_dir`, which the headless
+recalculation passes for --rules, wins over it), the repository's rules/ folder when blank,
+read by `encaisse.rules.load` on each call: nothing is kept between calls.
 
 `encaisse.functions` imports this module to register FUNCTIONS_RISK, so its helpers are
 looked up when a function runs, not when this module is imported.
@@ -72,11 +73,14 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and math.isnan(value))
 
 
-def _rules(dossier_regles: Any):
-    """The rules of the folder given (text), of the repository's rules/ folder when blank."""
+def _rules(dossier_regles: Any, rules_dir: Any = None):
+    """The rules of `rules_dir` (the recalculation's --rules, keyword only), else of the folder
+    given in the formula, else of the repository's rules/ folder. A folder that does not exist
+    is an error, never a silent fallback."""
     from encaisse.rules import load
 
-    folder = None if _blank(dossier_regles) else coerce_text(dossier_regles)
+    given = rules_dir if not _blank(rules_dir) else dossier_regles
+    folder = None if _blank(given) else coerce_text(given)
     return load(Path(folder) if folder else DEFAULT_RULES_DIR)
 
 
@@ -121,24 +125,24 @@ def _scored(factures, reglements, clients, date_arrete, rules):
 
 
 @_sheet_function
-def score(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None):
+def score(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, *, rules_dir=None):
     """SCORE(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles]) — score de
     solvabilité 0–100 du client ; sans code client, un tableau de tous les clients (facteurs,
     score, classe de risque)."""
-    scores = _scored(factures, reglements, clients, date_arrete, _rules(dossier_regles))[-1]
+    scores = _scored(factures, reglements, clients, date_arrete, _rules(dossier_regles, rules_dir))[-1]
     if _blank(code_client):
         return _grid(scores, SCORE_HEADERS)
     return float(_customer_row(scores, code_client)["score"])
 
 
 @_sheet_function
-def credit_headroom(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None):
+def credit_headroom(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, *, rules_dir=None):
     """CREDIT_HEADROOM(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles]) —
     marge de crédit en € = limite − encours (négative au-delà de la limite) ; sans code client, un
     tableau de tous les clients (classe, encours, limite et son origine, marge, utilisation, action)."""
     from encaisse.risk import credit_exposure
 
-    rules = _rules(dossier_regles)
+    rules = _rules(dossier_regles, rules_dir)
     invoices, payments, customers, as_of, scores = _scored(factures, reglements, clients, date_arrete, rules)
     table = credit_exposure(invoices, payments, customers, as_of, rules.risk, scores)
     if _blank(code_client):
@@ -152,7 +156,7 @@ def credit_headroom(factures, reglements, clients, date_arrete, code_client=None
 
 
 @_sheet_function
-def penalty(montant, echeance, date_arrete, taux_contractuel=None, dossier_regles=None):
+def penalty(montant, echeance, date_arrete, taux_contractuel=None, dossier_regles=None, *, rules_dir=None):
     """PENALTY(montant; échéance; date_arrêté[; taux_contractuel][; dossier_règles]) — pénalités de
     retard L441-10 d'une facture en € : intérêts jour par jour au taux de chaque semestre (taux BCE
     au 1er janvier / 1er juillet + 10 points, ou le taux contractuel) + l'indemnité forfaitaire de 40 €."""
@@ -164,7 +168,7 @@ def penalty(montant, echeance, date_arrete, taux_contractuel=None, dossier_regle
         raise f.SheetError("échéance vide")
     due = f.date_arg(echeance, "échéance")
     as_of = f.date_arg(date_arrete)
-    legal, rate = penalty_basis(_rules(dossier_regles))
+    legal, rate = penalty_basis(_rules(dossier_regles, rules_dir))
     if not _blank(taux_contractuel):
         try:
             rate = coerce_amount(taux_contractuel, percent=True)

@@ -148,6 +148,8 @@ def test_penalty_function_rules_folder_sets_the_contract(tmp_path):
     text = text.replace("  indemnite_forfaitaire: 40\n", "  indemnite_forfaitaire: 50\n")
     conditions.write_text(text, encoding="utf-8")
     assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", None, str(folder)) == 423.97
+    # the recalculation's --rules (keyword rules_dir) wins over the folder in the formula
+    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", None, "/pas/de/regles", rules_dir=str(folder)) == 423.97
     assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", "20 %", str(folder)) == 548.63  # 10 000 × 0,20 × 91 / 365 = 498,63 + 50
 
 
@@ -157,3 +159,14 @@ def test_penalty_function_never_raises():
     assert PENALTY(10_000.0, "15/05/2010", "14/08/2023") == (
         "#VALEUR! taux BCE inconnu au 01/01/2010 : l'historique de rules/legal.yaml commence le 16/03/2016")
     assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", None, "/pas/de/regles").startswith("#VALEUR! ")
+
+
+def test_penalty_udf_delegates_in_one_line():
+    import inspect
+
+    from encaisse.addin import udfs
+
+    assert udfs.PENALTY(10_000.0, dt.datetime(2023, 5, 15), dt.datetime(2023, 8, 14)) == 370.14
+    assert udfs.PENALTY(10_000.0, dt.datetime(2023, 5, 15), dt.datetime(2023, 8, 14), 0.15) == 413.97
+    body = [line for line in inspect.getsource(udfs.PENALTY).splitlines() if line.strip() and not line.lstrip().startswith(("@", "def ", '"""'))]
+    assert body == ["    return f.penalty(montant, echeance, date_arrete, taux_contractuel, dossier_regles)"]

@@ -147,3 +147,11 @@ def test_credit_headroom_function_errors():
     no_amount = [row[:4] for row in FACTURES]
     assert CREDIT_HEADROOM(no_amount, REGLEMENTS, CLIENTS, as_of, "X") == (
         "#VALEUR! Factures : colonne obligatoire « Montant TTC » absente (en-têtes lus : N° facture, Code client, Date facture, Échéance)")
+
+
+def test_credit_headroom_udf_with_xlwings_dataframes():
+    from encaisse.addin import udfs
+
+    frames = [pd.DataFrame(r[1:], columns=r[0]) for r in (FACTURES, REGLEMENTS, CLIENTS)]
+    assert udfs.CREDIT_HEADROOM(*frames, dt.datetime(2026, 10, 31), "X") == -20_000.0
+    assert udfs.CREDIT_HEADROOM(*frames, dt.datetime(2026, 10, 31))[3] == ["Z", "B", 10_500.0, 25_000.0, "classe", 14_500.0, 0.42, "aucune"]

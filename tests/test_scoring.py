@@ -229,3 +229,12 @@ def test_score_function_errors_are_texts():
     assert SCORE(broken, REGLEMENTS, CLIENTS, as_of, "P") == (
         "#VALEUR! Factures, ligne 4, colonne « Montant TTC » : montant « beaucoup » n'est pas un nombre")
     assert SCORE(FACTURES, REGLEMENTS, CLIENTS, as_of, "P", "/pas/de/regles") == "#VALEUR! /pas/de/regles : dossier de règles introuvable"
+
+
+def test_score_udf_with_xlwings_dataframes():
+    """@xw.arg(..., pd.DataFrame, index=False, header=True) gives DataFrames whose columns are the headers."""
+    from encaisse.addin import udfs
+
+    frames = [pd.DataFrame(r[1:], columns=r[0]) for r in (FACTURES, REGLEMENTS, CLIENTS)]
+    assert udfs.SCORE(*frames, dt.datetime(2026, 10, 31), "S") == 22.0
+    assert udfs.SCORE(*frames, dt.datetime(2026, 10, 31))[1] == ["P", 0.0, 0.0, 0.0, 0.0, 60_000.0, None, 100.0, "A"]
