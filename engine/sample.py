@@ -615,9 +615,11 @@ def _journal(inv: dict, pay: dict, cust: dict) -> pd.DataFrame:
                 settle[idx] <= d + 10,
                 np.full(len(idx), channel == "téléphone") & (settle[idx] <= d + 30),
                 np.full(len(idx), channel == "téléphone"),
+                np.full(len(idx), channel == "lettre recommandée") & (d <= AS_OF - 5),
                 np.full(len(idx), channel == "lettre recommandée"),
             ],
-            ["litige signalé", "échéancier accordé", "payé", "promesse de paiement", "message laissé", "accusé de réception signé"],
+            ["litige signalé", "échéancier accordé", "payé", "promesse de paiement", "message laissé",
+             "accusé de réception signé", "en attente de l'accusé de réception"],
             "sans réponse",
         )
         parts.append(pd.DataFrame({

@@ -31,8 +31,10 @@ from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from encaisse.dashboard import write_dashboard
 from encaisse.errors import EncaisseError
 from encaisse.ledger import Ledger, Params
+from encaisse.sample import generate_sample
 from encaisse.tables import (
     ACTIVITY,
     CUSTOMERS,
@@ -51,6 +53,8 @@ from encaisse.tables import (
     NamedCell,
     Table,
 )
+
+__all__ = ["Formats", "add_sheet", "empty_ledger", "generate_sample", "make_formats", "summary", "write_template"]
 
 CREATED = dt.datetime(2026, 1, 1)  # fixed document date: identical bytes on every run
 EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
@@ -160,8 +164,8 @@ def write_template(path: str | os.PathLike, ledger: Ledger | None = None) -> Pat
             "created": CREATED,
         })
         formats = make_formats(workbook)
-        # The dashboard sheet ("Tableau de bord", helper D) is added here, before the tables,
-        # so that it comes first: write_dashboard(workbook, formats, ledger).
+        # The dashboard sheet comes first, before the tables its formulas read.
+        write_dashboard(workbook, formats, ledger)
         sheets = {table.name: _write_table(workbook, formats, table, getattr(ledger, table.attr)) for table in TABLES}
         _write_bank_balance(workbook, sheets[FLOWS.name], formats, ledger.params)
         _write_params(workbook, formats, ledger.params)
