@@ -29,6 +29,7 @@ from encaisse.tables import DISPUTE_CATEGORIES
 DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 SCHEMA_DIR = DEFAULT_RULES_DIR / "schema"
 TEMPLATES_DIR = "modeles"
+CHANNELS = ("email", "telephone", "courrier", "recommande")
 
 # file name -> schema name, in the order they are read
 FILES: tuple[str, ...] = ("conditions.yaml", "relances.yaml", "litiges.yaml", "risque.yaml", "scoring.yaml", "legal.yaml")
@@ -454,6 +455,10 @@ def _check_dunning(doc: Document, folder: Path, classes: list[str] | None, segme
             if "/" in template or "\\" in template or template not in available:
                 doc.problem(here + ("modele",), f"modèle « {template} » introuvable dans "
                                                 f"{_display(templates_dir)}/{suggestion(template, available)}")
+            elif step["canal"] in CHANNELS and (step["canal"] == "email") != _is_email_template(template):
+                wanted = "un modèle d'e-mail (.eml ou .eml.j2)" if step["canal"] == "email" else "un modèle de document (pas .eml)"
+                doc.problem(here + ("modele",), f"étape « {step['id']} » : le canal « {step['canal']} » demande {wanted}, "
+                                                f"pas « {template} »")
     timelines = list(data["calendriers"])
     assignment = data["affectation"]
     if assignment["par_defaut"] not in timelines:
@@ -479,6 +484,10 @@ def _check_dunning(doc: Document, folder: Path, classes: list[str] | None, segme
         low, high = route.get("montant_min"), route.get("montant_max")
         if low is not None and high is not None and low >= high:
             doc.problem(here + ("montant_max",), f"montant_max ({high}) doit être supérieur à montant_min ({low})")
+
+
+def _is_email_template(name: str) -> bool:
+    return name.endswith((".eml", ".eml.j2"))
 
 
 def _undefined_timeline(doc: Document, path: tuple, name: str, timelines: list[str]) -> None:

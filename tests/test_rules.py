@@ -292,6 +292,14 @@ def test_missing_template(folder):
     ]
 
 
+def test_template_must_suit_the_channel(folder):
+    write_rules(folder, relances=("        canal: email\n        modele: ferme", "        canal: recommande\n        modele: ferme"))
+    assert problems_of(folder) == [
+        f"{folder.as_posix()}/relances.yaml:12:17: étape « ferme » : le canal « recommande » demande un modèle de "
+        "document (pas .eml), pas « ferme.eml.j2 »"
+    ]
+
+
 def test_undefined_segment_and_class(folder):
     write_rules(folder, relances=("    D: renforce\n", "    E: renforce\n  par_segment:\n    PMI: standard\n"))
     base = folder.as_posix()
