@@ -49,6 +49,9 @@ from encaisse.xlsx_write import EXCEL_ERRORS, CellUpdate, ErrorValue, patch_shee
 
 VOLATILE = ("TODAY", "NOW")
 _PREFIX = re.compile(r"_xlfn\.|_xlws\.|_xludf\.", re.I)
+# The formula library misreads a range ending on the sheet's last row ($G$5:$G$1048576 -> G5);
+# read to the row before, which `_clip` treats as open-ended like the last row.
+_LAST_ROW = re.compile(r"(?<![\w.])(\$?[A-Za-z]{1,3}\$?)1048576(?!\d)")
 _CALL = re.compile(r"(?<![\w.!$\\])([A-Za-z_][\w.]*)\s*\(")
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 MAX_ROWS, MAX_COLS = 1048576, 16384
@@ -200,6 +203,9 @@ class Evaluator:
         self.warnings: list[str] = []
         self.engine_calls = 0
         self.formulas, get_functions, self.not_implemented, self.XlError = _formulas()
+        from formulas.ranges import Ranges
+
+        self._Ranges = Ranges
         self.library = get_functions()
         self.parser = self.formulas.Parser()
         self.engine = _engine_functions()
@@ -241,7 +247,7 @@ class Evaluator:
     def _dependencies(self) -> dict[tuple, set]:
         unsupported: dict[str, set[str]] = {}
         deps: dict[tuple, set] = {}
-        anchors = [(key, self._stored_extent(c)) for key, c in self.by_cell.items()]
+        anchors = [(key, self._dependency_extent(c)) for key, c in self.by_cell.items()]
         for key, cell in self.by_cell.items():
             try:
                 text = self._translate(cell)
@@ -291,6 +297,13 @@ class Evaluator:
             return Rect(cell.sheet, r1, c1, r2, c2)
         return Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
 
+    def _dependency_extent(self, cell: FormulaCell) -> Rect:
+        # A dynamic array's spill size is known only once evaluated: any reference below and to
+        # the right of its anchor may read its values, so such references are ordered after it.
+        if cell.kind == "dynamic":
+            return Rect(cell.sheet, cell.row, cell.col, MAX_ROWS, MAX_COLS)
+        return self._stored_extent(cell)
+
     def _supported(self, name: str) -> bool:
         if name in self.engine:
             return True
@@ -301,7 +314,7 @@ class Evaluator:
     def _translate(self, cell: FormulaCell) -> str:
         key = (cell.sheet, cell.row, cell.col)
         if key not in self._translated:
-            text = _outside_strings(cell.text, lambda s: _PREFIX.sub("", s))
+            text = _outside_strings(cell.text, lambda s: _LAST_ROW.sub(r"\g<1>1048575", _PREFIX.sub("", s)))
             try:
                 text, _ = translate(text, self.package.tables, row=cell.row)
             except StructuredRefError as error:
@@ -445,7 +458,7 @@ class Evaluator:
 
     def _clip(self, rect: Rect) -> Rect:
         """Whole columns/rows (A:A, 2:2) are cut to the used area of the sheet (and computed cells)."""
-        if rect.r2 < MAX_ROWS and rect.c2 < MAX_COLS:
+        if rect.r2 < MAX_ROWS - 1 and rect.c2 < MAX_COLS:
             return rect
         grid = self.grid(rect.sheet)
         rows, cols = grid.shape
@@ -516,13 +529,20 @@ class Evaluator:
             if found is None:
                 raise _CellProblem(f"nom « {name} » inconnu")
             if isinstance(found, Rect):
-                return self.xl_values(found)
+                return self._ranges(found)
             return _as_2d(self.evaluate(_PREFIX.sub("", found.lstrip("=")), cell))
         attr = ranges.ranges[0]
         if attr.get("sheet") is None and attr.get("sheet_id") not in (None, ""):
             attr = dict(attr, sheet=attr["sheet_id"].strip("'").replace("''", "'"))
         rect = self._rect_from(attr.get("sheet"), attr, cell.sheet)
-        return self.xl_values(rect)
+        return self._ranges(rect)
+
+    def _ranges(self, rect: Rect):
+        # Functions such as ROWS/COLUMNS/OFFSET need the range itself, not only its values.
+        rect = self._clip(rect)
+        values = self.xl_values(rect)
+        ref = f"{quote_sheet(rect.sheet)}!{cell_ref(rect.r1, rect.c1)}:{cell_ref(rect.r2, rect.c2)}"
+        return self._Ranges().push(ref, values)
 
     def _engine_call(self, name: str, args: list[str], cell: FormulaCell):
         values = [self._engine_argument(arg, cell) for arg in args]

@@ -84,6 +84,8 @@ def translate(formula: str, tables: dict, row: int | None = None) -> tuple[str, 
             refs.append(ref)
             out.append(_a1(ref, row))
             i = end
+        elif table is None and end < n and formula[end] == "[" and not _is_cell_like(name):
+            raise StructuredRefError(f"tableau « {name} » absent du classeur")
         else:
             out.append(name)
             i = end
