@@ -156,16 +156,23 @@ def missing_columns_message(column: Column, headers: Sequence[object]) -> str:
 # ---------------------------------------------------------------- column conversion
 
 
-def blank_mask(values: np.ndarray) -> np.ndarray:
-    """Cells with nothing in them: '', None, NaN, NaT (whitespace-only text is decided later)."""
+def inspect(values: np.ndarray) -> tuple[str, np.ndarray]:
+    """(pandas' inferred kind of the column, mask of cells with nothing in them: '', None, NaN, NaT).
+
+    Whitespace-only text counts as blank later, once stripped.
+    """
+    kind = infer_dtype(values, skipna=False)
+    if kind == "string":
+        return kind, np.asarray(values == "", dtype=bool)
+    if kind in ("date", "datetime", "boolean", "integer"):
+        return kind, np.zeros(len(values), dtype=bool)
     if values.dtype == object:
-        kind = infer_dtype(values, skipna=False)
-        if kind == "string":
-            return np.asarray(values == "", dtype=bool)
-        if kind in ("date", "datetime"):
-            return np.zeros(len(values), dtype=bool)
-        return np.asarray(pd.isna(values) | (values == ""), dtype=bool)
-    return np.asarray(pd.isna(values), dtype=bool)
+        return kind, np.asarray(pd.isna(values) | (values == ""), dtype=bool)
+    return kind, np.asarray(pd.isna(values), dtype=bool)
+
+
+def blank_mask(values: np.ndarray) -> np.ndarray:
+    return inspect(values)[1]
 
 
 def _categories(values: np.ndarray) -> np.ndarray:
@@ -177,9 +184,9 @@ def _categories(values: np.ndarray) -> np.ndarray:
 
 
 def _strip(values: np.ndarray) -> np.ndarray:
-    """Stripped str values (object array), whitespace-only become ''."""
+    """Stripped str values (object array), whitespace-only become ''; `values` itself when none needs it."""
     if not _has_outer_space(values):
-        return np.array(values, dtype=object)
+        return values
     return pd.Series(values, dtype=object).str.strip().to_numpy(dtype=object, copy=True)
 
 
@@ -210,16 +217,18 @@ def parse_numbers(texts: np.ndarray, *, percent: bool = False) -> np.ndarray:
     return np.where(is_percent.to_numpy(dtype=bool), numbers / 100.0, numbers)
 
 
-def to_numbers(values: np.ndarray, *, percent: bool = False, blank: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Cells -> (float64 with NaN for blank/bad, mask of non-blank cells that are not numbers)."""
+def to_numbers(values: np.ndarray, *, percent: bool = False, seen: tuple[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cells -> (float64 with NaN for blank/bad, mask of non-blank cells that are not numbers).
+
+    `seen` is `inspect(values)` when the caller has it already.
+    """
     values = np.asarray(values, dtype=object)
     n = len(values)
-    if infer_dtype(values, skipna=True) in ("floating", "integer", "mixed-integer-float", "empty"):
-        numbers = values.astype(np.float64)
-        return numbers, np.zeros(n, dtype=bool)
+    kind, blank = seen or inspect(values)
+    if kind in ("floating", "integer", "mixed-integer-float", "empty"):
+        return values.astype(np.float64), np.zeros(n, dtype=bool)
     numbers = np.full(n, np.nan)
     bad = np.zeros(n, dtype=bool)
-    blank = blank_mask(values) if blank is None else blank
     idx = np.flatnonzero(~blank)
     vals = values[idx]
     kinds = _categories(vals)
@@ -271,7 +280,7 @@ def _days_from_texts(texts: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_dates(values: np.ndarray, *, blank: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def to_dates(values: np.ndarray, *, seen: tuple[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cells -> (datetime64[ns] at midnight with NaT for blank/bad, mask of non-blank unreadable cells)."""
     values = np.asarray(values)
     n = len(values)
@@ -279,10 +288,15 @@ def to_dates(values: np.ndarray, *, blank: np.ndarray | None = None) -> tuple[np
         return values.astype("datetime64[D]").astype("datetime64[ns]"), np.zeros(n, dtype=bool)
     values = values.astype(object, copy=False)
     days = np.full(n, np.nan)
-    blank = (blank_mask(values) if blank is None else blank).copy()
-    idx = np.flatnonzero(~blank)
-    vals = values[idx]
-    kind = infer_dtype(vals, skipna=False)
+    kind, blank = seen or inspect(values)
+    blank = blank.copy()
+    if blank.any():
+        idx = np.flatnonzero(~blank)
+        vals = values[idx]
+        kind = infer_dtype(vals, skipna=False)
+    else:
+        idx = np.arange(n)
+        vals = values
     if kind in ("date", "datetime", "datetime64"):
         days[idx] = _days_from_dates(vals)
     elif kind in ("floating", "integer", "mixed-integer-float"):
@@ -321,15 +335,21 @@ def _code_texts(numbers: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_texts(values: np.ndarray, *, blank: np.ndarray | None = None) -> pd.Series:
+def to_texts(values: np.ndarray, *, seen: tuple[str, np.ndarray] | None = None) -> pd.Series:
     """Cells -> pandas str Series (NaN for blank). Never a problem: everything can be text."""
+    return _texts(values, seen)[0]
+
+
+def _texts(values: np.ndarray, seen: tuple[str, np.ndarray] | None = None) -> tuple[pd.Series, np.ndarray]:
+    """(str Series, mask of blank cells)."""
     values = np.asarray(values, dtype=object)
-    kind = infer_dtype(values, skipna=False)
+    kind, blank = seen or inspect(values)
     if kind == "string":
         texts = _strip(values)
+        if texts is not values:  # something was stripped: whitespace-only cells are blank too
+            blank = texts == ""
     else:
         texts = np.empty(len(values), dtype=object)
-        blank = blank_mask(values) if blank is None else blank
         texts[blank] = ""
         idx = np.flatnonzero(~blank)
         vals = values[idx]
@@ -342,8 +362,11 @@ def to_texts(values: np.ndarray, *, blank: np.ndarray | None = None) -> pd.Serie
         other = ~(is_str | is_num)
         if other.any():
             texts[idx[other]] = np.frompyfunc(show, 1, 1)(vals[other])
-    texts[texts == ""] = np.nan
-    return pd.Series(texts, dtype="str")
+        blank = texts == ""
+    if blank.any():
+        texts = texts.copy() if texts is values else texts
+        texts[blank] = np.nan
+    return pd.Series(texts, dtype="str"), np.asarray(blank, dtype=bool)
 
 
 # ---------------------------------------------------------------- single cells
@@ -421,15 +444,15 @@ def coerce_columns(
 
     height = (columns.shape[0] if isinstance(columns, np.ndarray) and columns.ndim == 2 else (len(columns[0]) if len(columns) else 0)) if found else 0
     raws = {key: raw(index) for key, index in found.items()}
-    blanks = {key: blank_mask(values) for key, values in raws.items()}
+    seen = {key: inspect(values) for key, values in raws.items()}
     keep = np.zeros(height, dtype=bool)
-    for blank in blanks.values():
+    for _, blank in seen.values():
         keep |= ~blank
     rows = header_row + 1 + np.arange(height, dtype=np.int64)
     if not keep.all():
         rows = rows[keep]
         raws = {key: values[keep] for key, values in raws.items()}
-        blanks = {key: blank[keep] for key, blank in blanks.items()}
+        seen = {key: (kind, blank[keep]) for key, (kind, blank) in seen.items()}
     n = len(rows)
 
     data: dict[str, object] = {}
@@ -440,15 +463,14 @@ def coerce_columns(
         values = raws[column.key]
         index = found[column.key]
         if column.kind == "date":
-            converted, bad = to_dates(values, blank=blanks[column.key])
+            converted, bad = to_dates(values, seen=seen[column.key])
             missing = np.isnat(converted) & ~bad
         elif column.kind in ("amount", "number"):
-            converted, bad = to_numbers(values, percent=column.kind == "number", blank=blanks[column.key])
+            converted, bad = to_numbers(values, percent=column.kind == "number", seen=seen[column.key])
             missing = np.isnan(converted) & ~bad
         else:
-            converted = to_texts(values, blank=blanks[column.key])
+            converted, missing = _texts(values, seen[column.key])
             bad = np.zeros(n, dtype=bool)
-            missing = converted.isna().to_numpy()
         data[column.key] = converted
         for i in np.flatnonzero(bad):
             located.append(Located(int(rows[i]), index, Problem(where(index, int(rows[i]), headers[index]), bad_message(column, column.kind, values[i]))))
