@@ -200,12 +200,17 @@ def _has_outer_space(values: np.ndarray) -> bool:
 
 
 def parse_numbers(texts: np.ndarray, *, percent: bool = False) -> np.ndarray:
-    """French or plain number text -> float64 (NaN where not a number). Vectorised over the array."""
+    """French or plain number text -> float64 (NaN where not a number). Vectorised over the array.
+
+    With `percent`, a trailing % is accepted and the figure kept as written ("2,15 %" -> 2.15),
+    the workbook's convention for rates (TauxBCE: 2,15 = 2,15 %).
+    """
     s = pd.Series(texts, dtype=object).str.strip()
     negative = s.str.match(r"^\(.*\)$") | s.str.endswith("-")
     s = s.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.rstrip("-")
-    is_percent = s.str.endswith("%") if percent else pd.Series(False, index=s.index)
-    s = s.str.rstrip("%").str.replace(_AMOUNT_NOISE, "", regex=True)
+    if percent:
+        s = s.str.rstrip().str.rstrip("%")
+    s = s.str.replace(_AMOUNT_NOISE, "", regex=True)
     comma = s.str.rfind(",")
     dot = s.str.rfind(".")
     decimal_comma = comma > dot
@@ -213,8 +218,7 @@ def parse_numbers(texts: np.ndarray, *, percent: bool = False) -> np.ndarray:
     s = s.where(decimal_comma, s.str.replace(",", "", regex=False))
     valid = s.str.fullmatch(_NUMBER).fillna(False).astype(bool)
     numbers = pd.to_numeric(s.where(valid), errors="coerce").to_numpy(dtype=np.float64)
-    numbers = np.where(negative.to_numpy(dtype=bool) & (numbers > 0), -numbers, numbers)
-    return np.where(is_percent.to_numpy(dtype=bool), numbers / 100.0, numbers)
+    return np.where(negative.to_numpy(dtype=bool) & (numbers > 0), -numbers, numbers)
 
 
 def to_numbers(values: np.ndarray, *, percent: bool = False, seen: tuple[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -396,6 +400,19 @@ def coerce_text(value: object) -> str | None:
 # ---------------------------------------------------------------- whole tables
 
 
+def grid(rows: list[list[object]], width: int) -> np.ndarray:
+    """Rows of cells -> 2-D object array, short rows padded (pandas' C routine: several times faster than np.array)."""
+    if not rows:
+        return np.empty((0, width), dtype=object)
+    try:
+        from pandas._libs.lib import to_object_array
+
+        return to_object_array(rows, min_width=width)
+    except (ImportError, TypeError):
+        widest = max(width, *(len(r) for r in rows))
+        return np.array([list(r) + [None] * (widest - len(r)) for r in rows], dtype=object)
+
+
 def empty_frame(table: Table) -> pd.DataFrame:
     return pd.DataFrame({**{c.key: _empty_column(c, 0) for c in table.columns}, "row": np.zeros(0, dtype=np.int64)})
 
@@ -508,15 +525,7 @@ def frame_from_values(
         columns = [values.iloc[:, j].to_numpy(dtype=object) for j in range(values.shape[1])]
         result = coerce_columns(headers, columns, table, sheet=sheet, header_row=first_row, first_col=first_col)
     else:
-        rows = [list(r) if not isinstance(r, list) else r for r in values] if not isinstance(values, list) else values
-        if not rows:
-            result = coerce_columns([], [], table, sheet=sheet, header_row=first_row, first_col=first_col)
-        else:
-            width = max(len(r) for r in rows)
-            if any(len(r) != width for r in rows):
-                rows = [list(r) + [None] * (width - len(r)) for r in rows]
-            grid = np.empty((len(rows) - 1, width), dtype=object)
-            if len(rows) > 1:
-                grid[:] = rows[1:] if width else grid
-            result = coerce_columns(list(rows[0]), grid, table, sheet=sheet, header_row=first_row, first_col=first_col)
+        rows = [r if isinstance(r, list) else list(r) for r in values]
+        headers = rows[0] if rows else []
+        result = coerce_columns(headers, grid(rows[1:], len(headers)), table, sheet=sheet, header_row=first_row, first_col=first_col)
     return result.frame, [p.problem for p in result.problems]

@@ -28,6 +28,7 @@ from encaisse.coerce import (
     coerce_text,
     column_letter,
     empty_frame,
+    grid,
 )
 from encaisse.errors import InputError, Problem
 from encaisse.ledger import Ledger, Params
@@ -134,18 +135,6 @@ def _find(names: list[str], *wanted: str) -> str | None:
     return next((name for name in names if normalize_header(name) in keys), None)
 
 
-def _grid(rows: list[list[object]], width: int) -> np.ndarray:
-    """Rows of cells -> 2-D object array (pandas' C routine is several times faster than np.array)."""
-    if not rows:
-        return np.empty((0, width), dtype=object)
-    try:
-        from pandas._libs.lib import to_object_array
-
-        return to_object_array(rows, min_width=width)
-    except (ImportError, TypeError):
-        return np.array(rows, dtype=object).reshape(len(rows), -1)
-
-
 def _read_table(book: calamine.CalamineWorkbook, table: Table, sheet_names: list[str], table_names: list[str]) -> TableRead | None:
     name = _find(table_names, table.name, table.sheet)
     if name is not None:
@@ -153,7 +142,7 @@ def _read_table(book: calamine.CalamineWorkbook, table: Table, sheet_names: list
         headers = list(found.columns)
         rows = found.to_python()
         start = found.start or (1, 0)
-        coerced = coerce_columns(headers, _grid(rows, len(headers)), table, sheet=found.sheet, header_row=start[0], first_col=start[1])
+        coerced = coerce_columns(headers, grid(rows, len(headers)), table, sheet=found.sheet, header_row=start[0], first_col=start[1])
         return TableRead(table, found.sheet, coerced)
     sheet_name = _find(sheet_names, table.sheet, table.name)
     if sheet_name is None:
@@ -165,7 +154,7 @@ def _read_table(book: calamine.CalamineWorkbook, table: Table, sheet_names: list
     top, left = sheet.start or (0, 0)
     at = _header_index(rows, table)
     headers = rows[at] if rows else []
-    coerced = coerce_columns(headers, _grid(rows[at + 1:], len(headers)), table, sheet=sheet_name, header_row=top + at + 1, first_col=left)
+    coerced = coerce_columns(headers, grid(rows[at + 1:], len(headers)), table, sheet=sheet_name, header_row=top + at + 1, first_col=left)
     return TableRead(table, sheet_name, coerced)
 
 

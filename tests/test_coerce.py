@@ -99,10 +99,12 @@ def test_bad_and_blank_amounts():
     assert bad.tolist() == [True, True, True, True, True, True, False, False, False]
 
 
-def test_percent_text_in_number_columns():
-    numbers, bad = to_numbers(np.array(["2,15 %", 0.0215, "3"], dtype=object), percent=True)
-    assert numbers.tolist() == pytest.approx([0.0215, 0.0215, 3.0])
+def test_rates_keep_the_figure_written_before_the_percent_sign():
+    numbers, bad = to_numbers(np.array(["2,15 %", "2,15%", 2.15, "3"], dtype=object), percent=True)
+    assert numbers.tolist() == [2.15, 2.15, 2.15, 3.0]
     assert not bad.any()
+    numbers, bad = to_numbers(np.array(["2,15 %"], dtype=object))  # an amount is never a percentage
+    assert bad.tolist() == [True]
 
 
 # ------------------------------------------------------------------ text
@@ -235,3 +237,10 @@ def test_far_columns_get_two_letter_addresses():
     values = [["Code client", "Raison sociale", "Encours max"], ["C1", "Alpha", "beaucoup"]]
     _, problems = frame_from_values(values, CUSTOMERS, sheet="Clients", first_row=10, first_col=25)
     assert problems == [Problem("Clients!AB11", "montant « beaucoup » n'est pas un nombre")]
+
+
+def test_ragged_rows_and_tuples_are_padded():
+    values = [("Code client", "Raison sociale", "Segment"), ("C1", "Alpha"), ["C2", "Beta", "PME"]]
+    frame, problems = frame_from_values(values, CUSTOMERS)
+    assert problems == []
+    assert frame["segment"].tolist()[1] == "PME" and pd.isna(frame["segment"].tolist()[0])

@@ -179,7 +179,7 @@ def test_named_cells_are_read_into_params(tmp_path):
             (1, 0, "Raison sociale"), (1, 1, "  Encaisse Démo SAS "),
             (2, 0, "SIREN"), (2, 1, 123456789),
             (3, 0, "IBAN"), (3, 1, "FR76 3000 6000 0112 3456 7890 189"),
-            (4, 0, "Taux BCE"), (4, 1, 0.0215),
+            (4, 0, "Taux BCE"), (4, 1, "2,15 %"),
             (5, 0, "Adresse"), (5, 1, "1 rue de la Paix, 75002 Paris"),
         ]},
     ], names={
@@ -193,7 +193,7 @@ def test_named_cells_are_read_into_params(tmp_path):
     assert params.company_name == "Encaisse Démo SAS"
     assert params.siren == "123456789"
     assert params.iban == "FR76 3000 6000 0112 3456 7890 189"
-    assert params.ecb_rate == 0.0215
+    assert params.ecb_rate == 2.15
     assert params.company_address == "1 rue de la Paix, 75002 Paris"
     assert params.payment_link is None  # the name points to an empty cell
     assert params.rules_dir is None  # no such name
