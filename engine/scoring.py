@@ -101,14 +101,25 @@ _CENT = 0.005  # an open amount below half a cent is settled
 
 def _customer_universe(invoices: pd.DataFrame, customers: pd.DataFrame) -> pd.Index:
     """Clients' customers in their order, then customers seen only on invoices (sorted)."""
-    listed = pd.Index(customers["customer_id"].dropna().astype(str)).drop_duplicates()
-    seen = pd.Index(invoices["customer_id"].dropna().astype(str).unique())
+    listed = pd.Index(_text(customers["customer_id"]).dropna()).drop_duplicates()
+    seen = pd.Index(_text(invoices["customer_id"]).dropna().unique())
     extra = seen.difference(listed).sort_values()
     return listed.append(extra).rename("customer_id")
 
 
-def _has_text(column: pd.Series) -> pd.Series:
-    return column.notna() & column.astype("string").str.strip().fillna("").ne("")
+def _text(column: pd.Series) -> pd.Series:
+    return column.astype("str")  # blanks stay NA
+
+
+def _has_text(column: pd.Series) -> np.ndarray:
+    text = _text(column)
+    filled = text.notna().to_numpy(copy=True)
+    filled[filled] = text[filled].str.strip().ne("").to_numpy()
+    return filled
+
+
+def _days(values: np.ndarray) -> np.ndarray:
+    return values.astype("datetime64[D]").astype("int64").astype("float64")
 
 
 def customer_factors(
@@ -118,66 +129,94 @@ def customer_factors(
     as_of: dt.date | pd.Timestamp,
     window_days: int = 365,
 ) -> pd.DataFrame:
-    """The factor values per customer (index customer_id), NA where a factor cannot be measured."""
+    """The factor values per customer (index customer_id), NA where a factor cannot be measured.
+
+    Customers are integer codes (their place in the universe) and every per-customer figure
+    is one np.bincount over the invoices or payments.
+    """
     from encaisse.ledger import open_items
 
     as_of = pd.Timestamp(as_of).normalize()
-    window_start = as_of - pd.Timedelta(days=window_days - 1)
+    as_of64 = np.datetime64(as_of.to_datetime64(), "ns")
+    window_start = np.datetime64((as_of - pd.Timedelta(days=window_days - 1)).to_datetime64(), "ns")
     universe = _customer_universe(invoices, customers)
+    n = len(universe)
+
+    def per_customer(codes: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        known = codes >= 0
+        return np.bincount(codes[known], weights=None if weights is None else weights[known], minlength=n).astype("float64")
 
     items = open_items(invoices, payments, as_of)
-    items = items.assign(customer_id=items["customer_id"].astype(str), invoice_id=items["invoice_id"].astype(str))
-    overdue_open = (items["open_amount"] >= _CENT) & (items["days_past_due"] > 0)
-    measured = items[(items["issue_date"] >= window_start) | overdue_open]
-    fallen_due = measured[measured["due_date"] <= as_of]
+    customer = universe.get_indexer(_text(items["customer_id"]))
+    open_amount = items["open_amount"].to_numpy(dtype="float64")
+    days_past_due = items["days_past_due"].to_numpy(dtype="float64", na_value=np.nan)
+    issue = items["issue_date"].to_numpy(dtype="datetime64[ns]")
+    due = items["due_date"].to_numpy(dtype="datetime64[ns]")
+    overdue_open = (open_amount >= _CENT) & (days_past_due > 0)
+    measured = (issue >= window_start) | overdue_open
+    fallen_due = measured & (due <= as_of64)
 
-    # Last matched payment per invoice, and the payments themselves as days-late observations.
-    paid = payments[(payments["payment_date"] <= as_of) & _has_text(payments["invoice_id"])]
-    paid = paid.assign(invoice_id=paid["invoice_id"].astype(str))
-    paid = paid.merge(
-        fallen_due[["invoice_id", "customer_id", "due_date"]].drop_duplicates("invoice_id"), on="invoice_id", suffixes=("_payment", ""))
-    paid_days = (paid["payment_date"] - paid["due_date"]).dt.days.clip(lower=0)
-    last_payment = paid.groupby("invoice_id")["payment_date"].max()
+    # Payments matched to an invoice fallen due (the first invoice of a duplicated number).
+    paid = payments[payments["payment_date"].to_numpy(dtype="datetime64[ns]") <= as_of64]
+    numbers = pd.Index(_text(items["invoice_id"]))
+    first = np.arange(len(numbers))
+    if not numbers.is_unique:
+        keep = ~numbers.duplicated()
+        numbers, first = numbers[keep], first[keep]
+    hit = numbers.get_indexer(_text(paid["invoice_id"]))
+    position = np.where(hit >= 0, first[np.maximum(hit, 0)], -1)
+    matched = position >= 0
+    matched[matched] = fallen_due[position[matched]]
+    position = position[matched]
+    paid_on = _days(paid["payment_date"].to_numpy(dtype="datetime64[ns]")[matched])
+    paid_amount = np.clip(np.nan_to_num(paid["amount"].to_numpy(dtype="float64")[matched]), 0.0, None)
+    due_day = _days(due)
 
-    open_part = fallen_due[fallen_due["open_amount"] >= _CENT]
-    observations = pd.DataFrame({
-        "customer_id": pd.concat([paid["customer_id"], open_part["customer_id"]], ignore_index=True),
-        "weight": pd.concat([paid["amount"].clip(lower=0), open_part["open_amount"]], ignore_index=True),
-        "days": pd.concat([paid_days, open_part["days_past_due"].clip(lower=0)], ignore_index=True).astype("float64"),
-    })
-    observations["weighted"] = observations["weight"] * observations["days"]
-    sums = observations.groupby("customer_id")[["weighted", "weight"]].sum()
-    days_late = (sums["weighted"] / sums["weight"].where(sums["weight"] > 0))
+    # Days late weighted by amount: each matched payment, and each euro still open past due.
+    open_part = fallen_due & (open_amount >= _CENT)
+    codes = np.concatenate([customer[position], customer[open_part]])
+    weights = np.concatenate([paid_amount, open_amount[open_part]])
+    days = np.concatenate([np.clip(paid_on - due_day[position], 0.0, None), np.clip(days_past_due[open_part], 0.0, None)])
+    weight = per_customer(codes, weights)
+    days_late = per_customer(codes, weights * days) / np.where(weight > 0, weight, np.nan)
 
-    last = pd.Series(last_payment.reindex(fallen_due["invoice_id"]).to_numpy(), index=fallen_due.index)
-    late_payment = last > fallen_due["due_date"]
-    still_open_late = (fallen_due["open_amount"] >= _CENT) & (fallen_due["days_past_due"] > 0)
-    late_share = (late_payment | still_open_late).astype("float64").groupby(fallen_due["customer_id"]).mean()
+    last_payment = np.full(len(items), -np.inf)
+    np.maximum.at(last_payment, position, paid_on)
+    late = (last_payment > due_day) | overdue_open
+    fallen_count = per_customer(customer[fallen_due])
+    late_share = per_customer(customer[fallen_due], late[fallen_due].astype("float64")) / np.where(fallen_count > 0, fallen_count, np.nan)
 
-    disputed = _has_text(measured["dispute"]) if "dispute" in measured.columns else pd.Series(False, index=measured.index)
-    dispute_rate = disputed.astype("float64").groupby(measured["customer_id"]).mean()
-    unpaid_count = overdue_open.astype("int64").groupby(items["customer_id"]).sum()
+    disputed = _has_text(items["dispute"]) if "dispute" in items.columns else np.zeros(len(items), dtype=bool)
+    measured_count = per_customer(customer[measured])
+    dispute_rate = per_customer(customer[measured], disputed[measured].astype("float64")) / np.where(measured_count > 0, measured_count, np.nan)
+    unpaid_count = per_customer(customer[overdue_open])
 
-    issued = invoices[invoices["issue_date"] <= as_of]
-    has_history = pd.Series(True, index=pd.Index(issued["customer_id"].dropna().astype(str).unique()))
-    recent = issued[issued["issue_date"] >= window_start]
-    volume = recent["amount"].groupby(recent["customer_id"].astype(str)).sum()
+    all_codes = universe.get_indexer(_text(invoices["customer_id"]))
+    all_issue = invoices["issue_date"].to_numpy(dtype="datetime64[ns]")
+    issued = all_issue <= as_of64
+    history = per_customer(all_codes[issued]) > 0
+    recent = issued & (all_issue >= window_start)
+    volume = per_customer(all_codes[recent], np.nan_to_num(invoices["amount"].to_numpy(dtype="float64")[recent]))
 
-    rating = pd.Series(dtype="float64")
+    rating = np.full(n, np.nan)
     if "external_rating" in customers.columns:
-        rated = customers.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
-        rating = pd.to_numeric(rated["external_rating"], errors="coerce").set_axis(rated["customer_id"].astype(str))
+        rated = universe.get_indexer(_text(customers["customer_id"]))
+        values = pd.to_numeric(customers["external_rating"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        keep = (rated >= 0) & ~pd.Index(rated).duplicated()  # the first line of a duplicated code
+        rating[rated[keep]] = values[keep]
 
-    history = has_history.reindex(universe, fill_value=False).astype(bool)
-    frame = pd.DataFrame(index=universe)
-    frame["has_history"] = history
-    frame["days_late"] = days_late.reindex(universe)
-    frame["late_share"] = late_share.reindex(universe)
-    frame["unpaid_count"] = unpaid_count.reindex(universe).fillna(0).where(history)
-    frame["dispute_rate"] = dispute_rate.reindex(universe)
-    frame["volume"] = volume.reindex(universe).fillna(0.0).where(history)
-    frame["external_rating"] = rating.reindex(universe).astype("float64")
-    return frame
+    return pd.DataFrame(
+        {
+            "has_history": history,
+            "days_late": days_late,
+            "late_share": late_share,
+            "unpaid_count": np.where(history, unpaid_count, np.nan),
+            "dispute_rate": dispute_rate,
+            "volume": np.where(history, volume, np.nan),
+            "external_rating": rating,
+        },
+        index=universe,
+    )
 
 
 def score_customers(
