@@ -79,11 +79,21 @@ def table_arg(values: Any, table: Table, *, optional: bool = False) -> pd.DataFr
             raise SheetError(f"{table.sheet} : plage vide (sélectionnez le tableau avec sa ligne d'en-têtes, ex. {table.name}[#Tout])")
     if isinstance(values, (list, tuple)) and values and not isinstance(values[0], (list, tuple)):
         values = [values]  # a single row (header only) comes as a flat list
+    # The headless recalculation passes each table range as one DataFrame to every function and
+    # marks it with a cache (attrs[CONVERTED]) so that the table is converted once, not per call.
+    cache = values.attrs.get(CONVERTED) if isinstance(values, pd.DataFrame) else None
+    if cache is not None and table.name in cache:
+        return cache[table.name]
     frame, problems = frame_from_values(values, table)
     if problems:
         shown = " ; ".join(str(p) if p.where.startswith(table.sheet) else f"{table.sheet} : {p}" for p in problems[:3])
         raise SheetError(shown + (f" (et {len(problems) - 3} autres)" if len(problems) > 3 else ""))
+    if cache is not None:
+        cache[table.name] = frame
     return frame
+
+
+CONVERTED = "encaisse.converted"  # DataFrame.attrs key: table name -> canonical frame already converted
 
 
 def date_arg(value: Any, label: str = "date d'arrêté") -> pd.Timestamp:

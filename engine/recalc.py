@@ -594,8 +594,10 @@ class Evaluator:
             values = self.raw_values(rect)
             headers = [str(h) for h in values[0]]
             body = values[1:]
+            body = np.where(body == "", None, body)
             frame = pd.DataFrame({i: body[:, i] for i in range(body.shape[1])})
             frame.columns = headers
+            frame.attrs[_CONVERTED] = {}  # encaisse.functions converts the table once for every call
             self._frames[rect] = frame
         return frame
 
@@ -637,6 +639,9 @@ class _CellProblem(Exception):
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+_CONVERTED = "encaisse.converted"  # encaisse.functions.CONVERTED
 
 
 def _engine_functions() -> dict:
