@@ -164,7 +164,7 @@ def inspect(values: np.ndarray) -> tuple[str, np.ndarray]:
     kind = infer_dtype(values, skipna=False)
     if kind == "string":
         return kind, np.asarray(values == "", dtype=bool)
-    if kind in ("date", "datetime", "boolean", "integer"):
+    if kind in ("boolean", "integer"):
         return kind, np.zeros(len(values), dtype=bool)
     if values.dtype == object:
         return kind, np.asarray(pd.isna(values) | (values == ""), dtype=bool)

@@ -67,6 +67,13 @@ def test_blank_date_cells_are_missing_not_bad():
     assert bad == [False] * 5
 
 
+def test_none_and_nan_among_datetimes_are_blank():
+    # pandas infers "datetime" for datetimes mixed with None/NaN: they must still count as blank
+    got, bad = days([dt.datetime(2026, 6, 1), None, np.nan, pd.Timestamp("2026-06-02")])
+    assert got == ["2026-06-01", None, None, "2026-06-02"]
+    assert bad == [False] * 4
+
+
 def test_unreadable_dates_are_flagged():
     got, bad = days(["31/02/2026", "abc", True, -5, 0, "2026", dt.time(10, 0), "13/13/2026"])
     assert got == [None] * 8
