@@ -187,7 +187,7 @@ def CREDIT_HEADROOM(factures, reglements, clients, date_arrete, code_client=None
 @xw.arg("montant", doc="Montant TTC restant dû de la facture")
 @xw.arg("echeance", doc="Date d'échéance de la facture")
 @xw.arg("date_arrete", doc=DATE)
-@xw.arg("taux_contractuel", doc="Taux annuel de vos CGV (ex. 15 %) ; vide : taux BCE du semestre + 10 points (ou le taux de conditions.yaml)")
+@xw.arg("taux_contractuel", doc="Taux annuel de vos CGV (15 %, 15 ou 0,15) ; vide : taux BCE du semestre + 10 points (ou le taux de conditions.yaml)")
 @xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (taux BCE de legal.yaml, pénalités de conditions.yaml)")
 def PENALTY(montant, echeance, date_arrete, taux_contractuel=None, dossier_regles=None):
     """Pénalités de retard (code de commerce L441-10) d'une facture en € : intérêts jour par jour au taux de chaque semestre (taux BCE au 1er janvier / 1er juillet + 10 points, ou taux contractuel) + indemnité forfaitaire de 40 €."""

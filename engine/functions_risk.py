@@ -171,18 +171,25 @@ def penalty(montant, echeance, date_arrete, taux_contractuel=None, dossier_regle
     legal, rate = penalty_basis(_rules(dossier_regles, rules_dir))
     if not _blank(taux_contractuel):
         try:
-            rate = coerce_amount(taux_contractuel, percent=True)
+            rate = _rate(coerce_amount(taux_contractuel, percent=True))
         except ValueError:
-            raise f.SheetError(f"taux contractuel « {taux_contractuel} » n'est pas un nombre (ex. 12 % ou 0,12)") from None
+            raise f.SheetError(f"taux contractuel « {taux_contractuel} » n'est pas un nombre (ex. 15 %, 15 ou 0,15)") from None
     if rate is not None:
         _check_contractual_rate(rate, due.date(), as_of.date(), legal)
     return float(late_penalty(amount, due, as_of, legal, contractual_rate=rate)["total"].iloc[0])
 
 
+def _rate(value: float | None) -> float | None:
+    """A yearly rate as a fraction: 0,15 (a cell formatted in %) stays, 15 or « 15 % » (the workbook's
+    convention for rates, like TauxBCE) is divided by 100. A penalty rate of 1 % or less is never
+    lawful, so a value up to 1 can only be a fraction."""
+    return None if value is None else value / 100.0 if value > 1 else value
+
+
 def _check_contractual_rate(rate: float, due: dt.date, as_of: dt.date, legal) -> None:
     """L441-10: a contractual rate may not be below 3 × the legal interest rate of a half-year it covers."""
     if not 0 < rate <= 1:
-        raise _f().SheetError(f"taux contractuel {_percent(rate)} hors de 0 % à 100 % (saisissez 12 % ou 0,12)")
+        raise _f().SheetError(f"taux contractuel {_percent(rate)} hors de 0 % à 100 % (ex. 15 %, 15 ou 0,15)")
     start = half_year_start(due + dt.timedelta(days=1))
     while start <= as_of:  # the half-years with days late: a handful
         minimum = legal.minimum_penalty_rate(start)

@@ -125,17 +125,20 @@ def test_penalty_function_with_what_excel_passes():
 
 def test_penalty_function_contractual_rate():
     """15 %: 10 000 × 0,15 × 91 / 365 = 373,9726… → 373,97 + 40 = 413,97 (« 15 % » text or 0,15).
+    15 (the workbook's convention for rates, like TauxBCE) is 15 % too.
     12 % is below 3 × the 2023-S2 legal rate (3 × 4,22 % = 12,66 %): refused, like 5 % in 2023-S1
-    (3 × 2,06 % = 6,18 %); 12 typed without % is 1 200 %."""
+    (3 × 2,06 % = 6,18 %); 1 200 is out of range."""
     assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", "15 %") == 413.97
     assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 0.15) == 413.97
+    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 15.0) == 413.97
     assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 0.12) == (
         "#VALEUR! taux contractuel 12,00 % inférieur au minimum légal de 12,66 % "
         "(3 × le taux d'intérêt légal du semestre 2023-S2)")
     assert PENALTY(10_000.0, "15/05/2023", "30/06/2023", 0.05) == (
         "#VALEUR! taux contractuel 5,00 % inférieur au minimum légal de 6,18 % "
         "(3 × le taux d'intérêt légal du semestre 2023-S1)")
-    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 12) == "#VALEUR! taux contractuel 1200,00 % hors de 0 % à 100 % (saisissez 12 % ou 0,12)"
+    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 1200) == "#VALEUR! taux contractuel 1200,00 % hors de 0 % à 100 % (ex. 15 %, 15 ou 0,15)"
+    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", "beaucoup") == "#VALEUR! taux contractuel « beaucoup » n'est pas un nombre (ex. 15 %, 15 ou 0,15)"
 
 
 def test_penalty_function_rules_folder_sets_the_contract(tmp_path):
