@@ -202,14 +202,15 @@ def _has_outer_space(values: np.ndarray) -> bool:
 def parse_numbers(texts: np.ndarray, *, percent: bool = False) -> np.ndarray:
     """French or plain number text -> float64 (NaN where not a number). Vectorised over the array.
 
-    With `percent`, a trailing % is accepted and the figure kept as written ("2,15 %" -> 2.15),
-    the workbook's convention for rates (TauxBCE: 2,15 = 2,15 %).
+    With `percent`, a trailing % divides by 100 as Excel does when one types it ("15 %" -> 0.15).
     """
     s = pd.Series(texts, dtype=object).str.strip()
     negative = s.str.match(r"^\(.*\)$") | s.str.endswith("-")
     s = s.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.rstrip("-")
+    is_percent = np.zeros(len(s), dtype=bool)
     if percent:
-        s = s.str.rstrip().str.rstrip("%")
+        is_percent = s.str.endswith("%").to_numpy(dtype=bool)
+        s = s.str.rstrip("%")
     s = s.str.replace(_AMOUNT_NOISE, "", regex=True)
     comma = s.str.rfind(",")
     dot = s.str.rfind(".")
@@ -218,7 +219,8 @@ def parse_numbers(texts: np.ndarray, *, percent: bool = False) -> np.ndarray:
     s = s.where(decimal_comma, s.str.replace(",", "", regex=False))
     valid = s.str.fullmatch(_NUMBER).fillna(False).astype(bool)
     numbers = pd.to_numeric(s.where(valid), errors="coerce").to_numpy(dtype=np.float64)
-    return np.where(negative.to_numpy(dtype=bool) & (numbers > 0), -numbers, numbers)
+    numbers = np.where(negative.to_numpy(dtype=bool) & (numbers > 0), -numbers, numbers)
+    return np.where(is_percent, numbers / 100.0, numbers)
 
 
 def to_numbers(values: np.ndarray, *, percent: bool = False, seen: tuple[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:

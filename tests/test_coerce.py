@@ -106,9 +106,9 @@ def test_bad_and_blank_amounts():
     assert bad.tolist() == [True, True, True, True, True, True, False, False, False]
 
 
-def test_rates_keep_the_figure_written_before_the_percent_sign():
-    numbers, bad = to_numbers(np.array(["2,15 %", "2,15%", 2.15, "3"], dtype=object), percent=True)
-    assert numbers.tolist() == [2.15, 2.15, 2.15, 3.0]
+def test_percent_text_is_divided_by_100_as_excel_does():
+    numbers, bad = to_numbers(np.array(["15 %", "2,5%", 0.15, "3"], dtype=object), percent=True)
+    assert numbers.tolist() == [0.15, 0.025, 0.15, 3.0]
     assert not bad.any()
     numbers, bad = to_numbers(np.array(["2,15 %"], dtype=object))  # an amount is never a percentage
     assert bad.tolist() == [True]

@@ -179,7 +179,7 @@ def test_named_cells_are_read_into_params(tmp_path):
             (1, 0, "Raison sociale"), (1, 1, "  Encaisse Démo SAS "),
             (2, 0, "SIREN"), (2, 1, 123456789),
             (3, 0, "IBAN"), (3, 1, "FR76 3000 6000 0112 3456 7890 189"),
-            (4, 0, "Taux BCE"), (4, 1, "2,15 %"),
+            (4, 0, "Taux BCE"), (4, 1, 2.15),
             (5, 0, "Adresse"), (5, 1, "1 rue de la Paix, 75002 Paris"),
         ]},
     ], names={
