@@ -203,7 +203,7 @@ def _read_params(path: Path, book: calamine.CalamineWorkbook, sheet_names: list[
     names = defined_names(path)
     rank = {name: i for i, name in enumerate(sheet_names)}
     lower = {n.lower(): n for n in names}
-    grids: dict[str, list[list[object]]] = {}
+    sheets: dict[str, list[list[object]]] = {}
     values: dict[str, object] = {}
     problems: list[SheetProblem] = []
     for cell in NAMED_CELLS:
@@ -211,10 +211,10 @@ def _read_params(path: Path, book: calamine.CalamineWorkbook, sheet_names: list[
         if place is None or place[0] not in rank:
             continue
         sheet, row, col = place
-        if sheet not in grids:
-            grids[sheet] = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-        grid = grids[sheet]
-        raw = grid[row][col] if row < len(grid) and col < len(grid[row]) else ""
+        if sheet not in sheets:
+            sheets[sheet] = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        cells = sheets[sheet]
+        raw = cells[row][col] if row < len(cells) and col < len(cells[row]) else ""
         try:
             values[cell.key] = _param_value(cell, raw)
         except ValueError as error:
