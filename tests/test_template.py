@@ -29,7 +29,7 @@ from encaisse.template import empty_ledger, write_template
 from encaisse.workbook import load_workbook
 
 AS_OF = pd.Timestamp("2026-10-31")
-SHEETS = ["Factures", "Règlements", "Clients", "Dettes", "Activité", "Trésorerie", "Journal", "Paramètres"]
+SHEETS = ["Tableau de bord", "Factures", "Règlements", "Clients", "Dettes", "Activité", "Trésorerie", "Journal", "Paramètres"]
 
 
 @pytest.fixture(scope="module")
@@ -165,11 +165,12 @@ def test_demo_workbook_loads_back_to_the_sample(books, sample):
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice absent")
 def test_libreoffice_opens_both_workbooks(books, tmp_path):
     result = subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless", "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76",
+        ["soffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless", "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1",
          "--outdir", str(tmp_path), str(books[0]), str(books[1])],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    head = (tmp_path / "demo.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert sorted(p.name for p in tmp_path.glob("modele-*.csv")) == sorted(f"modele-{name}.csv" for name in SHEETS)
+    head = (tmp_path / "demo-Factures.csv").read_text(encoding="utf-8").splitlines()[0]
     assert head == "N° facture,Code client,Date facture,Échéance,Montant TTC,Montant HT,Devise,Litige,Date litige,Échéancier"
 
 
