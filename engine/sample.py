@@ -461,17 +461,21 @@ def _invoices(rng: np.random.Generator, cust: dict, n: int) -> dict:
 
 # --- payments ------------------------------------------------------------------------------------
 
-def _instalments(invoice: np.ndarray, total: np.ndarray, parts: np.ndarray, first_share: np.ndarray):
-    """Split each amount in `parts` instalments (first one `first_share`, the rest equal), exact to the cent."""
-    row_invoice = np.repeat(np.arange(len(invoice)), parts)
-    starts = np.repeat(np.cumsum(parts) - parts, parts)
-    j = np.arange(len(row_invoice)) - starts  # instalment number 0..parts-1
-    k = parts[row_invoice]
-    share0 = first_share[row_invoice]
-    cumulative = np.where(j + 1 >= k, 1.0, share0 + (1 - share0) * j / np.maximum(k - 1, 1))
-    cum_amount = np.round(total[row_invoice] * cumulative, 2)
-    previous = np.where(j == 0, 0.0, np.round(total[row_invoice] * np.where(j >= k, 1.0, share0 + (1 - share0) * (j - 1) / np.maximum(k - 1, 1)), 2))
-    return row_invoice, j, np.round(cum_amount - previous, 2)
+def _instalments(total: np.ndarray, parts: np.ndarray, first_share: np.ndarray):
+    """Split each amount in `parts` instalments (the first `first_share`, the rest equal), exact to the cent.
+
+    Returns, per instalment: the position of its amount in `total`, its number (0..parts-1), its amount.
+    """
+    position = np.repeat(np.arange(len(total)), parts)
+    j = np.arange(len(position)) - np.repeat(np.cumsum(parts) - parts, parts)
+    k = parts[position]
+    share0 = first_share[position]
+
+    def paid_after(m):  # cumulative share after instalment m (m = -1: nothing yet)
+        return np.where(m < 0, 0.0, np.where(m + 1 >= k, 1.0, share0 + (1 - share0) * m / np.maximum(k - 1, 1)))
+
+    whole = total[position]
+    return position, j, np.round(np.round(whole * paid_after(j), 2) - np.round(whole * paid_after(j - 1), 2), 2)
 
 
 def _payments(rng: np.random.Generator, cust: dict, inv: dict) -> dict:
@@ -533,12 +537,12 @@ def _payments(rng: np.random.Generator, cust: dict, inv: dict) -> dict:
     idx = np.flatnonzero(partial)
     parts = rng.choice([2, 3], len(idx), p=[0.6, 0.4])
     first_share = rng.choice([0.3, 0.4, 0.5], len(idx))
-    row, j, part_amount = _instalments(idx, amount[idx], parts, first_share)
+    row, j, part_amount = _instalments(amount[idx], parts, first_share)
     dates = _roll(intended[idx][row] + j * rng.integers(18, 32, len(row)))
     rows.append((idx[row], dates, part_amount, np.full(len(row), 2), np.zeros(len(row), bool)))
 
     idx = np.flatnonzero(inv["in_plan"])
-    row, j, part_amount = _instalments(idx, amount[idx], np.full(len(idx), 3), np.full(len(idx), 1 / 3))
+    row, j, part_amount = _instalments(amount[idx], np.full(len(idx), 3), np.full(len(idx), 1 / 3))
     dates = _roll(inv["plan_start"][idx][row] + 30 * j)
     rows.append((idx[row], dates, part_amount, np.full(len(row), 3), np.zeros(len(row), bool)))
 
@@ -583,7 +587,6 @@ def _payments(rng: np.random.Generator, cust: dict, inv: dict) -> dict:
     return {
         "frame": frame,
         "settled_on": np.where(settled, last_date, np.datetime64("NaT")),
-        "matched_paid": matched_paid,
     }
 
 
