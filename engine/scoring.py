@@ -7,24 +7,27 @@ late is better, more business volume is better). The score is the weighted mean 
 sub-scores, rounded half up to a whole number at the end, and the risk class is the first class
 whose minimum the rounded score reaches.
 
-The factors, measured as of `as_of` (invoices issued after it are ignored):
+The factors, measured as of `as_of` (invoices issued and payments dated after it are ignored).
+The window is the `window_days` days up to as_of included (365: 01/11/2025–31/10/2026 for an
+as-of of 31/10/2026). The *measured* invoices are those issued in the window plus, whatever
+their age, those still open past their due date, so that a customer who stopped paying long
+ago keeps being measured by them. Credit notes are not invoices here (they reduce what is open).
 
-- `days_late`: amount-weighted mean days late of the money due in the look-back window: each
-  payment matched to an invoice weighs its amount at max(0, payment date − due date); each euro
-  still open on an overdue invoice weighs at as_of − due date. Unmatched payments reduce what is
-  open (through `ledger.open_items`) but carry no date of their own for an invoice.
-- `late_share`: share of the invoices falling due in the window that were paid late (a matched
+- `days_late`: amount-weighted mean days late over the measured invoices already due: each
+  payment matched to one of them weighs its amount at max(0, payment date − due date); each
+  euro still open past due weighs at as_of − due date. Unmatched payments reduce what is open
+  (through `ledger.open_items`) but have no date against an invoice, so they weigh nothing.
+- `late_share`: share of the measured invoices already due that were paid late (last matched
   payment after the due date) or are still open past their due date.
 - `unpaid_count`: number of invoices open and past due at as_of, whatever their age.
-- `dispute_rate`: share of the invoices issued in the window with a dispute (Litige not blank).
+- `dispute_rate`: share of the measured invoices with a dispute (Litige not blank).
 - `volume`: sales TTC invoiced in the window (credit notes deduct).
 - `external_rating`: Clients « Note externe », on the scale given by its best/worst values.
   A blank rating takes the factor out: its weight is shared over the other factors in
   proportion to their weights (the score is Σ wᵢ·sᵢ / Σ wᵢ over the factors present).
 
-The window is the `window_days` days up to as_of, as_of included. "Invoices falling due in the
-window" also counts older invoices still open and past due, so that a customer who stopped
-paying long ago keeps being measured by it.
+A history factor that cannot be measured (nothing due yet, so no lateness to observe) scores
+`neutral_score`.
 
 A customer with no history (no invoice issued on or before as_of) has no history factor: each
 history sub-score is `neutral_score`, so its score is `neutral_score` (default 60, class B: a
