@@ -52,6 +52,7 @@ class Ledger:
 
 EURO_CODES = frozenset({"", "EUR", "€", "EURO", "EUROS"})
 HALF_CENT = 0.005  # an open amount or a credit smaller than this is settled (float residue of sums)
+DAY = np.timedelta64(1, "D")
 
 
 def as_timestamp(value: object) -> pd.Timestamp:
@@ -62,80 +63,208 @@ def as_timestamp(value: object) -> pd.Timestamp:
     return stamp.normalize()
 
 
-def to_euros(invoices: pd.DataFrame, payments: pd.DataFrame, rates: dict[str, float] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Invoices and payments with amounts in euros.
+def _day64(value: object) -> np.datetime64:
+    return np.datetime64(as_timestamp(value).to_datetime64(), "ns")
 
-    An invoice whose Devise is blank or EUR stays as it is. Another currency needs a rate
-    in `rates` (euros for one unit, e.g. {"USD": 0.92}); without one, every such currency is
-    refused together in one `InputError` naming the rows. A payment matched to a converted
-    invoice is taken to be in that invoice's currency and converted with the same rate;
-    unmatched payments are in euros (the Règlements table has no currency column).
+
+def _amounts(frame: pd.DataFrame) -> np.ndarray:
+    if frame is None or "amount" not in frame.columns:
+        return np.zeros(0 if frame is None else len(frame))
+    return np.nan_to_num(frame["amount"].to_numpy(dtype=float, na_value=np.nan))
+
+
+def _dates(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if frame is None or column not in frame.columns:
+        return np.full(0 if frame is None else len(frame), np.datetime64("NaT"), dtype="datetime64[ns]")
+    return frame[column].to_numpy(dtype="datetime64[ns]")
+
+
+def _objects(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if frame is None or column not in frame.columns:
+        return np.full(0 if frame is None else len(frame), None, dtype=object)
+    return frame[column].to_numpy(dtype=object)
+
+
+def euro_factors(invoices: pd.DataFrame, rates: dict[str, float] | None = None) -> np.ndarray | None:
+    """Per invoice, euros for one unit of its currency; None when every invoice is in euros.
+
+    Devise blank or EUR is euros. Another currency needs a rate in `rates` (euros for one unit,
+    e.g. {"USD": 0.92}); without one, every such currency is refused together in one
+    `InputError` naming the rows.
     """
     if "currency" not in invoices.columns or invoices.empty:
-        return invoices, payments
-    codes = pd.unique(invoices["currency"].to_numpy(dtype=object))
+        return None
+    values = invoices["currency"].to_numpy(dtype=object)
+    codes = pd.unique(values)
     normal = {code: ("" if code is None or pd.isna(code) else str(code).strip().upper()) for code in codes}
-    foreign = {code: norm for code, norm in normal.items() if norm not in EURO_CODES}
-    if not foreign:
-        return invoices, payments
+    if all(norm in EURO_CODES for norm in normal.values()):
+        return None
     known = {str(k).strip().upper(): float(v) for k, v in (rates or {}).items()}
     currency = invoices["currency"].map(normal)
-    missing = sorted(set(foreign.values()) - set(known))
+    missing = sorted({norm for norm in normal.values() if norm not in EURO_CODES} - set(known))
     if missing:
         problems = []
         for code in missing:
-            where = currency == code
+            where = (currency == code).to_numpy()
             rows = invoices.loc[where, "row"].tolist() if "row" in invoices.columns else []
             shown = ", ".join(str(int(r)) for r in rows[:10] if pd.notna(r)) + (", …" if len(rows) > 10 else "")
             count = int(where.sum())
             lines = f" (ligne{'s' if len(rows) > 1 else ''} {shown})" if shown else ""
             problems.append(Problem("Factures", f"{count} facture{'s' if count > 1 else ''} en {code}{lines} : indiquez un taux de change {code} → EUR ou convertissez les montants en euros"))
         raise InputError(problems, "Devises autres que l'euro sans taux de change")
-    factor = currency.map(lambda code: known.get(code, 1.0)).astype(float).to_numpy()
-    converted = {"amount": invoices["amount"].to_numpy(dtype=float) * factor, "currency": "EUR"}
+    return currency.map(lambda code: 1.0 if code in EURO_CODES else known[code]).to_numpy(dtype=float)
+
+
+def to_euros(invoices: pd.DataFrame, payments: pd.DataFrame, rates: dict[str, float] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Invoices and payments with amounts in euros (see `euro_factors`). A payment matched to a
+    converted invoice is in that invoice's currency and converted with the same rate; unmatched
+    payments are in euros (the Règlements table has no currency column)."""
+    factor = euro_factors(invoices, rates)
+    if factor is None:
+        return invoices, payments
+    converted = {"amount": _amounts(invoices) * factor, "currency": "EUR"}
     if "amount_excl_tax" in invoices.columns:
-        converted["amount_excl_tax"] = invoices["amount_excl_tax"].to_numpy(dtype=float) * factor
-    invoices = invoices.assign(**converted)
-    if not payments.empty:
-        by_invoice = pd.Series(factor, index=invoices["invoice_id"].to_numpy(dtype=object))
-        by_invoice = by_invoice[~by_invoice.index.duplicated()]
-        pay_factor = payments["invoice_id"].map(by_invoice).fillna(1.0).to_numpy(dtype=float)
-        payments = payments.assign(amount=payments["amount"].to_numpy(dtype=float) * pay_factor)
-    return invoices, payments
+        converted["amount_excl_tax"] = invoices["amount_excl_tax"].to_numpy(dtype=float, na_value=np.nan) * factor
+    if payments is not None and not payments.empty:
+        position = invoice_positions(invoices, _objects(payments, "invoice_id"))
+        payments = payments.assign(amount=_amounts(payments) * np.where(position >= 0, factor[np.maximum(position, 0)], 1.0))
+    return invoices.assign(**converted), payments
+
+
+def invoice_positions(invoices: pd.DataFrame, wanted: np.ndarray, index: pd.Index | None = None) -> np.ndarray:
+    """Row position in `invoices` of each invoice number in `wanted` (the first row when a number
+    is duplicated), -1 when blank or unknown."""
+    ids = _objects(invoices, "invoice_id")
+    if index is None:
+        index = pd.Index(ids)
+    if index.is_unique:
+        return index.get_indexer(wanted)
+    first = ~index.duplicated()
+    found = index[first].get_indexer(wanted)
+    return np.where(found >= 0, np.flatnonzero(first)[np.maximum(found, 0)], -1)
+
+
+@dataclass(frozen=True)
+class Links:
+    """The tables as arrays and how they point at each other, computed once (independent of the
+    as-of date) by `link()`: amounts in euros, dates, each payment's invoice (row position in
+    invoices, -1 when none) and customer codes shared by invoices and payments.
+
+    A payment without a customer code takes the customer of the invoice it names. Duplicate
+    invoice numbers: a payment goes to the first invoice with that number.
+    """
+
+    invoices: pd.DataFrame
+    payments: pd.DataFrame
+    invoice_index: pd.Index
+    invoice_amount: np.ndarray
+    issue_date: np.ndarray
+    due_date: np.ndarray
+    invoice_customer: np.ndarray
+    payment_amount: np.ndarray
+    payment_date: np.ndarray
+    payment_invoice: np.ndarray
+    payment_customer: np.ndarray
+    customers: np.ndarray
+
+    def positions(self, wanted: np.ndarray) -> np.ndarray:
+        """Row positions in invoices of other invoice numbers (e.g. the Journal's)."""
+        return invoice_positions(self.invoices, wanted, self.invoice_index)
+
+
+def _empty_payments() -> pd.DataFrame:
+    return pd.DataFrame({"payment_date": pd.Series([], dtype="datetime64[ns]"), "customer_id": pd.Series([], dtype=object),
+                         "invoice_id": pd.Series([], dtype=object), "amount": pd.Series([], dtype=float)})
+
+
+def link(invoices: pd.DataFrame, payments: pd.DataFrame | None, rates: dict[str, float] | None = None) -> Links:
+    """The `Links` of these tables; other currencies converted with `rates` or refused (`euro_factors`)."""
+    if payments is None:
+        payments = _empty_payments()
+    factor = euro_factors(invoices, rates)
+    index = pd.Index(_objects(invoices, "invoice_id"))
+    payment_invoice = invoice_positions(invoices, _objects(payments, "invoice_id"), index)
+    invoice_amount = _amounts(invoices)
+    payment_amount = _amounts(payments)
+    if factor is not None:
+        invoice_amount = invoice_amount * factor
+        payment_amount = payment_amount * np.where(payment_invoice >= 0, factor[np.maximum(payment_invoice, 0)], 1.0)
+    invoice_customer = _objects(invoices, "customer_id")
+    payment_customer = _objects(payments, "customer_id")
+    codes, customers = pd.factorize(np.concatenate([invoice_customer, payment_customer]), use_na_sentinel=True)
+    n = len(invoices)
+    invoice_codes, payment_codes = codes[:n], codes[n:]
+    orphan = (payment_codes < 0) & (payment_invoice >= 0)
+    if orphan.any():
+        payment_codes = np.where(orphan, invoice_codes[np.maximum(payment_invoice, 0)], payment_codes)
+    return Links(invoices, payments, index, invoice_amount, _dates(invoices, "issue_date"), _dates(invoices, "due_date"), invoice_codes,
+                 payment_amount, _dates(payments, "payment_date"), payment_invoice, payment_codes, np.asarray(customers, dtype=object))
 
 
 @dataclass(frozen=True)
 class Receivables:
     """The receivables as of a date, computed once by `receivables()` and shared by every KPI.
 
-    - `as_of`: the as-of date.
-    - `items`: one row per invoice issued on or before `as_of` (credit notes excluded), see `open_items`.
-    - `credit`: unapplied customer credit (> 0) indexed by customer_id.
-    - `invoices`, `payments`: the whole tables in euros (every date), for the KPIs that also
-      need sales or receipts.
+    Arrays are aligned with the invoices table (`links.invoices`): `is_item` marks the open
+    items' rows (invoices issued on or before as_of, credit notes excluded), `open_by_invoice`
+    their open amounts (0 elsewhere), `paid_by_invoice` what settled them (matched payments and
+    allocated credit). `credit` is each customer's unapplied credit (> 0) by customer code.
     """
 
     as_of: pd.Timestamp
-    items: pd.DataFrame
+    links: Links
+    is_item: np.ndarray
+    open_by_invoice: np.ndarray
+    paid_by_invoice: np.ndarray
     credit: pd.Series
-    invoices: pd.DataFrame
-    payments: pd.DataFrame
 
     @property
     def open_amount(self) -> float:
         """AR: total open receivables (customer credit is not netted across customers)."""
-        return float(self.items["open_amount"].sum())
+        return float(self.open_by_invoice.sum())
+
+    @property
+    def days_past_due(self) -> np.ndarray:
+        """as_of − due date in days for every invoice row (float, NaN without due date)."""
+        return (_day64(self.as_of) - self.links.due_date) / DAY
+
+    @property
+    def current_amount(self) -> float:
+        """Open receivables not yet due (due on or after as_of)."""
+        return float(self.open_by_invoice[self.links.due_date >= _day64(self.as_of)].sum())
+
+    @property
+    def invoices(self) -> pd.DataFrame:
+        return self.links.invoices
+
+    @property
+    def payments(self) -> pd.DataFrame:
+        return self.links.payments
+
+    @property
+    def items(self) -> pd.DataFrame:
+        """The open items as a DataFrame (see `open_items`); built on each access."""
+        links, mask = self.links, self.is_item
+        rows = links.invoices[mask]
+        days = self.days_past_due[mask]
+        frame = {
+            "invoice_id": rows["invoice_id"].to_numpy(),
+            "customer_id": rows["customer_id"].to_numpy(),
+            "issue_date": links.issue_date[mask],
+            "due_date": links.due_date[mask],
+            "amount": links.invoice_amount[mask],
+            "paid": self.paid_by_invoice[mask],
+            "open_amount": self.open_by_invoice[mask],
+            "days_past_due": days.astype("int64") if not np.isnan(days).any() else pd.array(days, dtype="Int64"),
+        }
+        for column in rows.columns:
+            if column not in frame:
+                frame[column] = rows[column].to_numpy()
+        return pd.DataFrame(frame, index=rows.index)
 
 
-def _amounts(frame: pd.DataFrame) -> np.ndarray:
-    return np.nan_to_num(frame["amount"].to_numpy(dtype=float, na_value=np.nan))
-
-
-def _dates(frame: pd.DataFrame, column: str) -> np.ndarray:
-    return frame[column].to_numpy(dtype="datetime64[ns]")
-
-
-def receivables(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object, *, rates: dict[str, float] | None = None) -> Receivables:
+def receivables(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object, *, rates: dict[str, float] | None = None,
+                links: Links | None = None) -> Receivables:
     """Open receivables as of `as_of`: every invoice's open amount and each customer's unapplied credit.
 
     Rules (SPEC, issue 2 point 5), all vectorised:
@@ -156,81 +285,62 @@ def receivables(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: ob
     6. Open amounts and credits under half a cent are zero (float residue of sums).
     7. A payment without a customer code takes the customer of the invoice it names.
     8. Duplicate invoice numbers: a payment goes to the first invoice with that number.
-    9. Other currencies are converted with `rates` or refused (see `to_euros`).
+    9. Other currencies are converted with `rates` or refused (see `euro_factors`).
+
+    `links` (from `link()`) spares recomputing how the tables point at each other when the
+    same tables are looked at on several dates.
     """
     as_of = as_timestamp(as_of)
-    if payments is None:
-        payments = pd.DataFrame({"payment_date": pd.Series([], dtype="datetime64[ns]"), "customer_id": pd.Series([], dtype=object),
-                                 "invoice_id": pd.Series([], dtype=object), "amount": pd.Series([], dtype=float)})
-    invoices, payments = to_euros(invoices, payments, rates)
-    as_of64 = np.datetime64(as_of.to_datetime64(), "ns")
+    if links is None:
+        links = link(invoices, payments, rates)
+    end = _day64(as_of)
+    amount = links.invoice_amount
+    issued = links.issue_date <= end
+    is_item = issued & (amount >= 0)
+    is_note = issued & (amount < 0)
+    customer = links.invoice_customer
+    n_customers = len(links.customers)
+    n = len(amount)
 
-    issued = _dates(invoices, "issue_date") <= as_of64
-    amount_all = _amounts(invoices)
-    is_item = issued & (amount_all >= 0)
-    is_credit_note = issued & (amount_all < 0)
-    items = invoices[is_item]
-    amount = amount_all[is_item]
-    count = len(items)
+    paid = links.payment_date <= end
+    target = links.payment_invoice
+    matched = paid & (target >= 0)
+    matched[matched] = is_item[target[matched]]
+    matched_paid = np.bincount(target[matched], weights=links.payment_amount[matched], minlength=n)
+    left = np.where(is_item, amount - matched_paid, 0.0)
+    owed = np.maximum(left, 0.0)
+    overpaid = np.maximum(-left, 0.0)
 
-    paid_mask = _dates(payments, "payment_date") <= as_of64
-    pay = payments[paid_mask]
-    pay_amount = _amounts(pay)
-    pay_invoice = pay["invoice_id"].to_numpy(dtype=object)
+    def per_customer(codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        known = codes >= 0
+        return np.bincount(codes[known], weights=weights[known], minlength=n_customers)
 
-    item_ids = items["invoice_id"].to_numpy(dtype=object)
-    index = pd.Index(item_ids)
-    if not index.is_unique:
-        index = index[~index.duplicated()]
-        first = pd.Series(np.arange(count))[~pd.Index(item_ids).duplicated()].to_numpy()
-        position = index.get_indexer(pay_invoice)
-        position = np.where(position >= 0, first[np.maximum(position, 0)], -1)
-    else:
-        position = index.get_indexer(pay_invoice)
-    matched = position >= 0
-
-    matched_paid = np.bincount(position[matched], weights=pay_amount[matched], minlength=count)
-    due = amount - matched_paid
-    open_before_pool = np.maximum(due, 0.0)
-    overpaid = np.maximum(-due, 0.0)
-
-    # customer of each unmatched payment: its own code, else the customer of the invoice it names
-    unmatched = pay[~matched]
-    pay_customer = unmatched["customer_id"].to_numpy(dtype=object)
-    if len(unmatched):
-        missing_customer = pd.isna(pay_customer)
-        if missing_customer.any():
-            owner = pd.Series(invoices["customer_id"].to_numpy(dtype=object), index=invoices["invoice_id"].to_numpy(dtype=object))
-            owner = owner[~owner.index.duplicated()]
-            pay_customer = np.where(missing_customer, pd.Series(unmatched["invoice_id"].to_numpy(dtype=object)).map(owner).to_numpy(dtype=object), pay_customer)
-
-    item_customer = items["customer_id"].to_numpy(dtype=object)
-    note_customer = invoices["customer_id"].to_numpy(dtype=object)[is_credit_note]
-    all_customers = np.concatenate([item_customer, note_customer, pay_customer])
-    codes, uniques = pd.factorize(all_customers, use_na_sentinel=True)
-    n_customers = len(uniques)
-    item_code = codes[:count]
-    note_code = codes[count:count + len(note_customer)]
-    pay_code = codes[count + len(note_customer):]
-
-    pool = np.bincount(item_code[item_code >= 0], weights=overpaid[item_code >= 0], minlength=n_customers)
-    pool += np.bincount(note_code[note_code >= 0], weights=-amount_all[is_credit_note][note_code >= 0], minlength=n_customers)
-    unmatched_amount = _amounts(unmatched)
-    pool += np.bincount(pay_code[pay_code >= 0], weights=unmatched_amount[pay_code >= 0], minlength=n_customers)
+    unmatched = paid & ~matched
+    pool = per_customer(customer, overpaid) + per_customer(customer[is_note], -amount[is_note])
+    pool += per_customer(links.payment_customer[unmatched], links.payment_amount[unmatched])
     pool = np.maximum(pool, 0.0)
 
-    open_amount = open_before_pool.copy()
-    owed = np.bincount(item_code[item_code >= 0], weights=open_before_pool[item_code >= 0], minlength=n_customers)
-    takes = (item_code >= 0) & (pool[np.maximum(item_code, 0)] > 0) & (open_before_pool > 0)
+    open_amount = owed.copy()
+    takes = (owed > 0) & (customer >= 0)
+    takes[takes] = pool[customer[takes]] > 0
     if takes.any():
-        # allocate each customer's pool to its oldest open invoices: sort, cumulative sum per customer
+        # each customer's pool settles its oldest open invoices: sort, cumulative sum per customer
         where = np.flatnonzero(takes)
-        sub = items.iloc[where]
-        id_rank = pd.factorize(sub["invoice_id"].astype(str).to_numpy(dtype=object), sort=True)[0]
-        order = np.lexsort((id_rank, _dates(sub, "due_date"), _dates(sub, "issue_date"), item_code[where]))
+        keys = (links.due_date[where].view("int64"), links.issue_date[where].view("int64"), customer[where])
+        order = np.lexsort(keys)
+        sorted_keys = [key[order] for key in keys]
+        tied = np.zeros(len(where), dtype=bool)
+        same = np.logical_and.reduce([key[1:] == key[:-1] for key in sorted_keys]) if len(where) > 1 else np.zeros(0, dtype=bool)
+        tied[1:] |= same
+        tied[:-1] |= same
+        if tied.any():  # same customer, issue and due dates: by invoice number as text
+            rank = np.zeros(len(where), dtype=np.int64)
+            ids = links.invoices["invoice_id"].to_numpy(dtype=object)[where[order][tied]]
+            rank[order[tied]] = pd.factorize(pd.Series(ids, dtype=object).astype(str).to_numpy(dtype=object), sort=True)[0]
+            order = np.lexsort((rank, *keys))
         sorted_where = where[order]
-        cust = item_code[sorted_where]
-        owed_sorted = open_before_pool[sorted_where]
+        cust = customer[sorted_where]
+        owed_sorted = owed[sorted_where]
         running = np.cumsum(owed_sorted)
         starts = np.r_[True, cust[1:] != cust[:-1]]
         base = np.maximum.accumulate(np.where(starts, running - owed_sorted, 0.0))
@@ -239,61 +349,53 @@ def receivables(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: ob
         open_amount[sorted_where] = owed_sorted - applied
     open_amount[open_amount < HALF_CENT] = 0.0
 
-    credit_values = np.maximum(pool - owed, 0.0)
+    credit_values = np.maximum(pool - per_customer(customer, owed), 0.0)
     has_credit = credit_values >= HALF_CENT
-    credit = pd.Series(credit_values[has_credit], index=pd.Index(uniques[has_credit], name="customer_id"), name="credit").sort_index()
-
-    days = (as_of64 - _dates(items, "due_date")).astype("timedelta64[D]").astype("float64")
-    frame = {
-        "invoice_id": items["invoice_id"].to_numpy(),
-        "customer_id": items["customer_id"].to_numpy(),
-        "issue_date": items["issue_date"].to_numpy(),
-        "due_date": items["due_date"].to_numpy(),
-        "amount": amount,
-        "paid": amount - open_amount,
-        "open_amount": open_amount,
-        "days_past_due": days.astype("int64") if not np.isnan(days).any() else pd.array(days, dtype="Int64"),
-    }
-    for column in items.columns:
-        if column not in frame:
-            frame[column] = items[column].to_numpy()
-    table = pd.DataFrame(frame, index=items.index)
-    return Receivables(as_of, table, credit, invoices, payments)
+    credit = pd.Series(credit_values[has_credit], index=pd.Index(links.customers[has_credit], name="customer_id"), name="credit").sort_index()
+    paid_by_invoice = np.where(is_item, amount - open_amount, 0.0)
+    return Receivables(as_of, links, is_item, open_amount, paid_by_invoice, credit)
 
 
 def open_items(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object, *, rates: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per invoice issued on or before `as_of` (credit notes excluded: their value is allocated).
 
-    Columns: invoice_id, customer_id, issue_date, due_date, amount, paid (matched payments and
-    allocated credit), open_amount (≥ 0), days_past_due (as_of − due_date in days, negative when
-    not yet due), then every other invoice column (dispute, currency, row, …). Rows keep the
-    invoices' order and index. Allocation rules: see `receivables`.
+    Columns: invoice_id, customer_id, issue_date, due_date, amount (in euros), paid (matched
+    payments and allocated credit), open_amount (≥ 0), days_past_due (as_of − due_date in days,
+    negative when not yet due), then every other invoice column (dispute, currency, row, …).
+    Rows keep the invoices' order and index. Allocation rules: see `receivables`.
     """
     return receivables(invoices, payments, as_of, rates=rates).items
 
 
 def balances(book: Receivables) -> pd.DataFrame:
     """Per customer (sorted by code): open_amount, overdue_amount, open_invoices, credit, balance."""
-    items = book.items
-    is_open = items["open_amount"].to_numpy() > 0
-    overdue = np.where(items["days_past_due"].to_numpy(dtype=float, na_value=np.nan) > 0, items["open_amount"].to_numpy(), 0.0)
-    grouped = pd.DataFrame({
-        "customer_id": items["customer_id"].to_numpy(),
-        "open_amount": items["open_amount"].to_numpy(),
-        "overdue_amount": overdue,
-        "open_invoices": is_open.astype("int64"),
-    }).groupby("customer_id", sort=True).sum()
-    table = grouped.join(book.credit, how="outer")
-    table = table.fillna({"open_amount": 0.0, "overdue_amount": 0.0, "open_invoices": 0, "credit": 0.0})
-    table["open_invoices"] = table["open_invoices"].astype("int64")
+    links = book.links
+    customer = links.invoice_customer
+    n_customers = len(links.customers)
+    known = book.is_item & (customer >= 0)
+    codes = customer[known]
+    open_amount = book.open_by_invoice[known]
+    overdue = np.where(book.days_past_due[known] > 0, open_amount, 0.0)
+    present = np.bincount(codes, minlength=n_customers) > 0
+    credit = np.zeros(n_customers)
+    if len(book.credit):
+        credit[pd.Index(links.customers).get_indexer(book.credit.index)] = book.credit.to_numpy()
+    present |= credit > 0
+    table = pd.DataFrame({
+        "customer_id": links.customers,
+        "open_amount": np.bincount(codes, weights=open_amount, minlength=n_customers),
+        "overdue_amount": np.bincount(codes, weights=overdue, minlength=n_customers),
+        "open_invoices": np.bincount(codes[open_amount > 0], minlength=n_customers).astype("int64"),
+        "credit": credit,
+    })[present]
     table["balance"] = table["open_amount"] - table["credit"]
-    return table.reset_index()
+    return table.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
 def customer_balances(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object, *, rates: dict[str, float] | None = None) -> pd.DataFrame:
-    """Per customer with an invoice issued up to `as_of` or with credit: open_amount (sum of open items),
-    overdue_amount (open and past due), open_invoices (count), credit (unapplied credit, ≥ 0)
-    and balance (= open_amount − credit; negative when the customer is owed money).
+    """Per customer with an invoice issued up to `as_of` or with credit: open_amount (sum of open
+    items), overdue_amount (open and past due), open_invoices (count), credit (unapplied credit,
+    ≥ 0) and balance (= open_amount − credit; negative when the customer is owed money).
 
     A customer has either open invoices or credit, never both: credit is applied first.
     """

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from encaisse.kpi.periods import DAY, book_of, dates, day64
+from encaisse.kpi.periods import DAY, book_of, day64
 from encaisse.ledger import Receivables
 
 TOTAL = "Total"
@@ -48,26 +48,32 @@ def aging(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object, 
     edges = check_buckets(buckets)
     labels = bucket_labels(edges, by)
     book = book_of(invoices, payments, as_of, rates, receivables)
-    items = book.items
-    open_amount = items["open_amount"].to_numpy()
-    is_open = open_amount > 0
+    links = book.links
+    is_open = book.open_by_invoice > 0
+    open_amount = book.open_by_invoice[is_open]
     if by == "due_date":
-        age = items["days_past_due"].to_numpy(dtype=float)[is_open]
+        age = book.days_past_due[is_open]
     else:
-        age = ((day64(book.as_of) - dates(items, "issue_date")[is_open]) / DAY).astype(float)
+        age = (day64(book.as_of) - links.issue_date[is_open]) / DAY
     bucket = np.searchsorted(np.asarray(edges, dtype=float), age, side="left")
     width = len(labels)
-    codes, customers = pd.factorize(items["customer_id"].to_numpy(dtype=object)[is_open], sort=True, use_na_sentinel=False)
+    # customers with an open invoice, sorted by code (a blank code sorts as « nan »)
+    present, codes = np.unique(links.invoice_customer[is_open], return_inverse=True)
+    names = np.where(present >= 0, links.customers[np.maximum(present, 0)] if len(links.customers) else "", "nan").astype(object)
+    by_name = np.argsort(names, kind="stable")
+    rank = np.empty(len(present), dtype=np.int64)
+    rank[by_name] = np.arange(len(present))
+    codes, customers = rank[codes], names[by_name]
     rows = len(customers) if per_customer else 0
     cell = codes * width + bucket
-    amount_grid = np.bincount(cell, weights=open_amount[is_open], minlength=rows * width).reshape(rows, width) if rows else np.zeros((0, width))
+    amount_grid = np.bincount(cell, weights=open_amount, minlength=rows * width).reshape(rows, width) if rows else np.zeros((0, width))
     count_grid = np.bincount(cell, minlength=rows * width).reshape(rows, width) if rows else np.zeros((0, width), dtype=np.int64)
-    total_amount = np.bincount(bucket, weights=open_amount[is_open], minlength=width)
+    total_amount = np.bincount(bucket, weights=open_amount, minlength=width)
     total_count = np.bincount(bucket, minlength=width)
     amount_grid = np.vstack([amount_grid, total_amount])
     count_grid = np.vstack([count_grid, total_count]).astype("int64")
     table = pd.DataFrame(amount_grid, columns=labels)
-    table.insert(0, "customer_id", [*map(str, customers[:rows]), TOTAL])
+    table.insert(0, "customer_id", [*customers[:rows], TOTAL])
     table[TOTAL] = amount_grid.sum(axis=1)
     for position, label in enumerate(labels):
         table[f"Nb {label}"] = count_grid[:, position]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from encaisse.kpi.periods import activity_total, amounts, dates, day64
+from encaisse.ledger import Receivables
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ def gross_margin(activity: pd.DataFrame, as_of: object, days: int = 90) -> Gross
     return GrossMargin(sales, cogs, margin, margin / sales if sales > 0 else float("nan"))
 
 
-def operating_cash_flow(payments: pd.DataFrame | None, payables: pd.DataFrame | None, as_of: object, months: int = 12) -> pd.DataFrame:
+def operating_cash_flow(payments: pd.DataFrame | None, payables: pd.DataFrame | None, as_of: object, months: int = 12, *,
+                        receivables: Receivables | None = None) -> pd.DataFrame:
     """Cash-flow d'exploitation per calendar month, the `months` months ending with the as-of
     month (which counts up to the as-of day): receipts = customer payments (Règlements) dated
     in the month; disbursements = payables (Dettes) paid in the month (Payé le), whatever their
@@ -38,21 +40,27 @@ def operating_cash_flow(payments: pd.DataFrame | None, payables: pd.DataFrame | 
     investments are not in these tables, so financing and investment flows are excluded by
     construction; Trésorerie's recurring flows are a forecast, not history, and are not used.
 
-    Columns: month (first day), receipts, disbursements, net (= receipts − disbursements)."""
+    Columns: month (first day), receipts, disbursements, net (= receipts − disbursements).
+    With `receivables`, receipts are its payments in euros."""
     end = day64(as_of)
     this_month = end.astype("datetime64[M]")
     first = this_month - (int(months) - 1)
 
-    def per_month(frame, column):
-        if frame is None or frame.empty or column not in frame.columns:
-            return np.zeros(int(months))
-        when = dates(frame, column)
+    def per_month(when, amount):
         keep = (when <= end) & (when.astype("datetime64[M]") >= first)
         slot = (when[keep].astype("datetime64[M]") - first).astype("int64")
-        return np.bincount(slot, weights=amounts(frame)[keep], minlength=int(months))
+        return np.bincount(slot, weights=amount[keep], minlength=int(months))
 
-    receipts = per_month(payments, "payment_date")
-    disbursements = per_month(payables, "paid_date")
+    def of(frame, column):
+        if frame is None or frame.empty or column not in frame.columns:
+            return np.zeros(0, dtype="datetime64[ns]"), np.zeros(0)
+        return dates(frame, column), amounts(frame)
+
+    if receivables is not None:
+        receipts = per_month(receivables.links.payment_date, receivables.links.payment_amount)
+    else:
+        receipts = per_month(*of(payments, "payment_date"))
+    disbursements = per_month(*of(payables, "paid_date"))
     return pd.DataFrame({
         "month": (first + np.arange(int(months))).astype("datetime64[ns]"),
         "receipts": receipts,

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from encaisse.kpi.periods import amounts, book_of, dates, day64, months_before, ratio_days, sales
-from encaisse.ledger import HALF_CENT, Receivables, receivables as compute_receivables
+from encaisse.kpi.periods import book_of, day64, months_before, ratio_days, sales
+from encaisse.ledger import HALF_CENT, Links, Receivables, receivables as compute_receivables
 
 METHODS = ("countback", "period")
 
@@ -43,23 +43,23 @@ def dso(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object, me
     book = book_of(invoices, payments, as_of, rates, receivables)
     ar = book.open_amount
     if method == "period":
-        return ratio_days(ar, sales(book.invoices, book.as_of, days), days)
-    return countback_days(book.invoices, book.as_of, ar)
+        return ratio_days(ar, sales(book.links, book.as_of, days), days)
+    return countback_days(book.links, book.as_of, ar)
 
 
-def countback_days(invoices: pd.DataFrame, as_of: object, ar: float) -> float:
+def countback_days(links: Links, as_of: object, ar: float) -> float:
     """Days of sales that `ar` represents walking back month by month from the as-of month."""
     if ar < HALF_CENT:
         return 0.0
     end = day64(as_of)
-    issue = dates(invoices, "issue_date")
+    issue = links.issue_date
     known = issue <= end
     if not known.any():
         return float("nan")
     months = issue[known].astype("datetime64[M]")
     this_month = end.astype("datetime64[M]")
     back = (this_month - months).astype("int64")  # 0 = the as-of month, 1 = the month before, …
-    per_month = np.clip(np.bincount(back, weights=amounts(invoices)[known]), 0.0, None)
+    per_month = np.clip(np.bincount(back, weights=links.invoice_amount[known]), 0.0, None)
     month_starts = this_month - np.arange(len(per_month))
     month_days = ((month_starts + 1).astype("datetime64[D]") - month_starts.astype("datetime64[D]")).astype("int64").astype(float)
     month_days[0] = (end.astype("datetime64[D]") - this_month.astype("datetime64[D]")).astype("int64") + 1
@@ -78,9 +78,7 @@ def best_possible_dso(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_
                       rates: dict[str, float] | None = None, receivables: Receivables | None = None) -> float:
     """Best possible DSO: current (not yet due: days_past_due ≤ 0) AR / sales over `days` days × `days`."""
     book = book_of(invoices, payments, as_of, rates, receivables)
-    items = book.items
-    current = float(items["open_amount"].to_numpy()[items["days_past_due"].to_numpy(dtype=float) <= 0].sum())
-    return ratio_days(current, sales(book.invoices, book.as_of, days), days)
+    return ratio_days(book.current_amount, sales(book.links, book.as_of, days), days)
 
 
 def average_days_delinquent(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object, method: str = "countback", days: int = 90, *,
@@ -108,13 +106,12 @@ def cei(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object, mo
     book = book_of(invoices, payments, as_of, rates, receivables)
     begin = months_before(book.as_of, months)
     if receivables_begin is None:
-        receivables_begin = compute_receivables(book.invoices, book.payments, begin)
+        receivables_begin = compute_receivables(None, None, begin, links=book.links)
     elif receivables_begin.as_of != begin:
         raise ValueError(f"créances de début calculées au {receivables_begin.as_of:%d/%m/%Y} et non au {begin:%d/%m/%Y}")
     period_days = int((book.as_of - begin).days)
-    s = sales(book.invoices, book.as_of, period_days) / months
-    items = book.items
-    current_end = float(items["open_amount"].to_numpy()[items["days_past_due"].to_numpy(dtype=float) <= 0].sum())
+    s = sales(book.links, book.as_of, period_days) / months
+    current_end = book.current_amount
     ar_begin, ar_end = receivables_begin.open_amount, book.open_amount
     denominator = ar_begin + s - current_end
     if denominator <= 0:

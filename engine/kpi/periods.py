@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from encaisse.ledger import Receivables, as_timestamp, receivables as compute_receivables, to_euros
+from encaisse.ledger import Links, Receivables, as_timestamp, euro_factors, receivables as compute_receivables
 
 DAY = np.timedelta64(1, "D")
 
@@ -28,8 +28,10 @@ def book_of(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object
     return compute_receivables(invoices, payments, as_of, rates=rates)
 
 
-def euro_invoices(invoices: pd.DataFrame, rates) -> pd.DataFrame:
-    return to_euros(invoices, invoices.iloc[:0][["invoice_id"]].assign(amount=0.0), rates)[0]
+def euro_amounts(invoices: pd.DataFrame, rates) -> np.ndarray:
+    """Invoice amounts in euros (other currencies converted with `rates` or refused)."""
+    factor = euro_factors(invoices, rates)
+    return amounts(invoices) if factor is None else amounts(invoices) * factor
 
 
 def amounts(frame: pd.DataFrame, column: str = "amount") -> np.ndarray:
@@ -49,9 +51,9 @@ def in_window(when: np.ndarray, as_of: object, days: int | None) -> np.ndarray:
     return mask
 
 
-def sales(invoices: pd.DataFrame, as_of: object, days: int) -> float:
+def sales(links: Links, as_of: object, days: int) -> float:
     """Sales TTC invoiced in the window, net of credit notes issued in it."""
-    return float(amounts(invoices)[in_window(dates(invoices, "issue_date"), as_of, days)].sum())
+    return float(links.invoice_amount[in_window(links.issue_date, as_of, days)].sum())
 
 
 def month_end(stamp: pd.Timestamp) -> pd.Timestamp:

@@ -1,6 +1,7 @@
 """Every KPI at once, for `encaisse kpi`, `encaisse demo` and the dashboard.
 
-The receivables are computed once (and once more at the CEI period's start) and shared.
+The links between the tables are computed once; the receivables once at the as-of date (and
+once more at the CEI period's start) and shared by every KPI.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from encaisse.errors import EncaisseError
 from encaisse.kpi.aging import TOTAL, aging, bucket_labels
 from encaisse.kpi.collection import dispute_rate, dunning_success_rate, mean_days_late, mean_payment_delay, recovery_rate
 from encaisse.kpi.margin import gross_margin, operating_cash_flow
-from encaisse.kpi.outstanding import average_days_delinquent, best_possible_dso, cei, dso
+from encaisse.kpi.outstanding import best_possible_dso, cei, dso
 from encaisse.kpi.periods import months_before
 from encaisse.kpi.working_capital import cash_released, conversion_cycle, dio, dpo
-from encaisse.ledger import Ledger, as_timestamp, receivables
+from encaisse.ledger import Ledger, as_timestamp, link, receivables
 
 # the SPEC's what-if levers: DSO −15 days, DPO +10 days, DIO −20 days
 LEVERS = {"delta_dso": -15.0, "delta_dpo": 10.0, "delta_dio": -20.0}
@@ -54,24 +55,25 @@ def kpi_summary(ledger: Ledger, as_of: object = None, *, rates: dict[str, float]
     the cent here (the end), days and rates are not; undefined figures are None.
     """
     as_of = resolve_as_of(ledger, as_of)
-    book = receivables(ledger.invoices, ledger.payments, as_of, rates=rates)
-    begin = receivables(book.invoices, book.payments, months_before(as_of, CEI_MONTHS))
-    invoices, payments = book.invoices, book.payments
-    dso_countback = dso(None, None, as_of, "countback", DAYS, receivables=book)
-    dso_period = dso(None, None, as_of, "period", DAYS, receivables=book)
+    links = link(ledger.invoices, ledger.payments, rates)
+    book = receivables(None, None, as_of, links=links)
+    begin = receivables(None, None, months_before(as_of, CEI_MONTHS), links=links)
+    shared = {"receivables": book}
+    dso_countback = dso(None, None, as_of, "countback", DAYS, **shared)
+    dso_period = dso(None, None, as_of, "period", DAYS, **shared)
     payables_days = dpo(ledger.payables, ledger.activity, as_of, DAYS)
     inventory_days = dio(ledger.activity, as_of, DAYS)
-    aged = aging(None, None, as_of, per_customer=False, receivables=book).iloc[-1]
-    disputes = dispute_rate(invoices, as_of, BEHAVIOUR_DAYS)
+    aged = aging(None, None, as_of, per_customer=False, **shared).iloc[-1]
+    disputes = dispute_rate(None, as_of, BEHAVIOUR_DAYS, **shared)
     margin = gross_margin(ledger.activity, as_of, DAYS)
-    flow = operating_cash_flow(payments, ledger.payables, as_of, 12)
+    flow = operating_cash_flow(None, ledger.payables, as_of, 12, **shared)
     return {
         "as_of": as_of.date().isoformat(),
         "open_amount": money(book.open_amount),
         "dso": {"countback": number(dso_countback), "period": number(dso_period)},
-        "best_possible_dso": number(best_possible_dso(None, None, as_of, DAYS, receivables=book)),
-        "average_days_delinquent": number(average_days_delinquent(None, None, as_of, "countback", DAYS, receivables=book)),
-        "cei": number(cei(None, None, as_of, CEI_MONTHS, receivables=book, receivables_begin=begin)),
+        "best_possible_dso": number(best_possible_dso(None, None, as_of, DAYS, **shared)),
+        "average_days_delinquent": number(dso_countback - best_possible_dso(None, None, as_of, DAYS, **shared)),
+        "cei": number(cei(None, None, as_of, CEI_MONTHS, receivables_begin=begin, **shared)),
         "dpo": number(payables_days),
         "dio": number(inventory_days),
         "ccc": number(conversion_cycle(dso_countback, payables_days, inventory_days)),
@@ -79,11 +81,11 @@ def kpi_summary(ledger: Ledger, as_of: object = None, *, rates: dict[str, float]
             {"bucket": label, "amount": money(aged[label]), "count": int(aged[f"Nb {label}"])}
             for label in bucket_labels()
         ] + [{"bucket": TOTAL, "amount": money(aged[TOTAL]), "count": int(aged["Nb total"])}],
-        "recovery_rate": number(recovery_rate(invoices, payments, as_of, DAYS)),
+        "recovery_rate": number(recovery_rate(None, None, as_of, DAYS, **shared)),
         "dispute_rate": {"count": number(disputes.count), "amount": number(disputes.amount)},
-        "dunning_success_rate": number(dunning_success_rate(ledger.journal, invoices, payments, as_of, DUNNING_WINDOW)),
-        "mean_payment_delay": number(mean_payment_delay(invoices, payments, as_of, BEHAVIOUR_DAYS)),
-        "mean_days_late": number(mean_days_late(invoices, payments, as_of, BEHAVIOUR_DAYS)),
+        "dunning_success_rate": number(dunning_success_rate(ledger.journal, None, None, as_of, DUNNING_WINDOW, **shared)),
+        "mean_payment_delay": number(mean_payment_delay(None, None, as_of, BEHAVIOUR_DAYS, **shared)),
+        "mean_days_late": number(mean_days_late(None, None, as_of, BEHAVIOUR_DAYS, **shared)),
         "gross_margin": {"sales": money(margin.sales), "cogs": money(margin.cogs), "amount": money(margin.amount), "rate": number(margin.rate)},
         "operating_cash_flow": [
             {"month": f"{row.month:%Y-%m}", "receipts": money(row.receipts), "disbursements": money(row.disbursements), "net": money(row.net)}
