@@ -212,3 +212,22 @@ def test_ibm_open_amounts_at_2013_06_30_figures(ibm):
     items = open_items(ibm.invoices, ibm.payments, "2013-06-30")
     assert int((items["open_amount"] > 0).sum()) == len(expected) == 84
     assert round(items["open_amount"].sum(), 2) == round(sum(expected.values()), 2) == 5119.85
+
+
+def test_payment_without_customer_code_takes_its_invoice_customer_and_links_are_reusable():
+    inv = invoices(("F1", "C1", "2026-01-10", "2026-02-09", 100.0), ("F2", "C1", "2026-03-10", "2026-04-09", 400.0))
+    pay = payments(("2026-02-20", None, "F2", 150.0))  # names an invoice issued after the as-of date
+    assert customer_balances(inv, pay, "2026-02-28")[["customer_id", "open_amount", "credit"]].to_dict("records") == [
+        {"customer_id": "C1", "open_amount": 0.0, "credit": 50.0}
+    ]
+    from encaisse.ledger import link
+
+    links = link(inv, pay)
+    assert receivables(None, None, "2026-02-28", links=links).open_amount == 0.0
+    assert receivables(None, None, "2026-03-31", links=links).open_amount == 100.0 + 250.0
+
+
+def test_duplicate_invoice_numbers_pay_the_first():
+    inv = invoices(("F1", "C1", "2026-01-10", "2026-02-09", 100.0), ("F1", "C1", "2026-01-20", "2026-02-19", 300.0))
+    items = open_items(inv, payments(("2026-02-01", "C1", "F1", 60.0)), "2026-02-28")
+    assert items["open_amount"].tolist() == [40.0, 300.0]
