@@ -178,6 +178,25 @@ def _xl_cell(value):
 
 
 _to_xl = np.frompyfunc(_xl_cell, 1, 1)
+
+
+def _xl_column(values: np.ndarray) -> np.ndarray:
+    """A column of calamine values for the formula library, whole-column when its kind allows."""
+    blank = values == ""
+    present = values[~blank]
+    kind = pd.api.types.infer_dtype(present, skipna=False)
+    if kind in ("floating", "integer", "mixed-integer-float"):
+        converted = present.astype(np.float64).astype(object)
+    elif kind in ("date", "datetime"):
+        days = np.array(present, dtype="datetime64[us]") - np.datetime64("1899-12-30", "us")
+        converted = (days / np.timedelta64(1, "D")).astype(object)
+    elif kind in ("string", "empty"):
+        converted = present
+    else:
+        return _to_xl(values)
+    out = np.full(len(values), _EMPTY, dtype=object)
+    out[~blank] = converted
+    return out
 _EMPTY = None  # set in _formulas() (schedula's EMPTY marker)
 
 
@@ -222,6 +241,7 @@ class Evaluator:
         self._override: dict[tuple[str, int, int], object] = {}
         self._translated: dict[tuple[str, int, int], str] = {}
         self._problems: list[Problem] = []
+        self._boxes: dict[str, Rect] = {}  # sheet -> bounding box of its computed cells
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -429,9 +449,13 @@ class Evaluator:
     _EMPTY_RAW = ""
 
     def _overlay(self, rect: Rect):
-        for (row, col), value in self.computed.get(rect.sheet, {}).items():
-            if rect.contains(row, col):
-                yield (row, col), value
+        computed = self.computed.get(rect.sheet)
+        if computed:
+            box = self._boxes.get(rect.sheet)
+            if box is not None and rect.intersects(box):
+                for (row, col), value in computed.items():
+                    if rect.r1 <= row <= rect.r2 and rect.c1 <= col <= rect.c2:
+                        yield (row, col), value
         for (sheet, row, col), value in self._override.items():
             if sheet == rect.sheet and rect.contains(row, col):
                 yield (row, col), value
@@ -445,8 +469,8 @@ class Evaluator:
             h, w = rect.r2 - rect.r1 + 1, rect.c2 - rect.c1 + 1
             part = grid[rect.r1 - 1:rect.r2, rect.c1 - 1:rect.c2]
             cached = np.full((h, w), _EMPTY, dtype=object)
-            if part.size:
-                cached[:part.shape[0], :part.shape[1]] = _to_xl(part)
+            for j in range(part.shape[1]):
+                cached[:part.shape[0], j] = _xl_column(part[:, j])
             self._xl_cache[rect] = cached
         overlay = list(self._overlay(rect))
         if not overlay:
@@ -490,6 +514,9 @@ class Evaluator:
             extent = Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
         self.results[key] = result
         self.extents[key] = extent
+        box = self._boxes.get(cell.sheet, extent)
+        self._boxes[cell.sheet] = Rect(cell.sheet, min(box.r1, extent.r1), min(box.c1, extent.c1),
+                                       max(box.r2, extent.r2), max(box.c2, extent.c2))
         store = self.computed.setdefault(cell.sheet, {})
         for i in range(result.shape[0]):
             for j in range(result.shape[1]):
@@ -593,10 +620,7 @@ class Evaluator:
         if frame is None or any(True for _ in self._overlay(rect)):
             values = self.raw_values(rect)
             headers = [str(h) for h in values[0]]
-            body = values[1:]
-            body = np.where(body == "", None, body)
-            frame = pd.DataFrame({i: body[:, i] for i in range(body.shape[1])})
-            frame.columns = headers
+            frame = pd.DataFrame(values[1:], columns=headers, dtype=object)  # blanks stay '' (read as blank)
             frame.attrs[_CONVERTED] = {}  # encaisse.functions converts the table once for every call
             self._frames[rect] = frame
         return frame
