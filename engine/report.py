@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from encaisse.kpi.summary import CEI_MONTHS, DAYS, DUNNING_WINDOW, BEHAVIOUR_DAYS, LEVERS, kpi_summary, resolve_as_of
+from encaisse.kpi.summary import BEHAVIOUR_DAYS, CEI_MONTHS, DAYS, DUNNING_WINDOW, kpi_summary, resolve_as_of
 from encaisse.ledger import Ledger
 
 NARROW_NBSP = "\u202f"
