@@ -180,6 +180,13 @@ def _xl_cell(value):
 _to_xl = np.frompyfunc(_xl_cell, 1, 1)
 
 
+def _empties(shape) -> np.ndarray:
+    # not np.full: it would turn the EMPTY token (a str subclass) into a plain 'empty' string
+    out = np.empty(shape, dtype=object)
+    out.fill(_EMPTY)
+    return out
+
+
 def _xl_column(values: np.ndarray) -> np.ndarray:
     """A column of calamine values for the formula library, whole-column when its kind allows."""
     blank = values == ""
@@ -194,7 +201,7 @@ def _xl_column(values: np.ndarray) -> np.ndarray:
         converted = present
     else:
         return _to_xl(values)
-    out = np.full(len(values), _EMPTY, dtype=object)
+    out = _empties(len(values))
     out[~blank] = converted
     return out
 _EMPTY = None  # set in _formulas() (schedula's EMPTY marker)
@@ -253,7 +260,8 @@ class Evaluator:
             self._override[(rect.sheet, rect.r1, rect.c1)] = to_serial(self.as_of)
         deps = self._dependencies()
         if self._problems:
-            raise InputError(self._problems, title=TITLE)
+            raise InputError(sorted(self._problems), title=TITLE)
+        self._check_as_of()
         order = self._order(deps)
         for key in order:
             cell = self.by_cell[key]
@@ -262,7 +270,20 @@ class Evaluator:
             except _CellProblem as problem:
                 self._problems.append(Problem(cell.where, str(problem)))
         if self._problems:
-            raise InputError(self._problems, title=TITLE)
+            raise InputError(sorted(self._problems, key=self._position), title=TITLE)
+
+    def _position(self, problem: Problem):
+        cell = next((c for c in self.cells if c.where == problem.where), None)
+        return (cell.sheet, cell.row, cell.col) if cell else ("", 0, 0)
+
+    def _check_as_of(self) -> None:
+        """One clear message when the formulas need DateArrete and it is blank (rather than one per cell)."""
+        if self.as_of is not None or not any("datearrete" in c.text.lower() for c in self.cells):
+            return
+        rect = self.name_rect("DateArrete")
+        if isinstance(rect, Rect) and self.raw_values(Rect(rect.sheet, rect.r1, rect.c1, rect.r1, rect.c1))[0, 0] in ("", None):
+            where = f"{quote_sheet(rect.sheet)}!{cell_ref(rect.r1, rect.c1)}"
+            raise InputError([Problem(where, "date d'arrêté (DateArrete) vide : renseignez-la, ou passez --as-of AAAA-MM-JJ")], title=TITLE)
 
     def _dependencies(self) -> dict[tuple, set]:
         unsupported: dict[str, set[str]] = {}
@@ -468,7 +489,7 @@ class Evaluator:
             grid = self.grid(rect.sheet)
             h, w = rect.r2 - rect.r1 + 1, rect.c2 - rect.c1 + 1
             part = grid[rect.r1 - 1:rect.r2, rect.c1 - 1:rect.c2]
-            cached = np.full((h, w), _EMPTY, dtype=object)
+            cached = _empties((h, w))
             for j in range(part.shape[1]):
                 cached[:part.shape[0], j] = _xl_column(part[:, j])
             self._xl_cache[rect] = cached
@@ -842,9 +863,14 @@ def _xl_scalar(value):
     return value
 
 
+def _is_empty(value) -> bool:
+    # schedula's EMPTY token is a str subclass; the library may hand back a copy of it
+    return value is _EMPTY or (type(value) is type(_EMPTY) and value == _EMPTY)
+
+
 def _from_xl(value, empty):
     """A formula-library value back to a plain Python value for the engine."""
-    if value is _EMPTY:
+    if _is_empty(value):
         return empty
     if isinstance(value, np.generic):
         return value.item()
@@ -853,7 +879,7 @@ def _from_xl(value, empty):
 
 def _to_file(value, xl_error) -> object:
     """A computed value as it will be stored: float, bool, str, ErrorValue."""
-    if value is _EMPTY or value is None:
+    if value is None or _is_empty(value):
         return 0.0
     if isinstance(value, xl_error) or type(value).__name__ == "XlError":
         return ErrorValue(str(value))
