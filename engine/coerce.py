@@ -166,6 +166,8 @@ def inspect(values: np.ndarray) -> tuple[str, np.ndarray]:
         return kind, np.asarray(values == "", dtype=bool)
     if kind in ("boolean", "integer"):
         return kind, np.zeros(len(values), dtype=bool)
+    if kind in ("date", "datetime", "datetime64", "floating", "mixed-integer-float"):
+        return kind, np.asarray(pd.isna(values), dtype=bool)  # a '' would have made the kind "mixed"
     if values.dtype == object:
         return kind, np.asarray(pd.isna(values) | (values == ""), dtype=bool)
     return kind, np.asarray(pd.isna(values), dtype=bool)
