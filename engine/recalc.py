@@ -68,6 +68,7 @@ class RecalcReport:
     sheets: tuple[str, ...]  # sheets whose cached values were written
     warnings: tuple[str, ...] = ()
     values: dict = field(default_factory=dict, repr=False, compare=False)  # 'Sheet!A1' -> value written
+    engine_cells: frozenset = frozenset()  # 'Sheet!A1' of values that depend on an encaisse function
 
     def summary(self) -> str:
         plural = "s" if self.cells > 1 else ""
@@ -112,7 +113,7 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     return RecalcReport(
         source=str(path), output=str(target), cells=len(cells), engine_calls=evaluator.engine_calls,
         seconds=time.perf_counter() - started, sheets=written, warnings=tuple(evaluator.warnings),
-        values=evaluator.written_values(),
+        values=evaluator.written_values(), engine_cells=evaluator.engine_cell_names(),
     )
 
 
@@ -249,6 +250,7 @@ class Evaluator:
         self._translated: dict[tuple[str, int, int], str] = {}
         self._problems: list[Problem] = []
         self._boxes: dict[str, Rect] = {}  # sheet -> bounding box of its computed cells
+        self.engine_dependent: set[tuple[str, int, int]] = set()
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -263,6 +265,9 @@ class Evaluator:
             raise InputError(sorted(self._problems), title=TITLE)
         self._check_as_of()
         order = self._order(deps)
+        for key in order:  # cells whose value comes, directly or not, from an encaisse function
+            if _find_calls(self._translated[key], self.engine) or any(d in self.engine_dependent for d in deps[key]):
+                self.engine_dependent.add(key)
         for key in order:
             cell = self.by_cell[key]
             try:
@@ -328,7 +333,9 @@ class Evaluator:
         try:
             return list(sorter.static_order())
         except graphlib.CycleError as error:
-            cycle = error.args[1]
+            cycle = error.args[1][:-1]
+            start = cycle.index(min(cycle, key=lambda k: (self.package.sheet(k[0]).index, k[1], k[2])))
+            cycle = cycle[start:] + cycle[:start] + [cycle[start]]  # from the first cell, for a stable message
             path = " → ".join(self.by_cell[k].where for k in cycle)
             raise InputError([Problem(self.by_cell[cycle[0]].where, f"référence circulaire : {path}")], title=TITLE) from None
 
@@ -339,11 +346,32 @@ class Evaluator:
         return Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
 
     def _dependency_extent(self, cell: FormulaCell) -> Rect:
-        # A dynamic array's spill size is known only once evaluated: any reference below and to
-        # the right of its anchor may read its values, so such references are ordered after it.
-        if cell.kind == "dynamic":
-            return Rect(cell.sheet, cell.row, cell.col, MAX_ROWS, MAX_COLS)
-        return self._stored_extent(cell)
+        # A dynamic array's spill size is known only once evaluated: it may fill the free cells
+        # below and to the right of its anchor, up to the next cell holding something (where
+        # Excel would stop with #SPILL!); references into that area are ordered after it.
+        if cell.kind != "dynamic":
+            return self._stored_extent(cell)
+        grid = self.grid(cell.sheet)
+        spilled = [self._stored_extent(c) for c in self.cells if c.sheet == cell.sheet and c.kind in ("dynamic", "array")]
+
+        def occupied(row: int, col: int) -> bool:
+            if (cell.sheet, row, col) in self.by_cell:
+                return True
+            if row > grid.shape[0] or col > grid.shape[1] or grid[row - 1, col - 1] in ("", None):
+                return False
+            return not any(r.contains(row, col) for r in spilled)  # an old spilled value is no obstacle
+
+        last_row = cell.row
+        while last_row < max(grid.shape[0], cell.row) and not occupied(last_row + 1, cell.col):
+            last_row += 1
+        if last_row >= grid.shape[0]:
+            last_row = MAX_ROWS
+        last_col = cell.col
+        while last_col < max(grid.shape[1], cell.col) and not occupied(cell.row, last_col + 1):
+            last_col += 1
+        if last_col >= grid.shape[1]:
+            last_col = MAX_COLS
+        return Rect(cell.sheet, cell.row, cell.col, last_row, last_col)
 
     def _supported(self, name: str) -> bool:
         if name in self.engine:
@@ -668,6 +696,15 @@ class Evaluator:
                         array_ref = f"{cell_ref(extent.r1, extent.c1)}:{cell_ref(extent.r2, extent.c2)}" if (extent.r1, extent.c1) != (extent.r2, extent.c2) else cell.ref
                     sheet_updates[(cell.row + i, cell.col + j)] = CellUpdate(value, anchor, array_ref)
         return out
+
+    def engine_cell_names(self) -> frozenset:
+        names = set()
+        for sheet, row, col in self.engine_dependent:
+            result = self.results[(sheet, row, col)]
+            for i in range(result.shape[0]):
+                for j in range(result.shape[1]):
+                    names.add(f"{quote_sheet(sheet)}!{cell_ref(row + i, col + j)}")
+        return frozenset(names)
 
     def written_values(self) -> dict[str, object]:
         values = {}
