@@ -168,3 +168,162 @@ def test_dynamic_array_spills_and_keeps_its_markup(tmp_path):
     assert [row[2:5] for row in got[:3]] == [["Code client", "N° facture", "Montant"], ["C1", "F1", 100.0], ["C3", "F4", 200.0]]
     # H1 reads spilled cells: it is evaluated after the anchor
     assert got[0][7] == 300.0
+
+
+def rewrite_member(path: Path, member: str, change) -> None:
+    """Edit one part of a package in place (to build cases XlsxWriter does not write)."""
+    from encaisse.xlsx_write import write_package
+
+    with zipfile.ZipFile(path) as zf:
+        text = zf.read(member).decode()
+    write_package(path, path, {member: change(text).encode()})
+
+
+def test_shared_formulas_are_expanded_with_relative_references(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("B1", "=Factures!E2*2"), ("B2", "=Factures!E3*2"), ("B3", "=Factures!E4*2"), ("B4", "=SUM(B1:B3)")])
+
+    def share(xml: str) -> str:
+        xml = xml.replace("<f>Factures!E2*2</f>", '<f t="shared" ref="B1:B3" si="0">Factures!E2*2</f>')
+        xml = xml.replace("<f>Factures!E3*2</f>", '<f t="shared" si="0"/>')
+        return xml.replace("<f>Factures!E4*2</f>", '<f t="shared" si="0"/>')
+
+    rewrite_member(book, "xl/worksheets/sheet1.xml", share)
+    assert sheet_xml(book).count('t="shared"') == 3
+    report = recalc(book, tmp_path / "out.xlsx")
+    assert report.values == {"Calc!B1": 200.0, "Calc!B2": 501.0, "Calc!B3": 160.0, "Calc!B4": 861.0}
+    xml = sheet_xml(tmp_path / "out.xlsx")
+    assert '<c r="B2"><f t="shared" si="0"/><v>501</v></c>' in xml
+
+
+def test_circular_reference_names_the_cells_and_keeps_the_input(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("A1", "=A3+1"), ("A2", "=SUM(Factures[Montant TTC])"), ("A3", "=A1*2")])
+    before = book.read_bytes()
+    with pytest.raises(InputError) as caught:
+        recalc(book)
+    assert [str(p) for p in caught.value.problems] == ["Calc!A1 : référence circulaire : Calc!A1 → Calc!A3 → Calc!A1"]
+    assert book.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.xlsx"]
+
+
+def test_unsupported_functions_fail_with_every_cell_and_function(tmp_path, capsys):
+    book = build(tmp_path / "b.xlsx", [("A1", "=FOOBAR(1)"), ("A2", "=_xlfn.SEQUENCE(3)"), ("A3", "=FOOBAR(2)+1"), ("A4", "=1+1")])
+    before = book.read_bytes()
+    assert main(["recalc", str(book), "-o", str(tmp_path / "out.xlsx")]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "Recalcul impossible (2 problèmes) :\n"
+        "  - Calc!A1, Calc!A3 : fonction FOOBAR non prise en charge (ni par la bibliothèque de formules, ni par encaisse)\n"
+        "  - Calc!A2 : fonction SEQUENCE non prise en charge (ni par la bibliothèque de formules, ni par encaisse)\n"
+    )
+    assert book.read_bytes() == before and not (tmp_path / "out.xlsx").exists()
+
+
+def test_today_draws_a_warning(tmp_path, capsys):
+    book = build(tmp_path / "b.xlsx", [("A1", "=TODAY()-DateArrete"), ("A2", "=DateArrete+1")])
+    assert main(["recalc", str(book)]) == 0
+    out = capsys.readouterr().out
+    warning = "Calc!A1 : TODAY() rend le résultat non reproductible ; utilisez la date d'arrêté (DateArrete)"
+    assert out.splitlines()[-1] == f"Avertissement : {warning}"
+    assert out.splitlines()[1] == f"Valeurs enregistrées dans {book} (feuilles : Calc)."
+    assert values(book)[1][0] == serial(AS_OF) + 1
+    assert recalc(book).warnings == (warning,)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"pas un classeur", "ce n'est pas un classeur .xlsx/.xlsm lisible (archive zip invalide : File is not a zip file)"),
+])
+def test_corrupt_file(tmp_path, content, message):
+    book = tmp_path / "b.xlsx"
+    book.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        recalc(book)
+    assert [str(p) for p in caught.value.problems] == [f"{book} : {message}"]
+    assert book.read_bytes() == content
+
+
+def test_truncated_package_is_reported(tmp_path):
+    book = build(tmp_path / "b.xlsx", STANDARD)
+    data = book.read_bytes()
+    book.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError) as caught:
+        recalc(book)
+    assert caught.value.problems[0].where == str(book)
+    assert "archive zip invalide" in caught.value.problems[0].message or "illisible" in caught.value.problems[0].message
+    assert book.read_bytes() == data[: len(data) // 2]
+
+
+def test_missing_table_sheet_and_column(tmp_path):
+    book = build(tmp_path / "b.xlsx", [
+        ("A1", "=SUM(Absente[Montant])"),
+        ("A2", "='Nulle part'!A1+1"),
+        ("A3", "=SUM(Factures[Inconnue])"),
+        ("A4", "=NomInconnu*2"),
+    ])
+    before = book.read_bytes()
+    with pytest.raises(InputError) as caught:
+        recalc(book, tmp_path / "out.xlsx")
+    assert [str(p) for p in caught.value.problems] == [
+        "Calc!A1 : tableau « Absente » absent du classeur",
+        "Calc!A2 : feuille « Nulle part » absente du classeur",
+        "Calc!A3 : colonne « Inconnue » absente du tableau Factures (référence « SUM(Factures[Inconnue]) »)",
+        "Calc!A4 : nom « NomInconnu » inconnu",
+    ]
+    assert book.read_bytes() == before and not (tmp_path / "out.xlsx").exists()
+
+
+def test_wrong_arguments_of_an_encaisse_function_name_the_cell(tmp_path):
+    book = build(tmp_path / "b.xlsx", dynamic=[("A1", "=DSO(Reglements[#All],Factures[#All],DateArrete)")])
+    with pytest.raises(InputError) as caught:
+        recalc(book)
+    (problem,) = caught.value.problems
+    assert problem.where == "Calc!A1"
+    assert problem.message.startswith("DSO : #VALEUR! Factures")
+
+
+def test_xlsm_keeps_its_macros(tmp_path):
+    vba = b"\xd0\xcf\x11\xe0 fake VBA project bytes" * 50
+    book = build(tmp_path / "b.xlsm", [("A1", "=SUM(Factures[Montant TTC])")], vba=vba)
+    before = parts(book)
+    out = tmp_path / "out.xlsm"
+    recalc(book, out)
+    after = parts(out)
+    with zipfile.ZipFile(out) as zf:
+        assert zf.read("xl/vbaProject.bin") == vba
+    assert {k for k in before if before[k] != after[k]} == {"xl/worksheets/sheet1.xml"}
+    assert "macroEnabled" in zipfile.ZipFile(out).read("[Content_Types].xml").decode()
+
+
+def test_as_of_overrides_date_arrete_for_the_evaluation_only(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("A1", "=DateArrete"), ("A2", '=COUNTIFS(Factures[Échéance],"<"&DateArrete)')])
+    out = tmp_path / "out.xlsx"
+    assert main(["recalc", str(book), "-o", str(out), "--as-of", "2026-09-30"]) == 0
+    got = values(out)
+    assert [got[0][0], got[1][0]] == [serial(dt.datetime(2026, 9, 30)), 1.0]
+    assert values(out, "Paramètres")[0][1] == dt.date(2026, 10, 31)  # the stored date is not changed
+
+
+def test_aging_spills_with_the_engine_values(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("A10", "=SUM(B2:B4)")], dynamic=[
+        ("A1", "=AGING(Factures[#All],Reglements[#All],DateArrete)"),
+        ("A7", "=AGING(Factures[#All],Reglements[#All],DateArrete,,,FALSE)"),
+    ])
+    out = tmp_path / "out.xlsx"
+    report = recalc(book, out)
+    header = ["Code client", "Non échu", "1-30 j", "31-60 j", "61-90 j", "> 90 j", "Total",
+              "Nb Non échu", "Nb 1-30 j", "Nb 31-60 j", "Nb 61-90 j", "Nb > 90 j", "Nb total"]
+    # by hand: F1 paid; F2 250,50 due 15/10 (16 days late); F3 80 not due; F4 1 200 − 200 paid, due 19/09 (42 days)
+    got = values(out)
+    assert got[0][:13] == header
+    assert got[1][:13] == ["C1", 80.0, 0.0, 0.0, 0.0, 0.0, 80.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    assert got[2][:13] == ["C2", 0.0, 250.5, 0.0, 0.0, 0.0, 250.5, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    assert got[3][:13] == ["C3", 0.0, 0.0, 1000.0, 0.0, 0.0, 1000.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0]
+    assert got[4][:13] == ["Total", 80.0, 250.5, 1000.0, 0.0, 0.0, 1330.5, 1.0, 1.0, 1.0, 0.0, 0.0, 3.0]
+    assert got[6][:13] == header and got[7][:7] == ["Total", 80.0, 250.5, 1000.0, 0.0, 0.0, 1330.5]
+    assert got[9][0] == 80.0 + 0.0 + 0.0  # reads spilled cells B2:B4
+    xml = sheet_xml(out)
+    assert re.search(r'<c r="A1" cm="1" t="str"><f t="array" ref="A1:M5">AGING\(Factures\[#All\],Reglements\[#All\],DateArrete\)</f><v>Code client</v></c>', xml)
+    assert '<f t="array" ref="A7:M8">' in xml
+    assert "'Calc'!A10" not in report.engine_cells and "Calc!A10" in report.engine_cells
+    # a second recalculation of the output is stable (old spilled values are no obstacle)
+    again = recalc(out, tmp_path / "again.xlsx")
+    assert again.values == report.values
