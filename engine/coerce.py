@@ -500,7 +500,7 @@ def coerce_columns(
             for i in np.flatnonzero(missing):
                 located.append(Located(int(rows[i]), index, Problem(where(index, int(rows[i]), headers[index]), text)))
     data["row"] = rows
-    frame = pd.DataFrame(data)
+    frame = pd.DataFrame(data, copy=False)  # the columns are fresh arrays: no need for pandas to copy them
     located.sort(key=lambda p: (p.row, p.col))
     return Coerced(
         frame=frame,
