@@ -353,6 +353,8 @@ def test_demo_workbook_holds_the_generated_sample():
     for table in TABLES:
         assert len(getattr(ledger, table.attr)) == len(getattr(sample, table.attr)), table.name
     assert ledger.invoices["amount"].sum() == pytest.approx(sample.invoices["amount"].sum())
+    assert ledger.invoices["invoice_id"].tolist() == sample.invoices["invoice_id"].astype(str).tolist()
+    assert days(ledger.invoices["due_date"]) == days(pd.to_datetime(sample.invoices["due_date"]))
     assert ledger.params.as_of == dt.date(2026, 10, 31)
 
 
