@@ -327,3 +327,123 @@ def test_aging_spills_with_the_engine_values(tmp_path):
     # a second recalculation of the output is stable (old spilled values are no obstacle)
     again = recalc(out, tmp_path / "again.xlsx")
     assert again.values == report.values
+
+
+# --------------------------------------------------------------------------- the demo workbook
+
+DEMO = Path(__file__).resolve().parent.parent / "xlsx" / "encaisse-demo.xlsx"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "demo.xlsx"
+    report = recalc(DEMO, out)
+    return out, report
+
+
+def test_demo_cached_values_equal_the_engine_api(demo):
+    import encaisse
+    from encaisse import dashboard as board
+    from encaisse import kpi
+
+    out, report = demo
+    ledger = encaisse.load_workbook(DEMO)
+    inv, pay, bills, act, as_of = ledger.invoices, ledger.payments, ledger.payables, ledger.activity, ledger.params.as_of
+    got = values(out, board.SHEET)
+    kpis = [row[1] for row in got[board.KPI_FIRST_ROW:board.KPI_FIRST_ROW + len(board.KPIS)]]
+    disputes = kpi.dispute_rate(inv, as_of)
+    assert kpis == [
+        kpi.dso(inv, pay, as_of), kpi.best_possible_dso(inv, pay, as_of), kpi.average_days_delinquent(inv, pay, as_of),
+        kpi.cei(inv, pay, as_of), kpi.dpo(bills, act, as_of), kpi.dio(act, as_of), kpi.ccc(inv, pay, bills, act, as_of),
+        kpi.recovery_rate(inv, pay, as_of), disputes.count, disputes.amount,
+    ]
+    aging = kpi.aging(inv, pay, as_of)
+    amounts = len(aging.columns) // 2
+    expected = [["Code client", *aging.columns[1:]]] + [
+        [row[0], *(round(float(v), 2) for v in row[1:amounts + 1]), *(float(v) for v in row[amounts + 1:])]
+        for row in aging.to_numpy(dtype=object).tolist()]
+    spill = [row[:len(expected[0])] for row in got[board.BY_CUSTOMER_ROW:board.BY_CUSTOMER_ROW + len(expected)]]
+    assert spill == expected
+    assert got[board.AGING_ROW + 1][:len(expected[0])] == expected[-1]  # the Total line alone
+    # standard formulas against the engine's own definitions
+    headline = got[board.HEADLINE_ROW]
+    assert headline[0] == ledger.params.bank_balance
+    assert headline[2] == pytest.approx(kpi.operating_cash_flow(pay, bills, as_of, months=12)["net"].sum(), abs=1e-6)
+    assert headline[4] == kpis[0]
+    assert headline[6] == pytest.approx(kpi.gross_margin(act, as_of, days=365).rate, rel=1e-12)
+    assert got[board.CHECK_ROW][1] == pytest.approx(kpis[6], abs=1e-9)
+    assert got[board.COLLECTION_ROW + 2][1] == pytest.approx(disputes.count, rel=1e-12)
+    customers = expected[1:-1]
+    top = sorted(customers, key=lambda r: -r[6])[:board.TOP_N]
+    names = dict(zip(ledger.customers["customer_id"], ledger.customers["name"]))
+    rows = got[board.TOP_FIRST_ROW:board.TOP_FIRST_ROW + board.TOP_N]
+    assert [r[1:5] for r in rows] == [[c[0], names[c[0]], c[6], c[5]] for c in top]
+    assert report.warnings == ()
+
+
+def test_demo_untouched_parts(demo):
+    out, _ = demo
+    before, after = parts(DEMO), parts(out)
+    assert list(before) == list(after)
+    assert [k for k in before if before[k] != after[k]] == ["xl/worksheets/sheet1.xml"]
+
+
+# --------------------------------------------------------------------------- LibreOffice
+
+def _lo_or_skip():
+    if lo_recalc.soffice() is None:
+        reason = "LibreOffice (soffice) introuvable : vérification croisée non faite ; installez libreoffice-calc-nogui"
+        print(reason)
+        pytest.skip(reason)
+
+
+def test_libreoffice_agrees_on_every_standard_cell(demo, tmp_path):
+    _lo_or_skip()
+    out, report = demo
+    # LibreOffice recalculates the *input* (cached values 0) itself; ours come from encaisse recalc.
+    theirs_path, _ = lo_recalc.recalculate(DEMO, tmp_path / "lo")
+    from encaisse import dashboard as board
+
+    ours, theirs = values(out, board.SHEET), values(theirs_path, board.SHEET)
+    standard = sorted(set(report.values) - report.engine_cells)
+    skipped = sorted(report.engine_cells)
+    print(f"{len(standard)} cellules standard comparées ; {len(skipped)} cellules issues des fonctions encaisse non comparées : "
+          + ", ".join(skipped[:20]) + (" ..." if len(skipped) > 20 else ""))
+    assert len(standard) >= 15
+    for name in standard:
+        ref = name.split("!")[1]
+        row, col = int(re.sub(r"[A-Z]", "", ref)) - 1, _col(ref)
+        a, b = ours[row][col], theirs[row][col]
+        if isinstance(a, float) and isinstance(b, float):
+            assert a == pytest.approx(b, rel=1e-9, abs=1e-6), name
+        else:
+            assert a == b, name
+
+
+def test_libreoffice_opens_the_output(demo, tmp_path):
+    _lo_or_skip()
+    import subprocess
+
+    out, report = demo
+    profile = tmp_path / "profile"
+    done = subprocess.run([lo_recalc.soffice(), "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
+                           "--convert-to", "xlsx", "--outdir", str(tmp_path / "lo"), str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    from encaisse import dashboard as board
+
+    converted = calamine.CalamineWorkbook.from_path(str(tmp_path / "lo" / "demo.xlsx"))
+    assert converted.sheet_names == calamine.CalamineWorkbook.from_path(str(out)).sheet_names
+    theirs = values(tmp_path / "lo" / "demo.xlsx", board.SHEET)
+    ours = values(out, board.SHEET)
+    assert theirs[board.COLLECTION_ROW][:2] == ours[board.COLLECTION_ROW][:2]
+    # LibreOffice does not know the add-in's functions: it shows #NAME? where Excel with the add-in computes
+    print(f"LibreOffice affiche #NAME? pour les fonctions encaisse, p. ex. DSO : {theirs[board.KPI_FIRST_ROW][1]!r}")
+
+
+def _col(ref: str) -> int:
+    letters = re.sub(r"[0-9]", "", ref)
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
