@@ -18,6 +18,7 @@ Decisions:
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import graphlib
 import inspect
 import math
@@ -101,7 +102,13 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     package = read_package(str(path))
     sheets_xml, cells = _formula_cells(path, package)
     evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir)
-    evaluator.run()
+    enabled = gc.isenabled()
+    gc.disable()  # the cell values are millions of small acyclic objects: collection would only cost time
+    try:
+        evaluator.run()
+    finally:
+        if enabled:
+            gc.enable()
     replaced = {}
     for sheet_name, updates in evaluator.updates().items():
         sheet = package.sheet(sheet_name)
@@ -466,10 +473,15 @@ class Evaluator:
                     self._book = calamine.CalamineWorkbook.from_path(str(self.path))
                 except calamine.CalamineError as error:
                     raise InputError([Problem(str(self.path), f"classeur illisible : {error}")], title="Classeur corrompu") from None
+            enabled = gc.isenabled()
+            gc.disable()  # millions of small objects, none cyclic: the collector would only slow the read
             try:
                 rows = self._book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
             except calamine.CalamineError as error:
                 raise InputError([Problem(sheet, f"feuille illisible : {error}")], title="Classeur corrompu") from None
+            finally:
+                if enabled:
+                    gc.enable()
             width = max((len(r) for r in rows), default=0)
             grid = np.empty((len(rows), width), dtype=object)
             if rows and width:
