@@ -203,8 +203,8 @@ def _xl_column(values: np.ndarray) -> np.ndarray:
     if kind in ("floating", "integer", "mixed-integer-float"):
         converted = present.astype(np.float64).astype(object)
     elif kind in ("date", "datetime"):
-        days = np.array(present, dtype="datetime64[us]") - np.datetime64("1899-12-30", "us")
-        converted = (days / np.timedelta64(1, "D")).astype(object)
+        stamps = pd.to_datetime(pd.Series(present, dtype=object)).to_numpy(dtype="datetime64[us]")
+        converted = ((stamps - np.datetime64("1899-12-30", "us")) / np.timedelta64(1, "D")).astype(object)
     elif kind in ("string", "empty"):
         converted = present
     else:
@@ -246,7 +246,7 @@ class Evaluator:
         self.by_cell = {(c.sheet, c.row, c.col): c for c in cells}
         self.results: dict[tuple[str, int, int], np.ndarray] = {}  # anchor -> 2-D result
         self.extents: dict[tuple[str, int, int], Rect] = {}  # anchor -> range its values occupy
-        self.computed: dict[str, dict[tuple[int, int], object]] = {}  # sheet -> (row, col) -> xl value
+        self._anchors: dict[str, list] = {}  # sheet -> evaluated formula cells (keys of results/extents)
         self._book = None
         self._grids: dict[str, np.ndarray] = {}
         self._xl_cache: dict[Rect, np.ndarray] = {}
@@ -503,23 +503,27 @@ class Evaluator:
             part = full
         else:
             part = part.copy()
-        for (row, col), value in self._overlay(rect):
-            part[row - rect.r1, col - rect.c1] = _from_xl(value, self._EMPTY_RAW)
+        for i, j, block in self._overlay(rect):
+            part[i:i + block.shape[0], j:j + block.shape[1]] = _from_xl_raw(block)
         return part
 
     _EMPTY_RAW = ""
 
     def _overlay(self, rect: Rect):
-        computed = self.computed.get(rect.sheet)
-        if computed:
-            box = self._boxes.get(rect.sheet)
-            if box is not None and rect.intersects(box):
-                for (row, col), value in computed.items():
-                    if rect.r1 <= row <= rect.r2 and rect.c1 <= col <= rect.c2:
-                        yield (row, col), value
+        """(row offset, column offset, 2-D block) of the computed values and overrides inside `rect`."""
+        box = self._boxes.get(rect.sheet)
+        if box is not None and rect.intersects(box):
+            for key in self._anchors.get(rect.sheet, ()):
+                extent = self.extents[key]
+                if not rect.intersects(extent):
+                    continue
+                r1, r2 = max(rect.r1, extent.r1), min(rect.r2, extent.r2)
+                c1, c2 = max(rect.c1, extent.c1), min(rect.c2, extent.c2)
+                block = self.results[key][r1 - extent.r1:r2 - extent.r1 + 1, c1 - extent.c1:c2 - extent.c1 + 1]
+                yield r1 - rect.r1, c1 - rect.c1, block
         for (sheet, row, col), value in self._override.items():
             if sheet == rect.sheet and rect.contains(row, col):
-                yield (row, col), value
+                yield row - rect.r1, col - rect.c1, np.array([[value]], dtype=object)
 
     def xl_values(self, rect: Rect) -> np.ndarray:
         """The cells of `rect` for the formula library: serial dates, EMPTY blanks."""
@@ -537,8 +541,8 @@ class Evaluator:
         if not overlay:
             return cached
         out = cached.copy()
-        for (row, col), value in overlay:
-            out[row - rect.r1, col - rect.c1] = value
+        for i, j, block in overlay:
+            out[i:i + block.shape[0], j:j + block.shape[1]] = block
         return out
 
     def _clip(self, rect: Rect) -> Rect:
@@ -547,8 +551,9 @@ class Evaluator:
             return rect
         grid = self.grid(rect.sheet)
         rows, cols = grid.shape
-        for row, col in self.computed.get(rect.sheet, {}):
-            rows, cols = max(rows, row), max(cols, col)
+        box = self._boxes.get(rect.sheet)
+        if box is not None:
+            rows, cols = max(rows, box.r2), max(cols, box.c2)
         r2 = min(rect.r2, max(rows, rect.r1))
         c2 = min(rect.c2, max(cols, rect.c1))
         return Rect(rect.sheet, rect.r1, rect.c1, r2, c2)
@@ -578,10 +583,7 @@ class Evaluator:
         box = self._boxes.get(cell.sheet, extent)
         self._boxes[cell.sheet] = Rect(cell.sheet, min(box.r1, extent.r1), min(box.c1, extent.c1),
                                        max(box.r2, extent.r2), max(box.c2, extent.c2))
-        store = self.computed.setdefault(cell.sheet, {})
-        for i in range(result.shape[0]):
-            for j in range(result.shape[1]):
-                store[(cell.row + i, cell.col + j)] = result[i, j]
+        self._anchors.setdefault(cell.sheet, []).append(key)
 
     def evaluate(self, text: str, cell: FormulaCell):
         """Evaluate a formula text (A1 references only): encaisse calls by the engine, the rest by `formulas`."""
@@ -910,6 +912,10 @@ def _xl_scalar(value):
     if isinstance(value, float) and math.isnan(value):
         return ""
     return value
+
+
+def _from_xl_raw(block: np.ndarray) -> np.ndarray:
+    return np.frompyfunc(lambda v: _from_xl(v, ""), 1, 1)(block).astype(object)
 
 
 def _is_empty(value) -> bool:

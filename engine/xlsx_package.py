@@ -212,10 +212,21 @@ def _read_table(zf: zipfile.ZipFile, member: str, sheet: str, path: str) -> Tabl
 def has_formulas(zf: zipfile.ZipFile, member: str) -> bool:
     """Scan a worksheet's stream for a formula element without keeping it in memory."""
     tail = b""
+    prefixed = None
     with zf.open(member) as stream:
         while chunk := stream.read(_CHUNK):
-            if _F_TAG.search(tail + chunk):
-                return True
+            data = tail + chunk
+            if prefixed is None:  # <x:worksheet ...>: elements carry a namespace prefix
+                prefixed = re.search(rb"<\w+:worksheet\b", data[:4096]) is not None
+            if prefixed:
+                if _F_TAG.search(data):
+                    return True
+            else:
+                pos = data.find(b"<f")  # memchr-fast; the regex only checks the hits
+                while pos >= 0:
+                    if data[pos + 2:pos + 3] in (b" ", b">", b"/"):
+                        return True
+                    pos = data.find(b"<f", pos + 2)
             tail = chunk[-8:]
     return False
 
