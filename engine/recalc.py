@@ -638,8 +638,12 @@ class Evaluator:
         values = [self._engine_argument(arg, cell) for arg in args]
         function = self.engine[name]
         kwargs = {}
-        if self.rules_dir is not None and _accepts(function, "rules_dir"):
-            kwargs["rules_dir"] = self.rules_dir
+        position = _parameter_position(function, "rules_dir")
+        if self.rules_dir is not None and position is not None:  # --rules wins over the formula's own argument
+            if len(values) > position:
+                values[position] = self.rules_dir
+            else:
+                kwargs["rules_dir"] = self.rules_dir
         self.engine_calls += 1
         try:
             result = function(*values, **kwargs)
@@ -748,11 +752,16 @@ def _engine_functions() -> dict:
     return {name.upper(): fn for name, fn in FUNCTIONS.items()}
 
 
-def _accepts(function, parameter: str) -> bool:
+def _parameter_position(function, parameter: str) -> int | None:
+    """Index of a positional parameter, len(parameters) for a keyword-only one, None when absent."""
     try:
-        return parameter in inspect.signature(function).parameters
+        parameters = list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):
-        return False
+        return None
+    for i, p in enumerate(parameters):
+        if p.name == parameter:
+            return i if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else len(parameters)
+    return None
 
 
 def _parse_as_of(value) -> dt.date | None:

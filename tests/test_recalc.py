@@ -61,6 +61,9 @@ def build(path: Path, formulas=(), *, dynamic=(), vba: bytes | None = None) -> P
         "name": "Reglements", "columns": [{"header": h} for h in PAYMENT_HEADERS], "data": PAYMENTS})
     for r, row in enumerate(PAYMENTS, start=1):
         pay.write_datetime(r, 0, row[0], date)
+    clients = book.add_worksheet("Clients")
+    clients.add_table(0, 0, 3, 1, {"name": "Clients", "columns": [{"header": "Code client"}, {"header": "Raison sociale"}],
+                                   "data": [["C1", "Alpha SARL"], ["C2", "Bêta SA"], ["C3", "Gamma SAS"]]})
     params = book.add_worksheet("Paramètres")
     params.write("A1", "Date d'arrêté")
     params.write_datetime("B1", AS_OF, date)
@@ -447,3 +450,20 @@ def _col(ref: str) -> int:
     for ch in letters:
         n = n * 26 + ord(ch) - 64
     return n - 1
+
+
+def test_rules_folder_goes_to_rule_based_functions(tmp_path):
+    from encaisse.functions import FUNCTIONS
+
+    formula = '=SCORE(Factures[#All],Reglements[#All],Clients[#All],DateArrete,"C1")'
+    book = build(tmp_path / "b.xlsx", dynamic=[("A1", formula)])
+    missing = tmp_path / "nulle-part"
+    with pytest.raises(InputError) as caught:
+        recalc(book, tmp_path / "out.xlsx", rules_dir=missing)
+    assert [str(p) for p in caught.value.problems] == [f"Calc!A1 : SCORE : #VALEUR! {missing} : dossier de règles introuvable"]
+    rules = Path(__file__).resolve().parent.parent / "rules"
+    report = recalc(book, tmp_path / "out.xlsx", rules_dir=rules)
+    expected = FUNCTIONS["SCORE"]([INVOICE_HEADERS, *INVOICES], [PAYMENT_HEADERS, *PAYMENTS],
+                                  [["Code client", "Raison sociale"], ["C1", "Alpha SARL"], ["C2", "Bêta SA"], ["C3", "Gamma SAS"]],
+                                  AS_OF, "C1", rules_dir=str(rules))
+    assert report.values == {"Calc!A1": expected}
