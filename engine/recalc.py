@@ -747,7 +747,9 @@ _CONVERTED = "encaisse.converted"  # encaisse.functions.CONVERTED
 def _engine_functions() -> dict:
     try:
         from encaisse.functions import FUNCTIONS
-    except ImportError:
+    except ModuleNotFoundError as error:  # only when the module itself is absent, not on a broken import
+        if error.name != "encaisse.functions":
+            raise
         return {}
     return {name.upper(): fn for name, fn in FUNCTIONS.items()}
 

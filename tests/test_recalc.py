@@ -467,3 +467,14 @@ def test_rules_folder_goes_to_rule_based_functions(tmp_path):
                                   [["Code client", "Raison sociale"], ["C1", "Alpha SARL"], ["C2", "Bêta SA"], ["C3", "Gamma SAS"]],
                                   AS_OF, "C1", rules_dir=str(rules))
     assert report.values == {"Calc!A1": expected}
+
+
+def test_output_folder_keeps_the_file_name(tmp_path, capsys):
+    book = build(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant TTC])")])
+    folder = tmp_path / "sortie"
+    folder.mkdir()
+    assert main(["recalc", str(book), "-o", str(folder)]) == 0
+    assert values(folder / "b.xlsx")[0][0] == 1630.5
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"Recalcul de {book} : 1 cellule à formule évaluée (0 appel aux fonctions encaisse) en ")
+    assert out[1] == f"Valeurs enregistrées dans {folder / 'b.xlsx'} (feuilles : Calc)."
