@@ -29,6 +29,8 @@ _ROW_R = re.compile(rb'\br="([0-9]+)"')
 _F_ELEMENT = re.compile(rb"<f\b[^>]*?(?:/>|>.*?</f>)", re.S)
 _DIMENSION = re.compile(rb'<dimension ref="([^"]*)"\s*/>')
 
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
 EXCEL_ERRORS = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!")
 
 
@@ -79,7 +81,8 @@ def _value_xml(value: object) -> tuple[bytes | None, bytes]:
         return None, b"<v>" + text.encode() + b"</v>"
     if isinstance(value, (dt.date, dt.datetime)):
         raise TypeError("dates must be converted to serial numbers before writing")
-    return b"str", b"<v>" + escape(str(value)).encode("utf-8") + b"</v>"
+    text = _XML_INVALID.sub("", str(value))  # characters XML 1.0 cannot carry at all
+    return b"str", b"<v>" + escape(text).encode("utf-8") + b"</v>"
 
 
 def _cell_xml(ref: bytes, original: bytes | None, update: CellUpdate) -> bytes:
