@@ -330,6 +330,8 @@ class Evaluator:
                 other for other, extent in anchors
                 if other != key and any(r.intersects(extent) for r in rects)
             }
+            if any(r.sheet == cell.sheet and r.contains(cell.row, cell.col) for r in rects):
+                self._problems.append(Problem(cell.where, f"référence circulaire : {cell.where} → {cell.where}"))
         for name, where in sorted(unsupported.items()):
             cells = ", ".join(sorted(where))
             self._problems.append(Problem(cells, f"fonction {name} non prise en charge (ni par la bibliothèque de formules, ni par encaisse)"))

@@ -208,6 +208,13 @@ def test_circular_reference_names_the_cells_and_keeps_the_input(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.xlsx"]
 
 
+def test_a_cell_that_reads_itself_is_circular(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("A1", "=SUM(A1:A3)"), ("A2", "=1")])
+    with pytest.raises(InputError) as caught:
+        recalc(book)
+    assert [str(p) for p in caught.value.problems] == ["Calc!A1 : référence circulaire : Calc!A1 → Calc!A1"]
+
+
 def test_unsupported_functions_fail_with_every_cell_and_function(tmp_path, capsys):
     book = build(tmp_path / "b.xlsx", [("A1", "=FOOBAR(1)"), ("A2", "=_xlfn.SEQUENCE(3)"), ("A3", "=FOOBAR(2)+1"), ("A4", "=1+1")])
     before = book.read_bytes()
