@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from encaisse import kpi
+from encaisse import kpi, ledger
 from encaisse.coerce import coerce_amount, coerce_date, coerce_text, frame_from_values
 from encaisse.errors import EncaisseError
 from encaisse.kpi.aging import check_buckets
@@ -94,6 +94,18 @@ def table_arg(values: Any, table: Table, *, optional: bool = False) -> pd.DataFr
 
 
 CONVERTED = "encaisse.converted"  # DataFrame.attrs key: table name -> canonical frame already converted
+
+
+def _receivables(factures: Any, reglements: Any, invoices: pd.DataFrame, payments: pd.DataFrame, as_of, rates):
+    """In a headless recalculation (tables marked with CONVERTED), payments are allocated once per
+    date for every function; None elsewhere, and each KPI allocates them itself."""
+    cache = factures.attrs.get(CONVERTED) if isinstance(factures, pd.DataFrame) else None
+    if cache is None:
+        return None
+    key = ("receivables", id(reglements), pd.Timestamp(as_of), tuple(sorted(rates.items())) if rates else None)
+    if key not in cache:
+        cache[key] = ledger.receivables(invoices, payments, as_of, rates=rates)
+    return cache[key]
 
 
 def date_arg(value: Any, label: str = "date d'arrêté") -> pd.Timestamp:
@@ -191,8 +203,9 @@ def dso(factures, reglements, date_arrete, methode=None, jours=None, taux_change
     """DSO(Factures; Règlements; date_arrêté[; méthode][; jours][; taux_change]) — délai moyen de
     recouvrement en jours, par épuisement du CA (défaut) ou sur la période (`jours`, défaut 90)."""
     invoices, payments = table_arg(factures, INVOICES), table_arg(reglements, PAYMENTS, optional=True)
-    value = kpi.dso(invoices, payments, date_arg(date_arrete), method_arg(methode), number_arg(jours, "jours", 90, whole=True, positive=True),
-                    rates=rates_arg(taux_change))
+    as_of, rates = date_arg(date_arrete), rates_arg(taux_change)
+    value = kpi.dso(invoices, payments, as_of, method_arg(methode), number_arg(jours, "jours", 90, whole=True, positive=True),
+                    rates=rates, receivables=_receivables(factures, reglements, invoices, payments, as_of, rates))
     return _days(value, NO_SALES)
 
 
@@ -201,8 +214,9 @@ def bpdso(factures, reglements, date_arrete, jours=None, taux_change=None):
     """BPDSO(Factures; Règlements; date_arrêté[; jours][; taux_change]) — meilleur DSO possible:
     créances non échues / CA TTC des `jours` derniers jours × jours."""
     invoices, payments = table_arg(factures, INVOICES), table_arg(reglements, PAYMENTS, optional=True)
-    value = kpi.best_possible_dso(invoices, payments, date_arg(date_arrete), number_arg(jours, "jours", 90, whole=True, positive=True),
-                                  rates=rates_arg(taux_change))
+    as_of, rates = date_arg(date_arrete), rates_arg(taux_change)
+    value = kpi.best_possible_dso(invoices, payments, as_of, number_arg(jours, "jours", 90, whole=True, positive=True),
+                                  rates=rates, receivables=_receivables(factures, reglements, invoices, payments, as_of, rates))
     return _days(value, NO_SALES)
 
 
@@ -211,8 +225,10 @@ def add(factures, reglements, date_arrete, methode=None, jours=None, taux_change
     """ADD(Factures; Règlements; date_arrêté[; méthode][; jours][; taux_change]) — retard moyen
     (average days delinquent) = DSO − meilleur DSO possible, en jours."""
     invoices, payments = table_arg(factures, INVOICES), table_arg(reglements, PAYMENTS, optional=True)
-    value = kpi.average_days_delinquent(invoices, payments, date_arg(date_arrete), method_arg(methode),
-                                        number_arg(jours, "jours", 90, whole=True, positive=True), rates=rates_arg(taux_change))
+    as_of, rates = date_arg(date_arrete), rates_arg(taux_change)
+    value = kpi.average_days_delinquent(invoices, payments, as_of, method_arg(methode),
+                                        number_arg(jours, "jours", 90, whole=True, positive=True), rates=rates,
+                                        receivables=_receivables(factures, reglements, invoices, payments, as_of, rates))
     return _days(value, NO_SALES)
 
 
@@ -221,7 +237,9 @@ def cei(factures, reglements, date_arrete, mois=None, taux_change=None):
     """CEI(Factures; Règlements; date_arrêté[; mois][; taux_change]) — indice d'efficacité du
     recouvrement en % sur les `mois` derniers mois (défaut 3)."""
     invoices, payments = table_arg(factures, INVOICES), table_arg(reglements, PAYMENTS, optional=True)
-    value = kpi.cei(invoices, payments, date_arg(date_arrete), number_arg(mois, "mois", 3, whole=True, positive=True), rates=rates_arg(taux_change))
+    as_of, rates = date_arg(date_arrete), rates_arg(taux_change)
+    value = kpi.cei(invoices, payments, as_of, number_arg(mois, "mois", 3, whole=True, positive=True), rates=rates,
+                    receivables=_receivables(factures, reglements, invoices, payments, as_of, rates))
     return _days(value, "dénominateur nul ou négatif (créances de début + ventes mensuelles − créances non échues)")
 
 
@@ -247,8 +265,10 @@ def ccc(factures, reglements, dettes, activite, date_arrete, methode=None, jours
     """CCC(Factures; Règlements; Dettes; Activité; date_arrêté[; méthode][; jours][; taux_change]) —
     cycle de conversion de trésorerie en jours = DIO + DSO − DPO."""
     invoices, payments = table_arg(factures, INVOICES), table_arg(reglements, PAYMENTS, optional=True)
+    as_of, rates = date_arg(date_arrete), rates_arg(taux_change)
     value = kpi.ccc(invoices, payments, table_arg(dettes, PAYABLES, optional=True), table_arg(activite, ACTIVITY, optional=True),
-                    date_arg(date_arrete), method_arg(methode), number_arg(jours, "jours", 90, whole=True, positive=True), rates=rates_arg(taux_change))
+                    as_of, method_arg(methode), number_arg(jours, "jours", 90, whole=True, positive=True), rates=rates,
+                    receivables=_receivables(factures, reglements, invoices, payments, as_of, rates))
     return _days(value, "DSO, DPO ou DIO indéfini (ventes, achats, coût des ventes ou stock manquants sur la période)")
 
 
@@ -282,7 +302,9 @@ def aging(factures, reglements, date_arrete, tranches=None, base=None, par_clien
     per_customer = True if _blank(par_client) else bool(par_client) if isinstance(par_client, (bool, int, float)) else \
         normalize_header(par_client) not in ("faux", "false", "non", "0")
     invoices, payments = table_arg(factures, INVOICES), table_arg(reglements, PAYMENTS, optional=True)
-    table = kpi.aging(invoices, payments, date_arg(date_arrete), buckets_arg(tranches), by, per_customer, rates=rates_arg(taux_change))
+    as_of, rates = date_arg(date_arrete), rates_arg(taux_change)
+    table = kpi.aging(invoices, payments, as_of, buckets_arg(tranches), by, per_customer, rates=rates,
+                      receivables=_receivables(factures, reglements, invoices, payments, as_of, rates))
     header = ["Code client", *table.columns[1:]]
     body = table.to_numpy(dtype=object).tolist()
     amounts = len(table.columns) // 2  # customer_id, then amounts up to Total, then counts
