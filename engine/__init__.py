@@ -9,3 +9,15 @@ from encaisse.workbook import load_workbook
 
 __all__ = ["EncaisseError", "InputError", "Problem", "load_workbook"]
 __version__ = "0.1.0"
+
+# `import encaisse` then `encaisse.kpi.dso(...)` or `encaisse.rules.load(...)` (CONTRACT's API):
+# sub-modules are imported on first use so that `import encaisse` stays light.
+_LAZY = frozenset({"kpi", "rules", "ledger", "scoring", "risk", "penalty", "legal", "policy", "template", "sample", "tables", "functions"})
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"encaisse.{name}")
+    raise AttributeError(f"module 'encaisse' has no attribute {name!r}")
