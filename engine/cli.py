@@ -28,6 +28,22 @@ def build_parser() -> argparse.ArgumentParser:
 SUBCOMMANDS: list = []
 
 
+def _as_of_option(text: str | None):
+    """--as-of as a date (AAAA-MM-JJ or JJ/MM/AAAA, as in the workbook); None when not given."""
+    if not text:
+        return None
+    from encaisse.coerce import coerce_date
+    from encaisse.errors import InputError, Problem
+
+    try:
+        as_of = coerce_date(text.strip())
+    except ValueError:
+        as_of = None
+    if as_of is None:
+        raise InputError([Problem("--as-of", f"date « {text} » illisible ; attendu : AAAA-MM-JJ ou JJ/MM/AAAA")], title="Option invalide")
+    return as_of
+
+
 def _add_recalc(sub) -> None:
     parser = sub.add_parser(
         "recalc", help="recalcule toutes les formules du classeur sans Excel et enregistre les valeurs",
@@ -63,7 +79,7 @@ def _add_rules(sub) -> None:
     explain.add_argument("book", metavar="CLASSEUR")
     explain.add_argument("customer", metavar="CODE_CLIENT")
     explain.add_argument("--rules", metavar="DOSSIER", help="dossier des règles (défaut : DossierRegles du classeur, sinon rules/)")
-    explain.add_argument("--as-of", metavar="DATE", help="date d'arrêté AAAA-MM-JJ (défaut : DateArrete du classeur)")
+    explain.add_argument("--as-of", metavar="DATE", help="date d'arrêté AAAA-MM-JJ ou JJ/MM/AAAA (défaut : DateArrete du classeur)")
     explain.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
     explain.set_defaults(handler=_rules_explain)
 
@@ -83,19 +99,11 @@ def _rules_check(args) -> int:
 
 
 def _rules_explain(args) -> int:
-    import datetime as dt
     import json
 
-    from encaisse.errors import InputError
     from encaisse.policy import explain_customer, render
 
-    as_of = None
-    if args.as_of:
-        try:
-            as_of = dt.date.fromisoformat(args.as_of)
-        except ValueError:
-            raise InputError(f"--as-of : date « {args.as_of} » invalide (AAAA-MM-JJ attendu)", title="Option invalide") from None
-    policy, folder = explain_customer(args.book, args.customer, args.rules, as_of)
+    policy, folder = explain_customer(args.book, args.customer, args.rules, _as_of_option(args.as_of))
     if args.json:
         document = {
             "client": policy.customer_id, "raison_sociale": policy.name, "regles": folder,
@@ -178,16 +186,7 @@ def _kpi(args) -> int:
     from encaisse.report import kpi_report
     from encaisse.workbook import load_workbook
 
-    as_of = None
-    if args.as_of:
-        from encaisse.coerce import coerce_date
-
-        try:
-            as_of = coerce_date(args.as_of.strip())
-        except ValueError:
-            as_of = None
-        if as_of is None:
-            raise InputError([Problem("--as-of", f"date « {args.as_of} » illisible ; attendu : AAAA-MM-JJ ou JJ/MM/AAAA")], title="Option invalide")
+    as_of = _as_of_option(args.as_of)
     rates = {}
     for text in args.rate:
         code, _, value = text.partition("=")

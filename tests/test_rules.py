@@ -550,6 +550,18 @@ def test_explain_unknown_customer(tmp_path, capsys):
     assert capsys.readouterr().err == "Client inconnu (1 problème) :\n  - Clients : client « C11 » introuvable, vouliez-vous dire « C1 » ?\n"
 
 
+def test_explain_as_of_in_either_date_format_like_kpi(tmp_path, capsys):
+    write_rules(tmp_path / "regles")
+    book = _workbook(tmp_path / "classeur.xlsx", "regles")
+    assert main(["rules", "explain", str(book), "C2", "--as-of", "31/08/2026"]) == 0
+    french = capsys.readouterr().out
+    assert main(["rules", "explain", str(book), "C2", "--as-of", "2026-08-31"]) == 0
+    assert capsys.readouterr().out == french and "au 31/08/2026)" in french
+    assert main(["rules", "explain", str(book), "C2", "--as-of", "31/02/2026"]) == 1
+    assert capsys.readouterr().err == ("Option invalide (1 problème) :\n"
+                                       "  - --as-of : date « 31/02/2026 » illisible ; attendu : AAAA-MM-JJ ou JJ/MM/AAAA\n")
+
+
 def test_explain_rules_folder_fallback_and_unreadable_terms(tmp_path):
     from encaisse.policy import effective_policy, resolve_rules_dir
     import pandas as pd
