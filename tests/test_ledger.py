@@ -10,30 +10,11 @@ import pandas as pd
 import pytest
 
 import ibm as ibm_adapter  # tests/ibm.py (pytest puts tests/ on sys.path)
+from frames import invoices, payments  # tests/frames.py
 from encaisse.errors import InputError
 from encaisse.ledger import customer_balances, open_items, receivables
 
 D = pd.Timestamp
-
-
-def invoices(*rows):
-    """rows: (invoice_id, customer_id, issue, due, amount[, dispute])"""
-    frame = pd.DataFrame(
-        [r + (None,) * (6 - len(r)) for r in rows],
-        columns=["invoice_id", "customer_id", "issue_date", "due_date", "amount", "dispute"],
-    )
-    frame["issue_date"] = pd.to_datetime(frame["issue_date"])
-    frame["due_date"] = pd.to_datetime(frame["due_date"])
-    frame["amount"] = frame["amount"].astype(float)
-    return frame
-
-
-def payments(*rows):
-    """rows: (payment_date, customer_id, invoice_id or None, amount)"""
-    frame = pd.DataFrame(list(rows), columns=["payment_date", "customer_id", "invoice_id", "amount"])
-    frame["payment_date"] = pd.to_datetime(frame["payment_date"])
-    frame["amount"] = frame["amount"].astype(float)
-    return frame
 
 
 NO_PAYMENTS = payments()
