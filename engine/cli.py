@@ -17,7 +17,37 @@ DEMO_WORKBOOK = REPO_ROOT / "xlsx" / "encaisse-demo.xlsx"
 TEMPLATE_WORKBOOK = REPO_ROOT / "xlsx" / "encaisse-modele.xlsx"
 
 
+# argparse's own words (usage line, help titles, usage errors) in French: argparse looks every
+# one of them up through gettext, and Python ships no French catalogue for it.
+_ARGPARSE_FR = {
+    "usage: ": "usage : ",
+    "positional arguments": "arguments",
+    "options": "options",
+    "show this help message and exit": "affiche cette aide",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "the following arguments are required: %s": "arguments obligatoires absents : %s",
+    "unrecognized arguments: %s": "arguments inconnus : %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "choix %(value)r invalide (choix possibles : %(choices)s)",
+    "invalid %(type)s value: %(value)r": "valeur %(value)r invalide (%(type)s attendu)",
+    "expected one argument": "une valeur attendue",
+    "expected at most one argument": "au plus une valeur attendue",
+    "expected at least one argument": "au moins une valeur attendue",
+    "expected %s argument": "%s valeur attendue",
+    "expected %s arguments": "%s valeurs attendues",
+    "ambiguous option: %(option)s could match %(matches)s": "option ambiguë : %(option)s peut désigner %(matches)s",
+    "not allowed with argument %s": "incompatible avec l'argument %s",
+    "one of the arguments %s is required": "l'un des arguments %s est obligatoire",
+}
+
+
+def _french(text: str) -> str:
+    return _ARGPARSE_FR.get(text, text)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    argparse._ = _french
+    argparse.ngettext = lambda singular, plural, n: _french(singular if n == 1 else plural)
     parser = argparse.ArgumentParser(prog="encaisse", description="Poste clients et trésorerie depuis un classeur Excel.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
     for add in SUBCOMMANDS:
@@ -128,7 +158,7 @@ def _add_template(sub) -> None:
     parser.add_argument("out", metavar="SORTIE", type=_xlsx_path, help="fichier .xlsx à écrire (remplacé s'il existe)")
     parser.add_argument("--sample", action="store_true", help="remplir avec les données de démonstration")
     parser.add_argument("--invoices", metavar="N", type=_invoice_count, help="nombre de factures (défaut 10 000, au moins 100 ; implique --sample)")
-    parser.add_argument("--seed", metavar="GRAINE", type=int, help="graine du générateur (défaut 7 ; implique --sample)")
+    parser.add_argument("--seed", metavar="GRAINE", type=_integer, help="graine du générateur (défaut 7 ; implique --sample)")
     parser.set_defaults(handler=_template)
 
 
@@ -138,11 +168,15 @@ def _xlsx_path(text: str) -> Path:
     return Path(text)
 
 
-def _invoice_count(text: str) -> int:
+def _integer(text: str) -> int:
     try:
-        count = int(text.replace("_", "").replace(" ", ""))
+        return int(text.replace("_", "").replace(" ", ""))
     except ValueError:
         raise argparse.ArgumentTypeError(f"« {text} » n'est pas un nombre entier") from None
+
+
+def _invoice_count(text: str) -> int:
+    count = _integer(text)
     if count < 100:
         raise argparse.ArgumentTypeError(f"{count} : au moins 100 factures")
     return count

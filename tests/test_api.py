@@ -18,3 +18,25 @@ def test_contract_api_after_plain_import():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["Rules RulesError", "dso aging load_workbook InputError", "76666.67"]
+
+
+def test_usage_errors_exit_2_in_french(capsys):
+    import pytest
+
+    from encaisse.cli import main
+
+    for argv, message in (
+        (["kpi"], "encaisse kpi : erreur : arguments obligatoires absents : CLASSEUR"),
+        (["inconnue"], "encaisse : erreur : argument COMMANDE : choix 'inconnue' invalide (choix possibles : "),
+        (["template", "x.xlsx", "--seed", "q"], "encaisse template : erreur : argument --seed : « q » n'est pas un nombre entier"),
+        (["rules", "check", "rules", "--bof"], "encaisse : erreur : arguments inconnus : --bof"),
+    ):
+        with pytest.raises(SystemExit) as caught:
+            main(argv)
+        err = capsys.readouterr().err
+        assert caught.value.code == 2
+        assert err.startswith("usage : encaisse") and message in err, err
+    with pytest.raises(SystemExit):
+        main(["kpi", "--help"])
+    help_text = capsys.readouterr().out
+    assert "\narguments:\n  CLASSEUR" in help_text and "-h, --help          affiche cette aide" in help_text
