@@ -67,11 +67,12 @@ def render_kpis(summary: dict) -> str:
         ("DIO (rotation des stocks)", days(summary["dio"])),
         ("Cycle de conversion de trésorerie", days(summary["ccc"])),
         (f"Taux de recouvrement ({DAYS} jours)", percent(summary["recovery_rate"])),
-        (f"Taux de litige ({BEHAVIOUR_DAYS} jours)", f"{percent(dispute['count'])} des factures, {percent(dispute['amount'])} du montant"),
+        (f"Taux de litige ({BEHAVIOUR_DAYS} jours)", UNDEFINED + " (aucune facture émise)" if dispute["count"] is None
+         else f"{percent(dispute['count'])} des factures, {percent(dispute['amount'])} du montant"),
         (f"Taux de relance résolue ({DUNNING_WINDOW} jours)", percent(summary["dunning_success_rate"])),
         (f"Délai moyen de paiement ({BEHAVIOUR_DAYS} jours)", days(summary["mean_payment_delay"])),
         (f"Retard moyen de paiement ({BEHAVIOUR_DAYS} jours)", days(summary["mean_days_late"])),
-        (f"Marge brute ({DAYS} jours)", f"{euros(margin['amount'])} ({percent(margin['rate'])} du CA)"),
+        (f"Marge brute ({DAYS} jours)", f"{euros(margin['amount'])}" + ("" if margin["rate"] is None else f" ({percent(margin['rate'])} du CA)")),
         (f"Trésorerie libérée ({levers})", euros(released["amount"])),
     ]
     width = max(len(label) for label, _ in rows)

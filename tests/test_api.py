@@ -40,3 +40,17 @@ def test_usage_errors_exit_2_in_french(capsys):
         main(["kpi", "--help"])
     help_text = capsys.readouterr().out
     assert "\narguments:\n  CLASSEUR" in help_text and "-h, --help          affiche cette aide" in help_text
+
+
+def test_empty_template_report_says_what_cannot_be_computed(tmp_path):
+    from encaisse.report import kpi_report
+    from encaisse.template import write_template
+    from encaisse.workbook import load_workbook
+
+    ledger = load_workbook(write_template(tmp_path / "vide.xlsx"))
+    lines = {line.split("  ")[1].strip(): line.rsplit("  ", 1)[1] for line in kpi_report(ledger, "2026-10-31").splitlines()
+             if line.startswith("  ") and not line.startswith("   ") and "  " in line.strip()}
+    assert lines["Créances clients ouvertes"] == "0,00\u202f€"
+    assert lines["Taux de litige (365 jours)"] == "non calculable (aucune facture émise)"
+    assert lines["Marge brute (90 jours)"] == "0,00\u202f€"
+    assert lines["Indice d'efficacité du recouvrement (CEI, 3 mois)"] == "non calculable"
