@@ -286,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     except EncaisseError as error:
         print(str(error), file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `encaisse kpi … --json | head`: the reader has gone, no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the final flush would fail again
+        return 1
 
 
 if __name__ == "__main__":
