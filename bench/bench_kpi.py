@@ -24,15 +24,7 @@ from encaisse import kpi
 from encaisse.kpi.periods import months_before
 from encaisse.ledger import balances, link, receivables
 from encaisse.sample import generate_sample
-
-
-def best_of(function, runs: int = 3) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_of  # bench/timing.py
 
 
 def steps(ledger, as_of):

@@ -29,6 +29,7 @@ import python_calamine as calamine
 
 from encaisse import load_workbook
 from encaisse.tables import CUSTOMERS, INVOICES, PAYMENTS, TABLES
+from timing import best_of  # bench/timing.py
 
 CACHE = Path(__file__).resolve().parent / "cache"
 
@@ -149,15 +150,6 @@ def raw_read(path: Path) -> int:
     return cells
 
 
-def best(run, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000", help="nombres de factures, séparés par des virgules")
@@ -168,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         path = workbook(n)
         repeat = 3 if n < 1_000_000 else 1
         cells = raw_read(path)
-        raw = best(lambda: raw_read(path), repeat)
-        quiet = best(lambda: raw_read_without_gc(path), repeat)
-        load = best(lambda: load_workbook(path), repeat)
+        raw = best_of(lambda: raw_read(path), repeat)
+        quiet = best_of(lambda: raw_read_without_gc(path), repeat)
+        load = best_of(lambda: load_workbook(path), repeat)
         print(f"{n:>10} {cells:>10} {raw:>8.3f} {load:>8.3f} {load / raw:>6.2f} {quiet:>14.3f} {load / quiet:>6.2f}", flush=True)
     return 0
 

@@ -13,7 +13,6 @@ The cost should grow linearly with the number of invoices.
 from __future__ import annotations
 
 import argparse
-import time
 
 from encaisse.ledger import open_items
 from encaisse.legal import load_legal
@@ -21,15 +20,7 @@ from encaisse.penalty import late_penalty
 from encaisse.risk import RiskPolicy, credit_exposure
 from encaisse.sample import generate_sample
 from encaisse.scoring import ScoringPolicy, score_customers
-
-
-def best_of(function, runs: int = 3) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_of  # bench/timing.py
 
 
 def main() -> None:
