@@ -42,8 +42,18 @@ sys.path.insert(0, str(ROOT / "tests"))
 READ_SHEETS = ("Factures", "Règlements", "Clients", "Dettes", "Activité", "Trésorerie", "Paramètres", "Tableau de bord")
 
 
+def _version() -> str:
+    """Short hash of the code that shapes the cached workbooks: a changed dashboard means a new file."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in ("engine/dashboard.py", "engine/template.py", "engine/sample.py", "bench/native_dashboard.py"):
+        digest.update((ROOT / part).read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def workbook(invoices: int, native: bool = False) -> Path:
-    path = CACHE / f"recalc{'-natif' if native else ''}-{invoices}.xlsx"
+    path = CACHE / f"recalc{'-natif' if native else ''}-{invoices}-{_version()}.xlsx"
     if path.exists():
         return path
     CACHE.mkdir(exist_ok=True)
