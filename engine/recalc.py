@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import python_calamine as calamine
-from openpyxl.utils.cell import get_column_letter, range_boundaries
+from openpyxl.utils.cell import range_boundaries
 
 from encaisse.errors import InputError, Problem
 from encaisse.structured_refs import StructuredRefError, translate
@@ -508,8 +508,6 @@ class Evaluator:
         for i, j, block in self._overlay(rect):
             part[i:i + block.shape[0], j:j + block.shape[1]] = _from_xl_raw(block)
         return part
-
-    _EMPTY_RAW = ""
 
     def _overlay(self, rect: Rect):
         """(row offset, column offset, 2-D block) of the computed values and overrides inside `rect`."""
