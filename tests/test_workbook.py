@@ -235,8 +235,9 @@ def test_xlsm_is_accepted(tmp_path):
 # ------------------------------------------------------------------ bad workbooks
 
 
-def test_every_kind_of_bad_cell_is_reported_together_in_sheet_then_row_order(tmp_path):
-    path = write_book(tmp_path / "bad.xlsx", [
+def bad_book(tmp_path):
+    """Every kind of bad cell, in Factures, Règlements, Clients, Dettes and Paramètres."""
+    return write_book(tmp_path / "bad.xlsx", [
         {"name": "Factures", "table": "Factures", "headers": ["N° facture", "Code client", "Date facture", "Échéance", "Montant TTC"],
          "rows": [
              ["F1", "C1", dt.date(2026, 1, 5), dt.date(2026, 2, 4), 100],  # row 2: fine
@@ -259,30 +260,50 @@ def test_every_kind_of_bad_cell_is_reported_together_in_sheet_then_row_order(tmp
          "rows": [["P1", "EDF", dt.date(2026, 1, 1), 80]]},
         {"name": "Paramètres", "cells": [(0, 0, "Date d'arrêté"), (0, 1, "demain")]},
     ], names={"DateArrete": "='Paramètres'!$B$1"})
+
+
+BAD_BOOK_PROBLEMS = [
+    "Factures!C3 : date « 31/02/2026 » illisible (attendu : une date jj/mm/aaaa)",
+    "Factures!E3 : montant « abc » n'est pas un nombre",
+    "Factures!B4 : client « C9 » inconnu (absent de Clients)",
+    "Factures!D4 : échéance manquante",
+    "Factures!A5 : N° facture « F1 » en double (déjà en Factures!A2)",
+    "Factures!D5 : échéance 09/01/2026 antérieure à la date facture 10/01/2026",
+    "Factures!C6 : date facture manquante",
+    "Factures!E6 : montant TTC manquant",
+    "Règlements!C3 : facture « F99 » inconnue (absente de Factures)",
+    "Règlements!B4 : client « C8 » inconnu (absent de Clients)",
+    "Règlements!B4 : client « C8 » différent de celui de la facture « F1 » (C1, Factures!B2)",
+    "Règlements!B5 : client « C2 » différent de celui de la facture « F3 » (C9, Factures!B4)",
+    "Règlements!A6 : date « hier » illisible (attendu : une date jj/mm/aaaa)",
+    "Règlements!D6 : montant « dix » n'est pas un nombre",
+    "Clients!A4 : code client « C1 » en double (déjà en Clients!A2)",
+    "Clients!B5 : raison sociale manquante",
+    "Dettes : colonne obligatoire « Échéance » absente (en-têtes lus : N° pièce, Fournisseur, Date, Montant TTC)",
+    "Paramètres!B1 : date « demain » illisible (attendu : une date jj/mm/aaaa)",
+]
+
+
+def test_every_kind_of_bad_cell_is_reported_together_in_sheet_then_row_order(tmp_path):
     with pytest.raises(InputError) as caught:
-        load_workbook(path)
-    assert [str(p) for p in caught.value.problems] == [
-        "Factures!C3 : date « 31/02/2026 » illisible (attendu : une date jj/mm/aaaa)",
-        "Factures!E3 : montant « abc » n'est pas un nombre",
-        "Factures!B4 : client « C9 » inconnu (absent de Clients)",
-        "Factures!D4 : échéance manquante",
-        "Factures!A5 : N° facture « F1 » en double (déjà en Factures!A2)",
-        "Factures!D5 : échéance 09/01/2026 antérieure à la date facture 10/01/2026",
-        "Factures!C6 : date facture manquante",
-        "Factures!E6 : montant TTC manquant",
-        "Règlements!C3 : facture « F99 » inconnue (absente de Factures)",
-        "Règlements!B4 : client « C8 » inconnu (absent de Clients)",
-        "Règlements!B4 : client « C8 » différent de celui de la facture « F1 » (C1, Factures!B2)",
-        "Règlements!B5 : client « C2 » différent de celui de la facture « F3 » (C9, Factures!B4)",
-        "Règlements!A6 : date « hier » illisible (attendu : une date jj/mm/aaaa)",
-        "Règlements!D6 : montant « dix » n'est pas un nombre",
-        "Clients!A4 : code client « C1 » en double (déjà en Clients!A2)",
-        "Clients!B5 : raison sociale manquante",
-        "Dettes : colonne obligatoire « Échéance » absente (en-têtes lus : N° pièce, Fournisseur, Date, Montant TTC)",
-        "Paramètres!B1 : date « demain » illisible (attendu : une date jj/mm/aaaa)",
-    ]
+        load_workbook(bad_book(tmp_path))
+    assert [str(p) for p in caught.value.problems] == BAD_BOOK_PROBLEMS
     message = str(caught.value)
     assert message.startswith("Le classeur bad.xlsx contient des erreurs (18 problèmes) :\n  - Factures!C3 : date")
+
+
+def test_demo_on_a_bad_workbook_exits_1_listing_every_problem_and_writes_nothing(tmp_path, capsys):
+    from encaisse.cli import main
+
+    out = tmp_path / "sorties"
+    assert main(["demo", "--book", str(bad_book(tmp_path)), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "".join([
+        "Le classeur bad.xlsx contient des erreurs (18 problèmes) :\n",
+        *(f"  - {problem}\n" for problem in BAD_BOOK_PROBLEMS),
+    ])
+    assert not out.exists()
 
 
 def test_missing_required_tables(tmp_path):
