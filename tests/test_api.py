@@ -54,3 +54,18 @@ def test_empty_template_report_says_what_cannot_be_computed(tmp_path):
     assert lines["Taux de litige (365 jours)"] == "non calculable (aucune facture émise)"
     assert lines["Marge brute (90 jours)"] == "0,00\u202f€"
     assert lines["Indice d'efficacité du recouvrement (CEI, 3 mois)"] == "non calculable"
+
+
+def test_demo_command_end_to_end_on_the_bundled_workbook(tmp_path, capsys):
+    """What `python3 dev.py demo` runs: the figures are those of the committed demo workbook."""
+    from encaisse.cli import main
+
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Atelier Dupont SAS — situation au 31/10/2026\n")
+    for line in ("  Clients                 166",
+                 "  Créances ouvertes       2\u202f907\u202f533,90\u202f€ (1\u202f165 factures)",
+                 "  > 90 j       95\u202f078,34\u202f€  94 factures",
+                 "Règles par défaut valides (6 fichiers, "):
+        assert line in out, line
+    assert (tmp_path / "encaisse-demo-recalcule.xlsx").is_file()
