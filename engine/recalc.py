@@ -25,6 +25,7 @@ import math
 import re
 import time
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,12 +101,26 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     if out is not None and target.is_dir():
         target = target / path.name
     package = read_package(str(path))
-    sheets_xml, cells = _formula_cells(path, package)
-    evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir)
     enabled = gc.isenabled()
     gc.disable()  # the cell values are millions of small acyclic objects: collection would only cost time
     try:
-        evaluator.run()
+        # While the sheets are scanned for formulas, the table sheets the formulas found so far
+        # refer to are read in the background (both mostly wait on zlib and Rust, not on Python).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encaisse-lecture") as pool:
+            prefetched: dict[str, Future] = {}
+
+            def prefetch(found: list[FormulaCell]) -> None:
+                for sheet in _table_sheets(found, package):
+                    if sheet not in prefetched:
+                        prefetched[sheet] = pool.submit(_read_grid, path, sheet)
+
+            try:
+                sheets_xml, cells = _formula_cells(path, package, prefetch)
+                evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, prefetched=prefetched)
+                evaluator.run()
+            finally:
+                for future in prefetched.values():
+                    future.cancel()
     finally:
         if enabled:
             gc.enable()
@@ -124,7 +139,39 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     )
 
 
-def _formula_cells(path: Path, package: Package) -> tuple[dict[str, bytes], list[FormulaCell]]:
+def _table_sheets(cells: list[FormulaCell], package: Package) -> list[str]:
+    """Sheets of the tables that these formulas name (Factures[...]), in order of first mention."""
+    if not package.tables:
+        return []
+    names = "|".join(re.escape(t.name) for t in package.tables.values())
+    pattern = re.compile(rf"(?<![\w.])({names})\s*\[", re.I)
+    sheets: list[str] = []
+    for cell in cells:
+        for m in pattern.finditer(cell.text):
+            sheet = package.tables[m.group(1).upper()].sheet
+            if sheet not in sheets:
+                sheets.append(sheet)
+    return sheets
+
+
+def _read_grid(path: Path, sheet: str) -> np.ndarray:
+    """Every cell of a sheet from A1, as python-calamine reads it ('' for blanks), in a 2-D object array."""
+    try:
+        book = calamine.CalamineWorkbook.from_path(str(path))
+        rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except calamine.CalamineError as error:
+        raise InputError([Problem(sheet, f"feuille illisible : {error}")], title="Classeur corrompu") from None
+    width = max((len(r) for r in rows), default=0)
+    grid = np.empty((len(rows), width), dtype=object)
+    if rows and width:
+        if all(len(r) == width for r in rows):
+            grid[:] = rows
+        else:
+            grid[:] = [list(r) + [""] * (width - len(r)) for r in rows]
+    return grid
+
+
+def _formula_cells(path: Path, package: Package, found=None) -> tuple[dict[str, bytes], list[FormulaCell]]:
     sheets_xml: dict[str, bytes] = {}
     cells: list[FormulaCell] = []
     with open_package(str(path)) as zf:
@@ -135,7 +182,10 @@ def _formula_cells(path: Path, package: Package) -> tuple[dict[str, bytes], list
                     continue
                 data = zf.read(sheet.part)
                 sheets_xml[sheet.part] = data
-                cells.extend(read_formulas(data, sheet.name, dynamic))
+                sheet_cells = read_formulas(data, sheet.name, dynamic)
+                cells.extend(sheet_cells)
+                if found is not None:
+                    found(sheet_cells)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
             raise InputError([Problem(str(path), f"classeur illisible : {error}")], title="Classeur corrompu") from None
     return sheets_xml, cells
@@ -228,7 +278,8 @@ def _formulas():
 
 
 class Evaluator:
-    def __init__(self, path: Path, package: Package, cells: list[FormulaCell], *, as_of=None, rules_dir=None):
+    def __init__(self, path: Path, package: Package, cells: list[FormulaCell], *, as_of=None, rules_dir=None,
+                 prefetched: dict | None = None):
         self.path = path
         self.package = package
         self.cells = cells
@@ -247,7 +298,7 @@ class Evaluator:
         self.results: dict[tuple[str, int, int], np.ndarray] = {}  # anchor -> 2-D result
         self.extents: dict[tuple[str, int, int], Rect] = {}  # anchor -> range its values occupy
         self._anchors: dict[str, list] = {}  # sheet -> evaluated formula cells (keys of results/extents)
-        self._book = None
+        self._prefetched = prefetched or {}  # sheet -> Future of its grid, read in the background
         self._grids: dict[str, np.ndarray] = {}
         self._xl_cache: dict[Rect, np.ndarray] = {}
         self._frames: dict[Rect, pd.DataFrame] = {}
@@ -470,28 +521,8 @@ class Evaluator:
 
     def grid(self, sheet: str) -> np.ndarray:
         if sheet not in self._grids:
-            if self._book is None:
-                try:
-                    self._book = calamine.CalamineWorkbook.from_path(str(self.path))
-                except calamine.CalamineError as error:
-                    raise InputError([Problem(str(self.path), f"classeur illisible : {error}")], title="Classeur corrompu") from None
-            enabled = gc.isenabled()
-            gc.disable()  # millions of small objects, none cyclic: the collector would only slow the read
-            try:
-                rows = self._book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-            except calamine.CalamineError as error:
-                raise InputError([Problem(sheet, f"feuille illisible : {error}")], title="Classeur corrompu") from None
-            finally:
-                if enabled:
-                    gc.enable()
-            width = max((len(r) for r in rows), default=0)
-            grid = np.empty((len(rows), width), dtype=object)
-            if rows and width:
-                if all(len(r) == width for r in rows):
-                    grid[:] = rows
-                else:
-                    grid[:] = [list(r) + [""] * (width - len(r)) for r in rows]
-            self._grids[sheet] = grid
+            future = self._prefetched.get(sheet)
+            self._grids[sheet] = future.result() if future is not None else _read_grid(self.path, sheet)
         return self._grids[sheet]
 
     def raw_values(self, rect: Rect) -> np.ndarray:
