@@ -13,6 +13,13 @@ Decisions:
   fullCalcOnLoad="1" and Excel recalculates on open anyway); calcChain.xml is kept as is, since
   no formula cell is added or removed.
 - A plain (non-array) formula whose result is an array keeps its top-left value.
+- An encaisse function that answers "#VALEUR! …" (bad arguments) fails the run with the cell
+  named; other answers, "#DIV/0! …" included, are stored as Excel would show them.
+
+Known limits (of the `formulas` library, found against LibreOffice): criteria "<>" and "?*" in
+COUNTIFS/SUMIFS also count blank cells, and SUMPRODUCT(--(test), range) returns 0 — the
+dashboard uses "" criteria and subtraction instead. A formula column inside a big table is
+evaluated cell by cell (about a millisecond each). External links are not supported.
 """
 
 from __future__ import annotations
