@@ -261,6 +261,8 @@ def _demo(args) -> int:
 
     started = time.perf_counter()
     ledger = load_workbook(args.book)
+    if ledger.params.as_of is None:  # demo has no --as-of: the workbook must carry its date
+        raise EncaisseError(f"Date d'arrêté absente dans {args.book.name} : renseignez la cellule DateArrete (feuille Paramètres)")
     print(demo_summary(ledger))
     files, problems = check(REPO_ROOT / "rules")
     if problems:

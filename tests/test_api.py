@@ -69,3 +69,14 @@ def test_demo_command_end_to_end_on_the_bundled_workbook(tmp_path, capsys):
                  "Règles par défaut valides (6 fichiers, "):
         assert line in out, line
     assert (tmp_path / "encaisse-demo-recalcule.xlsx").is_file()
+
+
+def test_demo_on_the_empty_template_asks_for_the_as_of_date(tmp_path, capsys):
+    from encaisse.cli import main
+    from encaisse.template import write_template
+
+    book = write_template(tmp_path / "modele.xlsx")
+    assert main(["demo", "--book", str(book), "--out", str(tmp_path / "sorties")]) == 1
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "Date d'arrêté absente dans modele.xlsx : renseignez la cellule DateArrete (feuille Paramètres)\n")
+    assert not (tmp_path / "sorties").exists()
