@@ -57,7 +57,7 @@ COMPANY = Params(
     iban="FR76 3000 4019 2500 0123 4567 876",  # fictitious account, RIB key and mod-97 check valid
     payment_link="https://paiement.atelier-dupont.example/regler",
     ecb_rate=2.15,
-    rules_dir="rules",
+    rules_dir="../rules",  # the demo workbook lives in xlsx/, beside rules/
     bank_balance=None,  # set from the volume of business
 )
 

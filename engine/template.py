@@ -31,7 +31,7 @@ from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from encaisse.dashboard import write_dashboard
+from encaisse.dashboard import SHEET as DASHBOARD_SHEET, write_dashboard
 from encaisse.errors import EncaisseError
 from encaisse.ledger import Ledger, Params
 from encaisse.sample import generate_sample
@@ -321,10 +321,10 @@ def _write_params(workbook: Workbook, formats: Formats, params: Params) -> None:
 def summary(path: Path, ledger: Ledger | None) -> str:
     """What was written, in French, for the command line."""
     count = _count
-    sheets = ", ".join([t.sheet for t in TABLES] + [PARAMS_SHEET])
+    names = [DASHBOARD_SHEET] + [t.sheet for t in TABLES] + [PARAMS_SHEET]
     if ledger is None:
         return (f"Modèle vide écrit : {path}\n"
-                f"  {len(TABLES) + 1} feuilles : {sheets}\n"
+                f"  {len(names)} feuilles : {', '.join(names)}\n"
                 f"  chaque table a ses en-têtes et une ligne vide ; renseignez la date d'arrêté dans Paramètres")
     invoices = ledger.invoices
     as_of = pd.Timestamp(ledger.params.as_of) if ledger.params.as_of else None

@@ -63,7 +63,7 @@ def test_cli_prints_what_it_wrote(tmp_path, capsys):
     assert out.startswith(f"Classeur de démonstration écrit : {tmp_path / 'd.xlsx'}\n")
     assert "500 factures (dont 8 avoirs, 3 émises après l'arrêté), 150 clients" in out
     assert main(["template", str(tmp_path / "m.xlsx")]) == 0
-    assert capsys.readouterr().out.startswith(f"Modèle vide écrit : {tmp_path / 'm.xlsx'}\n  8 feuilles : Factures, Règlements")
+    assert capsys.readouterr().out.startswith(f"Modèle vide écrit : {tmp_path / 'm.xlsx'}\n  9 feuilles : Tableau de bord, Factures, Règlements")
 
 
 @pytest.mark.parametrize("argv", [["template", "x.xls"], ["template", "x.xlsx", "--invoices", "50"],
@@ -211,7 +211,7 @@ def _luhn(digits: str) -> bool:
 
 def test_company_identity(sample):
     p = sample.params
-    assert (p.as_of, p.company_name, p.ecb_rate, p.rules_dir) == (dt.date(2026, 10, 31), "Atelier Dupont SAS", 2.15, "rules")
+    assert (p.as_of, p.company_name, p.ecb_rate, p.rules_dir) == (dt.date(2026, 10, 31), "Atelier Dupont SAS", 2.15, "../rules")
     assert re.fullmatch(r"\d{9}", p.siren) and _luhn(p.siren)
     iban = p.iban.replace(" ", "")
     assert iban.startswith("FR76") and len(iban) == 27
