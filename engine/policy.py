@@ -300,6 +300,7 @@ def _cell_locator(path) -> Callable[[str, int], str]:
 def resolve_rules_dir(book, params_rules_dir: str | None, explicit: str | None):
     """(folder, note): --rules, else the workbook's DossierRegles relative to the workbook's folder,
     else (blank, or no such folder) the repository's rules/ — the note then says why."""
+    import os
     from pathlib import Path
 
     from encaisse.rules import DEFAULT_RULES_DIR
@@ -308,7 +309,7 @@ def resolve_rules_dir(book, params_rules_dir: str | None, explicit: str | None):
         return Path(explicit), ""
     if params_rules_dir and str(params_rules_dir).strip():
         folder = Path(str(params_rules_dir).strip())
-        folder = folder if folder.is_absolute() else Path(book).parent / folder
+        folder = folder if folder.is_absolute() else Path(os.path.normpath(Path(book).parent / folder))
         if folder.is_dir():
             return folder, ""
         return DEFAULT_RULES_DIR, (f"DossierRegles « {str(params_rules_dir).strip()} » introuvable à côté du classeur "
