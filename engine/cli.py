@@ -273,7 +273,7 @@ def _demo(args) -> int:
     report = recalc(args.book, out=target)
     print("\n" + report.summary())
     elapsed = f"{time.perf_counter() - started:.1f}".replace(".", ",")
-    print(f"\nDémonstration terminée en {elapsed} s. Ouvrez {target} dans Excel ou LibreOffice.")
+    print(f"\nDémonstration terminée en {elapsed} s. Le tableau de bord recalculé est dans {target}.")
     return 0
 
 
