@@ -161,7 +161,8 @@ SUPPLIER_WEIGHT = np.array([9, 6, 4, 5, 3, 2, 0.5, 2, 1.5, 1, 0.5, 1.5, 0.5, 0.5
 
 
 def generate_sample(invoices: int = 10000, seed: int = 7, customers: int | None = None) -> Ledger:
-    """The demo ledger: `invoices` invoice rows (credit notes and post-as-of invoices included)."""
+    """The demo ledger: `invoices` invoices issued on or before the as-of date, plus about 1.5 % more
+    rows of credit notes (negative amounts) and 0.4 % of invoices issued after the as-of date."""
     if invoices < 100:
         raise ValueError("generate_sample : au moins 100 factures")
     n_customers = customers if customers is not None else max(150, invoices // 60)
@@ -362,7 +363,8 @@ def _due_dates(issue: np.ndarray, term: np.ndarray) -> np.ndarray:
 def _invoices(rng: np.random.Generator, cust: dict, n: int) -> dict:
     n_future = max(3, n // 250)
     n_credit = max(2, round(n * 0.015))
-    n_regular = n - n_future - n_credit
+    n_regular = n
+    n = n_regular + n_credit + n_future  # rows of Factures
     weights = cust["volume"] / cust["volume"].sum()
     weights_active = np.where(cust["behaviour"] == DEFAULTER, 0.0, cust["volume"])
     weights_active /= weights_active.sum()

@@ -333,7 +333,8 @@ def summary(path: Path, ledger: Ledger | None) -> str:
     as_of_text = as_of.strftime("%d/%m/%Y") if as_of is not None else "non renseignée"
     return (f"Classeur de démonstration écrit : {path}\n"
             f"  {ledger.params.company_name}, date d'arrêté {as_of_text} ({ledger.source})\n"
-            f"  {count(len(invoices))} factures (dont {count(credit_notes)} avoirs, {count(later)} émises après l'arrêté), "
+            f"  {count(len(invoices) - credit_notes - later)} factures, {count(credit_notes)} avoirs et "
+            f"{count(later)} factures émises après l'arrêté, "
             f"{count(len(ledger.customers))} clients, {count(len(ledger.payments))} lignes de règlement, "
             f"{count(len(ledger.payables))} dettes, {count(len(ledger.activity))} mois d'activité, "
             f"{count(len(ledger.flows))} flux récurrents, {count(len(ledger.journal))} relances au journal")

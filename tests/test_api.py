@@ -64,8 +64,8 @@ def test_demo_command_end_to_end_on_the_bundled_workbook(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("Atelier Dupont SAS — situation au 31/10/2026\n")
     for line in ("  Clients                 166",
-                 "  Créances ouvertes       2\u202f907\u202f533,90\u202f€ (1\u202f165 factures)",
-                 "  > 90 j       95\u202f078,34\u202f€  94 factures",
+                 "  Créances ouvertes       2\u202f576\u202f073,14\u202f€ (1\u202f145 factures)",
+                 "  > 90 j       89\u202f795,61\u202f€  83 factures",
                  "Règles par défaut valides (6 fichiers, "):
         assert line in out, line
     assert (tmp_path / "encaisse-demo-recalcule.xlsx").is_file()

@@ -61,7 +61,7 @@ def test_cli_prints_what_it_wrote(tmp_path, capsys):
     assert main(["template", str(tmp_path / "d.xlsx"), "--invoices", "500", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"Classeur de démonstration écrit : {tmp_path / 'd.xlsx'}\n")
-    assert "500 factures (dont 8 avoirs, 3 émises après l'arrêté), 150 clients" in out
+    assert "500 factures, 8 avoirs et 3 factures émises après l'arrêté, 150 clients" in out
     assert main(["template", str(tmp_path / "m.xlsx")]) == 0
     assert capsys.readouterr().out.startswith(f"Modèle vide écrit : {tmp_path / 'm.xlsx'}\n  9 feuilles : Tableau de bord, Factures, Règlements")
 
@@ -217,23 +217,23 @@ def test_company_identity(sample):
     assert iban.startswith("FR76") and len(iban) == 27
     rearranged = iban[4:] + iban[:4]
     assert int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
-    assert p.payment_link.startswith("https://") and p.bank_balance == 327800.0
+    assert p.payment_link.startswith("https://") and p.bank_balance == 335300.0
 
 
 def test_sizes_are_exact(sample):
-    assert len(sample.invoices) == 10000
+    assert len(sample.invoices) == 10190  # 10 000 invoices up to the as-of date + 150 credit notes + 40 after it
     assert len(sample.customers) == 166 == max(150, 10000 // 60)
     assert (sample.invoices["amount"] < 0).sum() == 150
     assert (sample.invoices["issue_date"] > AS_OF).sum() == 40
     assert [len(sample.payments), len(sample.payables), len(sample.activity), len(sample.flows), len(sample.journal)] == [
-        9196, 929, 24, 13, 993]
+        9291, 929, 24, 13, 882]
 
 
 def test_sizes_scale(sample):
     small = generate_sample(invoices=600, seed=1)
-    assert (len(small.invoices), len(small.customers)) == (600, 150)
+    assert (len(small.invoices), len(small.customers)) == (612, 150)  # 600 + 9 credit notes + 3 after the as-of date
     big = generate_sample(invoices=30000, seed=7, customers=400)
-    assert (len(big.invoices), len(big.customers)) == (30000, 400)
+    assert (len(big.invoices), len(big.customers)) == (30570, 400)
     with pytest.raises(ValueError):
         generate_sample(invoices=99)
 
@@ -292,7 +292,7 @@ def test_payments_are_consistent(sample):
     assert (paid <= inv.loc[paid.index, "amount"] + 0.001).all()  # never overpaid
     assert (pay["amount"] > 0).all()
     # every kind of payment is there
-    assert pay["invoice_id"].isna().sum() == 84  # unmatched (« paiement non identifié »)
+    assert pay["invoice_id"].isna().sum() == 81  # unmatched (« paiement non identifié »)
     rows = pay.groupby("payment_id").agg(n=("amount", "size"), customers=("customer_id", "nunique"),
                                          dates=("payment_date", "nunique"), invoices=("invoice_id", "nunique"))
     grouped = rows[rows["n"] > 1]
@@ -317,7 +317,7 @@ def test_aging_has_every_bucket(sample):
     items = _open_items(sample)
     buckets = pd.cut(items["days"], [-10**6, 0, 30, 60, 90, 10**6], labels=["non échu", "1-30", "31-60", "61-90", "> 90"])
     counts = items.groupby(buckets, observed=False).size()
-    assert counts.to_dict() == {"non échu": 898, "1-30": 118, "31-60": 43, "61-90": 36, "> 90": 195}
+    assert counts.to_dict() == {"non échu": 912, "1-30": 115, "31-60": 46, "61-90": 33, "> 90": 169}
 
 
 def test_a_customer_stopped_paying(sample):
@@ -367,7 +367,7 @@ def test_payables_and_flows(sample):
     assert set(pay["priority"]) == set(PAYABLE_PRIORITIES)
     assert (pay["due_date"] >= pay["issue_date"]).all() and (pay["issue_date"] <= AS_OF).all()
     assert (pay["paid_date"].dropna() <= AS_OF).all()
-    assert pay["paid_date"].isna().sum() == 93
+    assert pay["paid_date"].isna().sum() == 81
     assert (pay.loc[pay["paid_date"].isna(), "due_date"] <= AS_OF).sum() > 0  # some overdue bills
     flows = sample.flows
     assert set(flows["direction"]) == {"encaissement", "décaissement"}
