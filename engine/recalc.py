@@ -30,6 +30,7 @@ import graphlib
 import inspect
 import math
 import re
+import threading
 import time
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -110,25 +111,17 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     package = read_package(str(path))
     enabled = gc.isenabled()
     gc.disable()  # the cell values are millions of small acyclic objects: collection would only cost time
+    # The sheets the formulas refer to are read by python-calamine in two background threads (its
+    # Rust parser releases the GIL) while the main thread scans the other sheets for formulas,
+    # parses them and evaluates what it can; each table passed to an encaisse function is also
+    # converted there, as soon as its sheet is read.
+    reader = SheetReader(path, package)
     try:
-        # While the sheets are scanned for formulas, the table sheets the formulas found so far
-        # refer to are read in the background (both mostly wait on zlib and Rust, not on Python).
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encaisse-lecture") as pool:
-            prefetched: dict[str, Future] = {}
-
-            def prefetch(found: list[FormulaCell]) -> None:
-                for sheet in _table_sheets(found, package):
-                    if sheet not in prefetched:
-                        prefetched[sheet] = pool.submit(_read_grid, path, sheet)
-
-            try:
-                sheets_xml, cells = _formula_cells(path, package, prefetch)
-                evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, prefetched=prefetched)
-                evaluator.run()
-            finally:
-                for future in prefetched.values():
-                    future.cancel()
+        sheets_xml, cells = _formula_cells(path, package, reader.prefetch)
+        evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, reader=reader)
+        evaluator.run()
     finally:
+        reader.close()
         if enabled:
             gc.enable()
     replaced = {}
@@ -146,28 +139,116 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     )
 
 
-def _table_sheets(cells: list[FormulaCell], package: Package) -> list[str]:
-    """Sheets of the tables that these formulas name (Factures[...]), in order of first mention."""
-    if not package.tables:
-        return []
-    names = "|".join(re.escape(t.name) for t in package.tables.values())
-    pattern = re.compile(rf"(?<![\w.])({names})\s*\[", re.I)
-    sheets: list[str] = []
-    for cell in cells:
-        for m in pattern.finditer(cell.text):
-            sheet = package.tables[m.group(1).upper()].sheet
-            if sheet not in sheets:
-                sheets.append(sheet)
-    return sheets
+class SheetReader:
+    """Sheets read by python-calamine in background threads, each thread with its own workbook.
+
+    `prefetch(cells)` queues the sheets these formulas need: the sheets of the tables and
+    defined names they mention and their own sheets. The largest sheet goes first (it ends
+    last), the others smallest first, so that with two threads the small sheets the main thread
+    needs at once (DateArrete, the formulas' own sheet) are there early. A table that a formula
+    passes whole (`Factures[#All]`) to an encaisse function is converted to the engine's frame
+    in the same thread right after its sheet is read.
+    """
+
+    WORKERS = 2
+
+    def __init__(self, path: Path, package: Package):
+        self.path = path
+        self.package = package
+        self._pool = ThreadPoolExecutor(max_workers=self.WORKERS, thread_name_prefix="encaisse-lecture")
+        self._local = threading.local()
+        self._futures: dict[str, Future] = {}
+        self._prepare: dict[str, set[str]] = {}  # sheet -> upper-cased names of tables to convert
+        self._sheet_sizes: dict[str, int] | None = None
+        self._names: re.Pattern | None = None
+        self._tables: re.Pattern | None = None
+        self._whole: re.Pattern | None = None
+        if package.tables:
+            names = "|".join(re.escape(t.name) for t in package.tables.values())
+            self._tables = re.compile(rf"(?<![\w.])({names})\s*\[", re.I)
+            self._whole = re.compile(rf"(?<![\w.])({names})\s*\[\s*#(?:All|Tout)\s*\]", re.I)
+        if package.defined_names:
+            names = "|".join(re.escape(n) for n in package.defined_names)
+            self._names = re.compile(rf"(?<![\w.$])({names})(?![\w(\[])", re.I)
+
+    def prefetch(self, cells: list[FormulaCell]) -> None:
+        wanted: list[str] = []
+
+        def want(sheet: str | None) -> None:
+            if sheet is not None and sheet not in wanted and sheet not in self._futures:
+                wanted.append(sheet)
+
+        for cell in cells:
+            want(cell.sheet)
+            if self._tables is not None:
+                for m in self._tables.finditer(cell.text):
+                    want(self.package.tables[m.group(1).upper()].sheet)
+                if _CALL.search(cell.text):
+                    for m in self._whole.finditer(cell.text):
+                        table = self.package.tables[m.group(1).upper()]
+                        self._prepare.setdefault(table.sheet, set()).add(table.name.upper())
+            if self._names is not None:
+                for m in self._names.finditer(cell.text):
+                    want(self._name_sheet(m.group(1)))
+        if not wanted:
+            return
+        size = self._sizes()
+        largest = max(wanted, key=lambda s: size.get(s, 0))
+        for sheet in [largest] + sorted((s for s in wanted if s != largest), key=lambda s: size.get(s, 0)):
+            self._futures[sheet] = self._pool.submit(self._read, sheet, frozenset(self._prepare.get(sheet, ())))
+
+    def _name_sheet(self, name: str) -> str | None:
+        _, text, _ = self.package.defined_names[name.upper()]
+        m = re.match(r"(?:'((?:[^']|'')+)'|([^'!]+))!", text)
+        if not m:
+            return None
+        found = self.package.sheet((m.group(1) or "").replace("''", "'") or m.group(2))
+        return found.name if found is not None else None
+
+    def _sizes(self) -> dict[str, int]:
+        """Sheet name -> size of its XML, uncompressed (what the reader has to parse)."""
+        if self._sheet_sizes is None:
+            try:
+                with zipfile.ZipFile(self.path) as zf:
+                    self._sheet_sizes = {s.name: zf.getinfo(s.part).file_size for s in self.package.sheets}
+            except (KeyError, OSError, zipfile.BadZipFile):
+                self._sheet_sizes = {}
+        return self._sheet_sizes
+
+    def grid(self, sheet: str) -> tuple[np.ndarray, dict]:
+        """(every cell of the sheet from A1, frames of its tables already converted)."""
+        future = self._futures.get(sheet)
+        if future is None:
+            future = self._futures[sheet] = self._pool.submit(self._read, sheet, frozenset())
+        return future.result()
+
+    def close(self) -> None:
+        for future in self._futures.values():
+            future.cancel()
+        self._pool.shutdown(wait=True)
+
+    def _read(self, sheet: str, prepare: frozenset) -> tuple[np.ndarray, dict]:
+        book = getattr(self._local, "book", None)
+        try:
+            if book is None:
+                book = self._local.book = calamine.CalamineWorkbook.from_path(str(self.path))
+            rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        except calamine.CalamineError as error:
+            raise InputError([Problem(sheet, f"feuille illisible : {error}")], title="Classeur corrompu") from None
+        grid = _grid(rows)
+        del rows
+        frames = {}
+        for name in prepare:
+            table = self.package.tables[name]
+            c1, r1, c2, r2 = table.bounds
+            rect = Rect(table.sheet, r1, c1, r2, c2)
+            frames[rect] = frame = table_frame(_block(grid, rect))
+            _convert_for_engine(frame, name)
+        return grid, frames
 
 
-def _read_grid(path: Path, sheet: str) -> np.ndarray:
-    """Every cell of a sheet from A1, as python-calamine reads it ('' for blanks), in a 2-D object array."""
-    try:
-        book = calamine.CalamineWorkbook.from_path(str(path))
-        rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-    except calamine.CalamineError as error:
-        raise InputError([Problem(sheet, f"feuille illisible : {error}")], title="Classeur corrompu") from None
+def _grid(rows: list) -> np.ndarray:
+    """Rows as python-calamine reads them ('' for blanks) -> a 2-D object array."""
     width = max((len(r) for r in rows), default=0)
     grid = np.empty((len(rows), width), dtype=object)
     if rows and width:
@@ -176,6 +257,41 @@ def _read_grid(path: Path, sheet: str) -> np.ndarray:
         else:
             grid[:] = [list(r) + [""] * (width - len(r)) for r in rows]
     return grid
+
+
+def _block(grid: np.ndarray, rect: "Rect") -> np.ndarray:
+    """The cells of `rect` in a sheet's grid (a copy), '' beyond what was read."""
+    h, w = rect.r2 - rect.r1 + 1, rect.c2 - rect.c1 + 1
+    part = grid[rect.r1 - 1:rect.r2, rect.c1 - 1:rect.c2]
+    if part.shape != (h, w):
+        full = np.full((h, w), "", dtype=object)
+        full[:part.shape[0], :part.shape[1]] = part
+        return full
+    return part.copy()
+
+
+def table_frame(values: np.ndarray) -> pd.DataFrame:
+    """A range with its header row, as the engine functions take it (columns = headers)."""
+    headers = [str(h) for h in values[0]]
+    frame = pd.DataFrame(values[1:], columns=headers, dtype=object)  # blanks stay '' (read as blank)
+    frame.attrs[_CONVERTED] = {}  # encaisse.functions converts the table once for every call
+    return frame
+
+
+def _convert_for_engine(frame: pd.DataFrame, table_name: str) -> None:
+    """Convert a table ahead of the encaisse functions (which find it in the frame's cache)."""
+    try:
+        from encaisse.functions import table_arg
+        from encaisse.tables import TABLES
+    except ImportError:
+        return
+    table = next((t for t in TABLES if t.name.upper() == table_name), None)
+    if table is None:
+        return
+    try:
+        table_arg(frame, table)
+    except Exception:  # noqa: BLE001 — the function's own call reports the problem with its cell
+        pass
 
 
 def _formula_cells(path: Path, package: Package, found=None) -> tuple[dict[str, bytes], list[FormulaCell]]:
@@ -286,7 +402,7 @@ def _formulas():
 
 class Evaluator:
     def __init__(self, path: Path, package: Package, cells: list[FormulaCell], *, as_of=None, rules_dir=None,
-                 prefetched: dict | None = None):
+                 reader: SheetReader | None = None):
         self.path = path
         self.package = package
         self.cells = cells
@@ -305,7 +421,7 @@ class Evaluator:
         self.results: dict[tuple[str, int, int], np.ndarray] = {}  # anchor -> 2-D result
         self.extents: dict[tuple[str, int, int], Rect] = {}  # anchor -> range its values occupy
         self._anchors: dict[str, list] = {}  # sheet -> evaluated formula cells (keys of results/extents)
-        self._prefetched = prefetched or {}  # sheet -> Future of its grid, read in the background
+        self._reader = reader
         self._grids: dict[str, np.ndarray] = {}
         self._xl_cache: dict[Rect, np.ndarray] = {}
         self._frames: dict[Rect, pd.DataFrame] = {}
@@ -316,6 +432,7 @@ class Evaluator:
         self._problems: list[Problem] = []
         self._boxes: dict[str, Rect] = {}  # sheet -> bounding box of its computed cells
         self.engine_dependent: set[tuple[str, int, int]] = set()
+        self._refs: dict[tuple, list[Rect]] = {}  # cell -> the ranges its formula refers to
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -329,10 +446,31 @@ class Evaluator:
         if self._problems:
             raise InputError(sorted(self._problems), title=TITLE)
         self._check_as_of()
-        order = self._order(deps)
+        order = self._order(deps, fallback=True)
+        if order is None:
+            # The areas where dynamic arrays may spill make a cycle (a formula reads below or to the
+            # right of a dynamic array that depends on it). Order by the ranges they spilled last
+            # time, plus every "may read its spill" edge that does not close a cycle; then check
+            # that no formula read a range that was spilled after it (else once more, in the order
+            # the actual spills give).
+            deps = self._edges({key: self._stored_extent(c) for key, c in self.by_cell.items()}, add=deps)
+            order = self._order(deps)
+            self._evaluate_all(order)
+            actual = self._edges(dict(self.extents))
+            if self._misordered(order, actual):
+                deps, order = actual, self._order(actual)
+                self._reset()
+                self._evaluate_all(order)
+                if self._misordered(order, self._edges(dict(self.extents))):
+                    first = order[0]
+                    raise InputError([Problem(self.by_cell[first].where, "référence circulaire entre des tableaux dynamiques déversés")], title=TITLE)
+        else:
+            self._evaluate_all(order)
         for key in order:  # cells whose value comes, directly or not, from an encaisse function
             if _find_calls(self._translated[key], self.engine) or any(d in self.engine_dependent for d in deps[key]):
                 self.engine_dependent.add(key)
+
+    def _evaluate_all(self, order: list[tuple]) -> None:
         for key in order:
             cell = self.by_cell[key]
             try:
@@ -341,6 +479,17 @@ class Evaluator:
                 self._problems.append(Problem(cell.where, str(problem)))
         if self._problems:
             raise InputError(sorted(self._problems, key=self._position), title=TITLE)
+
+    def _misordered(self, order: list[tuple], deps: dict[tuple, set]) -> bool:
+        position = {key: i for i, key in enumerate(order)}
+        return any(position[d] > position[key] for key in order for d in deps[key])
+
+    def _reset(self) -> None:
+        self.results.clear()
+        self.extents.clear()
+        self._anchors.clear()
+        self._boxes.clear()
+        self.engine_calls = 0
 
     def _position(self, problem: Problem):
         cell = next((c for c in self.cells if c.where == problem.where), None)
@@ -357,8 +506,6 @@ class Evaluator:
 
     def _dependencies(self) -> dict[tuple, set]:
         unsupported: dict[str, set[str]] = {}
-        deps: dict[tuple, set] = {}
-        anchors = [(key, self._dependency_extent(c)) for key, c in self.by_cell.items()]
         for key, cell in self.by_cell.items():
             try:
                 text = self._translate(cell)
@@ -384,22 +531,35 @@ class Evaluator:
                         continue
                     if rect is not None:
                         rects.append(rect)
-            deps[key] = {
-                other for other, extent in anchors
-                if other != key and any(r.intersects(extent) for r in rects)
-            }
+            self._refs[key] = rects
             if any(r.sheet == cell.sheet and r.contains(cell.row, cell.col) for r in rects):
                 self._problems.append(Problem(cell.where, f"référence circulaire : {cell.where} → {cell.where}"))
         for name, where in sorted(unsupported.items()):
             cells = ", ".join(sorted(where))
             self._problems.append(Problem(cells, f"fonction {name} non prise en charge (ni par la bibliothèque de formules, ni par encaisse)"))
+        return self._edges({key: self._dependency_extent(c) for key, c in self.by_cell.items()})
+
+    def _edges(self, extents: dict[tuple, Rect], add: dict[tuple, set] | None = None) -> dict[tuple, set]:
+        """Cell -> the formula cells whose values (in `extents`) its references meet; then each
+        edge of `add` that does not make a cycle."""
+        anchors = list(extents.items())
+        deps = {
+            key: {other for other, extent in anchors if other != key and any(r.intersects(extent) for r in rects)}
+            for key, rects in self._refs.items()
+        }
+        for key in sorted(add or ()):
+            for other in sorted(add[key] - deps[key]):
+                if not _reaches(deps, other, key):
+                    deps[key].add(other)
         return deps
 
-    def _order(self, deps: dict[tuple, set]) -> list[tuple]:
+    def _order(self, deps: dict[tuple, set], fallback: bool = False) -> list[tuple] | None:
         sorter = graphlib.TopologicalSorter(deps)
         try:
             return list(sorter.static_order())
         except graphlib.CycleError as error:
+            if fallback and any(c.kind == "dynamic" for c in self.cells):
+                return None
             cycle = error.args[1][:-1]
             start = cycle.index(min(cycle, key=lambda k: (self.package.sheet(k[0]).index, k[1], k[2])))
             cycle = cycle[start:] + cycle[:start] + [cycle[start]]  # from the first cell, for a stable message
@@ -528,21 +688,16 @@ class Evaluator:
 
     def grid(self, sheet: str) -> np.ndarray:
         if sheet not in self._grids:
-            future = self._prefetched.get(sheet)
-            self._grids[sheet] = future.result() if future is not None else _read_grid(self.path, sheet)
+            if self._reader is None:
+                self._reader = SheetReader(self.path, self.package)
+            self._grids[sheet], frames = self._reader.grid(sheet)
+            for rect, frame in frames.items():
+                self._frames.setdefault(rect, frame)
         return self._grids[sheet]
 
     def raw_values(self, rect: Rect) -> np.ndarray:
         """The cells of `rect` as read (dates as date objects, blanks as ''), computed values overlaid."""
-        grid = self.grid(rect.sheet)
-        h, w = rect.r2 - rect.r1 + 1, rect.c2 - rect.c1 + 1
-        part = grid[rect.r1 - 1:rect.r2, rect.c1 - 1:rect.c2]
-        if part.shape != (h, w):
-            full = np.full((h, w), "", dtype=object)
-            full[:part.shape[0], :part.shape[1]] = part
-            part = full
-        else:
-            part = part.copy()
+        part = _block(self.grid(rect.sheet), rect)
         for i, j, block in self._overlay(rect):
             part[i:i + block.shape[0], j:j + block.shape[1]] = _from_xl_raw(block)
         return part
@@ -647,9 +802,23 @@ class Evaluator:
                 continue
             inputs.append(self._input(name, ranges, cell))
         try:
-            return fn(*inputs)
+            return self._dereference(fn(*inputs))
         except Exception as error:
             raise _CellProblem(f"évaluation impossible de « ={text} » : {error}") from None
+
+    def _dereference(self, value):
+        """References in a result (INDEX over an array of positions gives one per position) -> their values."""
+        Ranges = self._Ranges
+        if isinstance(value, np.ndarray) and value.dtype == object and value.size > 1:
+            found = [isinstance(v, Ranges) for v in value.flat]
+            if any(found):
+                out = value.copy()
+                for index, is_range in zip(np.ndindex(value.shape), found):
+                    if is_range:
+                        inner = np.asarray(value[index].value, dtype=object)
+                        out[index] = inner.flat[0] if inner.size else _EMPTY
+                return out
+        return value
 
     def _input(self, name: str, ranges, cell: FormulaCell):
         if ranges is None:  # a defined name
@@ -721,13 +890,10 @@ class Evaluator:
 
     def _frame(self, rect: Rect) -> pd.DataFrame:
         """A range with its header row, as the engine functions take it (columns = headers)."""
+        self.grid(rect.sheet)  # brings the frames converted while the sheet was read
         frame = self._frames.get(rect)
         if frame is None or any(True for _ in self._overlay(rect)):
-            values = self.raw_values(rect)
-            headers = [str(h) for h in values[0]]
-            frame = pd.DataFrame(values[1:], columns=headers, dtype=object)  # blanks stay '' (read as blank)
-            frame.attrs[_CONVERTED] = {}  # encaisse.functions converts the table once for every call
-            self._frames[rect] = frame
+            frame = self._frames[rect] = table_frame(self.raw_values(rect))
         return frame
 
     # -- output ---------------------------------------------------------------------------------
@@ -769,6 +935,19 @@ class Evaluator:
                 for j in range(result.shape[1]):
                     values[f"{quote_sheet(sheet)}!{cell_ref(row + i, col + j)}"] = _to_file(result[i, j], self.XlError)
         return values
+
+
+def _reaches(deps: dict[tuple, set], start: tuple, target: tuple) -> bool:
+    """Does `start` depend, directly or not, on `target`?"""
+    seen, todo = {start}, [start]
+    while todo:
+        for other in deps.get(todo.pop(), ()):
+            if other == target:
+                return True
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return False
 
 
 class _CellProblem(Exception):
