@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import python_calamine as calamine
-from openpyxl.utils.cell import range_boundaries
+from openpyxl.utils.cell import get_column_letter, range_boundaries
 
 from encaisse.errors import InputError, Problem
 from encaisse.structured_refs import StructuredRefError, translate
@@ -117,26 +117,28 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     # converted there, as soon as its sheet is read.
     reader = SheetReader(path, package)
     try:
-        sheets_xml, cells = _formula_cells(path, package, reader.prefetch)
-        evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, reader=reader)
-        evaluator.run()
+        try:
+            sheets_xml, cells = _formula_cells(path, package, reader.prefetch)
+            evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, reader=reader)
+            evaluator.run()
+        finally:
+            reader.close()
+        replaced = {}
+        for sheet_name, updates in evaluator.updates().items():
+            sheet = package.sheet(sheet_name)
+            replaced[sheet.part] = patch_sheet(sheets_xml[sheet.part], updates)
+        if not target.parent.exists():
+            raise InputError([Problem(str(target), "dossier de destination introuvable")], title=TITLE)
+        write_package(path, target, replaced)
+        written = tuple(s.name for s in package.sheets if s.part in replaced)
+        return RecalcReport(
+            source=str(path), output=str(target), cells=len(cells), engine_calls=evaluator.engine_calls,
+            seconds=time.perf_counter() - started, sheets=written, warnings=tuple(evaluator.warnings),
+            values=evaluator.written_values(), engine_cells=evaluator.engine_cell_names(),
+        )
     finally:
-        reader.close()
         if enabled:
             gc.enable()
-    replaced = {}
-    for sheet_name, updates in evaluator.updates().items():
-        sheet = package.sheet(sheet_name)
-        replaced[sheet.part] = patch_sheet(sheets_xml[sheet.part], updates)
-    if not target.parent.exists():
-        raise InputError([Problem(str(target), "dossier de destination introuvable")], title=TITLE)
-    write_package(path, target, replaced)
-    written = tuple(s.name for s in package.sheets if s.part in replaced)
-    return RecalcReport(
-        source=str(path), output=str(target), cells=len(cells), engine_calls=evaluator.engine_calls,
-        seconds=time.perf_counter() - started, sheets=written, warnings=tuple(evaluator.warnings),
-        values=evaluator.written_values(), engine_cells=evaluator.engine_cell_names(),
-    )
 
 
 class SheetReader:
@@ -433,6 +435,7 @@ class Evaluator:
         self._boxes: dict[str, Rect] = {}  # sheet -> bounding box of its computed cells
         self.engine_dependent: set[tuple[str, int, int]] = set()
         self._refs: dict[tuple, list[Rect]] = {}  # cell -> the ranges its formula refers to
+        self._written_cells: dict | None = None
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -900,6 +903,7 @@ class Evaluator:
 
     def updates(self) -> dict[str, dict[tuple[int, int], CellUpdate]]:
         out: dict[str, dict[tuple[int, int], CellUpdate]] = {}
+        written = self._written()
         for key, cell in self.by_cell.items():
             sheet_updates = out.setdefault(cell.sheet, {})
             result, extent = self.results[key], self.extents[key]
@@ -909,32 +913,36 @@ class Evaluator:
                     for col in range(old.c1, old.c2 + 1):
                         if not extent.contains(row, col):
                             sheet_updates.setdefault((row, col), CellUpdate(None, False))
+            values = iter(written[key][1])
             for i in range(result.shape[0]):
                 for j in range(result.shape[1]):
-                    anchor = i == 0 and j == 0
-                    value = _to_file(result[i, j], self.XlError)
-                    array_ref = None
-                    if anchor and cell.kind == "dynamic":
-                        array_ref = f"{cell_ref(extent.r1, extent.c1)}:{cell_ref(extent.r2, extent.c2)}" if (extent.r1, extent.c1) != (extent.r2, extent.c2) else cell.ref
-                    sheet_updates[(cell.row + i, cell.col + j)] = CellUpdate(value, anchor, array_ref)
+                    sheet_updates[(cell.row + i, cell.col + j)] = CellUpdate(next(values), False)
+            array_ref = None
+            if cell.kind == "dynamic":
+                array_ref = f"{cell_ref(extent.r1, extent.c1)}:{cell_ref(extent.r2, extent.c2)}" if (extent.r1, extent.c1) != (extent.r2, extent.c2) else cell.ref
+            sheet_updates[(cell.row, cell.col)] = CellUpdate(written[key][1][0], True, array_ref)
         return out
 
     def engine_cell_names(self) -> frozenset:
-        names = set()
-        for sheet, row, col in self.engine_dependent:
-            result = self.results[(sheet, row, col)]
-            for i in range(result.shape[0]):
-                for j in range(result.shape[1]):
-                    names.add(f"{quote_sheet(sheet)}!{cell_ref(row + i, col + j)}")
-        return frozenset(names)
+        written = self._written()
+        return frozenset(name for key in self.engine_dependent for name in written[key][0])
 
     def written_values(self) -> dict[str, object]:
         values = {}
-        for (sheet, row, col), result in self.results.items():
-            for i in range(result.shape[0]):
-                for j in range(result.shape[1]):
-                    values[f"{quote_sheet(sheet)}!{cell_ref(row + i, col + j)}"] = _to_file(result[i, j], self.XlError)
+        for names, file_values in self._written().values():
+            values.update(zip(names, file_values))
         return values
+
+    def _written(self) -> dict[tuple, tuple[list[str], list]]:
+        """Anchor -> ('Sheet!A1' names, values as stored) of the cells its result fills, row by row."""
+        if self._written_cells is None:
+            self._written_cells = {}
+            for (sheet, row, col), result in self.results.items():
+                prefix = f"{quote_sheet(sheet)}!"
+                letters = [get_column_letter(col + j) for j in range(result.shape[1])]
+                names = [f"{prefix}{letter}{row + i}" for i in range(result.shape[0]) for letter in letters]
+                self._written_cells[(sheet, row, col)] = (names, [_to_file(v, self.XlError) for v in result.flat])
+        return self._written_cells
 
 
 def _reaches(deps: dict[tuple, set], start: tuple, target: tuple) -> bool:
@@ -1162,6 +1170,11 @@ def _from_xl(value, empty):
 
 def _to_file(value, xl_error) -> object:
     """A computed value as it will be stored: float, bool, str, ErrorValue."""
+    kind = type(value)  # the common cases first (a spilled aged balance has thousands of cells)
+    if kind is float:
+        return value
+    if kind is str:
+        return ErrorValue(value) if value in EXCEL_ERRORS else value
     if value is None or _is_empty(value):
         return 0.0
     if isinstance(value, xl_error) or type(value).__name__ == "XlError":
