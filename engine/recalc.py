@@ -251,10 +251,11 @@ class SheetReader:
 
 def _grid(rows: list) -> np.ndarray:
     """Rows as python-calamine reads them ('' for blanks) -> a 2-D object array."""
-    width = max((len(r) for r in rows), default=0)
+    lengths = set(map(len, rows))
+    width = max(lengths, default=0)
     grid = np.empty((len(rows), width), dtype=object)
     if rows and width:
-        if all(len(r) == width for r in rows):
+        if len(lengths) == 1:
             grid[:] = rows
         else:
             grid[:] = [list(r) + [""] * (width - len(r)) for r in rows]
