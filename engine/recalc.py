@@ -5,6 +5,16 @@ encaisse functions (DSO, AGING...) are evaluated by the engine on those values; 
 standard formula is compiled alone by the `formulas` library over arrays of the ranges it
 refers to (structured references translated to A1 first; the text in the file is kept).
 Formula cells are evaluated in dependency order; only their values are written back.
+The sheets are read in two background threads (calamine's Rust parser releases the GIL)
+while the main thread scans the package for formulas; a table passed whole to an encaisse
+function is converted to the engine's frame in the reading thread, once for every function.
+
+Order of dynamic arrays: a dynamic array's spill size is known only once it is evaluated, so
+a formula reading any cell it might fill is ordered after it. When those possible areas make
+a cycle that the spill ranges stored in the file do not (the dashboard's top-10 columns spill
+down and read the aged balance spilled below them), the cells are ordered by the stored
+ranges plus every possible-area edge that closes no cycle, and the order is checked against
+the ranges actually spilled (evaluated once more in the corrected order if needed).
 
 Decisions:
 - `--as-of` overrides DateArrete for the evaluation only; the stored DateArrete cell is not

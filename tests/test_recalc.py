@@ -339,6 +339,33 @@ def test_aging_spills_with_the_engine_values(tmp_path):
     assert again.values == report.values
 
 
+def test_spill_areas_that_only_might_meet_are_ordered_by_what_they_spill(tmp_path):
+    # The dashboard's top-10 layout: B1, C1, D1 spill down and read the table A10 spills below
+    # them. D1 might spill anywhere to its right and below, over A10's columns too: counting
+    # every cell it might fill, B1 and C1 would depend on D1, which depends on them.
+    book = build(tmp_path / "b.xlsx", [("A1", "=1"), ("A2", "=2")], dynamic=[
+        ("A10", "=IF(1,Factures[[N° facture]:[Montant TTC]])"),
+        ("B1", "=LARGE($E$10:$E$1048576,A1:A2)"),
+        ("C1", "=INDEX($A$10:$A$1048576,MATCH(B1:B2,$E$10:$E$1048576,0))"),  # one position per row
+        ("D1", "=B1:B2*2"),
+    ])
+    out = tmp_path / "out.xlsx"
+    report = recalc(book, out)
+    got = values(out)
+    assert [row[:4] for row in got[:2]] == [[1.0, 1200.0, "F4", 2400.0], [2.0, 250.5, "F2", 501.0]]
+    assert [row[:5] for row in got[9:13]] == [[r[0], r[1], serial(r[2]), serial(r[3]), r[4]] for r in INVOICES]
+    assert report.cells == 6
+    again = recalc(out, tmp_path / "again.xlsx")  # now with the spill ranges stored in the file
+    assert again.values == report.values
+
+
+def test_a_real_cycle_through_a_spill_is_still_circular(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("B5", "=A1+1")], dynamic=[("A1", "=B5:B6*2")])
+    with pytest.raises(InputError) as caught:
+        recalc(book, tmp_path / "out.xlsx")
+    assert [str(p) for p in caught.value.problems] == ["Calc!A1 : référence circulaire : Calc!A1 → Calc!B5 → Calc!A1"]
+
+
 # --------------------------------------------------------------------------- the demo workbook
 
 DEMO = Path(__file__).resolve().parent.parent / "xlsx" / "encaisse-demo.xlsx"
