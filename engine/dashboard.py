@@ -198,11 +198,8 @@ def write_dashboard(workbook, formats=None, ledger=None):
         (2, f'=IFERROR(VLOOKUP({codes_top},Clients[[Code client]:[Raison sociale]],2,FALSE),"")', None),
         (4, f'=IF({codes_top}="","",VLOOKUP({codes_top},{aged},6,FALSE))', fmt["amount"]),
     ]
-    for col, formula, style in top:
+    for col, formula, style in top:  # XlsxWriter fills the rest of each range with formatted zeroes
         sheet.write_dynamic_array_formula(first, col, last, col, formula, style)
-        if style is not None:  # the spilled cells keep the column's format
-            for row in range(first + 1, last + 1):
-                sheet.write_blank(row, col, None, style)
 
     sheet.write_string(BY_CUSTOMER_TITLE_ROW, 0, "Balance âgée par client", fmt["section"])
     sheet.write_dynamic_array_formula(BY_CUSTOMER_ROW, 0, BY_CUSTOMER_ROW, 0, f"=AGING({F},{R},{D})", fmt["amount"])
