@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import frames  # tests/frames.py
 import pandas as pd
 
 from encaisse.risk import LimitAction, RiskPolicy, credit_exposure
@@ -16,16 +17,8 @@ from encaisse.risk import LimitAction, RiskPolicy, credit_exposure
 AS_OF = dt.date(2026, 10, 31)
 
 
-def invoices_frame(rows):
-    frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "issue_date", "due_date", "amount"])
-    frame["issue_date"] = pd.to_datetime(frame["issue_date"])
-    frame["due_date"] = pd.to_datetime(frame["due_date"])
-    frame["amount"] = frame["amount"].astype(float)
-    frame["dispute"] = None
-    return frame
 
-
-INVOICES = invoices_frame([
+INVOICES = frames.invoices(*[
     ("X1", "X", "2026-09-01", "2026-10-01", 30_000),
     ("X2", "X", "2026-10-01", "2026-10-31", 15_000),
     ("Y1", "Y", "2026-09-15", "2026-10-15", 45_000),

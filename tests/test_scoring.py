@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import frames  # tests/frames.py
 import pandas as pd
 import pytest
 
@@ -19,22 +20,9 @@ from encaisse.scoring import Factor, ScoringPolicy, score_customers
 AS_OF = dt.date(2026, 10, 31)
 
 
-def invoices_frame(rows):
-    frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "issue_date", "due_date", "amount", "dispute"])
-    frame["issue_date"] = pd.to_datetime(frame["issue_date"])
-    frame["due_date"] = pd.to_datetime(frame["due_date"])
-    frame["amount"] = frame["amount"].astype(float)
-    return frame
 
 
-def payments_frame(rows):
-    frame = pd.DataFrame(rows, columns=["payment_date", "customer_id", "invoice_id", "amount"])
-    frame["payment_date"] = pd.to_datetime(frame["payment_date"])
-    frame["amount"] = frame["amount"].astype(float)
-    return frame
-
-
-INVOICES = invoices_frame([
+INVOICES = frames.invoices(*[
     # P, perfect payer: 3 × 20 000 € paid on the due date (volume 60 000 € ≥ 50 000 €).
     ("P1", "P", "2026-03-01", "2026-03-31", 20_000, None),
     ("P2", "P", "2026-05-01", "2026-05-31", 20_000, None),
@@ -58,7 +46,7 @@ INVOICES = invoices_frame([
     ("P9", "P", "2026-11-02", "2026-12-02", 99_000, None),
 ])
 
-PAYMENTS = payments_frame([
+PAYMENTS = frames.payments(*[
     ("2026-03-31", "P", "P1", 20_000),
     ("2026-05-31", "P", "P2", 20_000),
     ("2026-07-31", "P", "P3", 20_000),
@@ -169,7 +157,7 @@ def test_policy_changes_weights_scales_and_classes():
 
 
 def test_customer_only_on_invoices_is_scored_after_the_clients():
-    invoices = invoices_frame([("X1", "X", "2026-09-01", "2026-10-01", 50_000, None)])
+    invoices = frames.invoices(("X1", "X", "2026-09-01", "2026-10-01", 50_000, None))
     scores = score_customers(invoices, PAYMENTS.iloc[0:0], CUSTOMERS.iloc[0:1], AS_OF)
     assert scores["customer_id"].tolist() == ["P", "X"]
     # X: 30 days past due on 50 000 € → 50; late share 1 → 0; 1 unpaid → 80; dispute → 100; volume → 100
@@ -206,8 +194,8 @@ def test_score_function_one_customer():
 
 
 def test_score_function_dataframes_as_xlwings_gives():
-    frames = [pd.DataFrame(r[1:], columns=r[0]) for r in (FACTURES, REGLEMENTS, CLIENTS)]
-    assert SCORE(*frames, "31/10/2026", "T") == 67.0
+    ranges = [pd.DataFrame(r[1:], columns=r[0]) for r in (FACTURES, REGLEMENTS, CLIENTS)]
+    assert SCORE(*ranges, "31/10/2026", "T") == 67.0
 
 
 def test_score_function_table_of_all_customers():
@@ -235,6 +223,6 @@ def test_score_udf_with_xlwings_dataframes():
     """@xw.arg(..., pd.DataFrame, index=False, header=True) gives DataFrames whose columns are the headers."""
     from encaisse.addin import udfs
 
-    frames = [pd.DataFrame(r[1:], columns=r[0]) for r in (FACTURES, REGLEMENTS, CLIENTS)]
-    assert udfs.SCORE(*frames, dt.datetime(2026, 10, 31), "S") == 22.0
-    assert udfs.SCORE(*frames, dt.datetime(2026, 10, 31))[1] == ["P", 0.0, 0.0, 0.0, 0.0, 60_000.0, None, 100.0, "A"]
+    ranges = [pd.DataFrame(r[1:], columns=r[0]) for r in (FACTURES, REGLEMENTS, CLIENTS)]
+    assert udfs.SCORE(*ranges, dt.datetime(2026, 10, 31), "S") == 22.0
+    assert udfs.SCORE(*ranges, dt.datetime(2026, 10, 31))[1] == ["P", 0.0, 0.0, 0.0, 0.0, 60_000.0, None, 100.0, "A"]
