@@ -5,7 +5,6 @@ an as-of date. Reading and writing workbooks, YAML and letters happens at the ed
 """
 
 from encaisse.errors import EncaisseError, InputError, Problem
-from encaisse.workbook import load_workbook
 
 __all__ = ["EncaisseError", "InputError", "Problem", "load_workbook"]
 __version__ = "0.1.0"
@@ -16,6 +15,10 @@ _LAZY = frozenset({"kpi", "rules", "ledger", "scoring", "risk", "penalty", "lega
 
 
 def __getattr__(name: str):
+    if name == "load_workbook":  # pandas is imported with it (0.2 s): not for `encaisse recalc`'s start
+        from encaisse.workbook import load_workbook
+
+        return load_workbook
     if name in _LAZY:
         import importlib
 

@@ -295,5 +295,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """The `encaisse` console command: main(), then leave without tearing the interpreter down.
+
+    Once the output is flushed there is nothing left to do, but a normal exit would free the
+    millions of cell values read from a big workbook one by one (a quarter of a second on
+    100 000 invoices, an eighth of `encaisse recalc`'s time). Every file has been written and
+    closed and every thread joined by then (recalc writes through a temp file and a rename).
+    """
+    import os
+
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = code or 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -6,8 +6,11 @@ standard formula is compiled alone by the `formulas` library over arrays of the 
 refers to (structured references translated to A1 first; the text in the file is kept).
 Formula cells are evaluated in dependency order; only their values are written back.
 The sheets are read in two background threads (calamine's Rust parser releases the GIL)
-while the main thread scans the package for formulas; a table passed whole to an encaisse
-function is converted to the engine's frame in the reading thread, once for every function.
+while the main thread scans the package for formulas and loads pandas, the engine and the
+formula library (without scipy: see formula_library.py), which this module imports only then;
+the largest table's sheet starts before the scan. A table passed whole to an encaisse function
+is converted to the engine's frame in the reading thread, once for every function. Among the
+cells ready to evaluate, those reading only small sheets go first (they are read first).
 
 Order of dynamic arrays: a dynamic array's spill size is known only once it is evaluated, so
 a formula reading any cell it might fill is ordered after it. When those possible areas make
@@ -37,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import graphlib
+import heapq
 import inspect
 import math
 import re
@@ -48,7 +52,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import python_calamine as calamine
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 
@@ -126,6 +129,7 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     # parses them and evaluates what it can; each table passed to an encaisse function is also
     # converted there, as soon as its sheet is read.
     reader = SheetReader(path, package)
+    reader.start_largest_table_sheet()
     try:
         try:
             sheets_xml, cells = _formula_cells(path, package, reader.prefetch)
@@ -151,15 +155,19 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
             gc.enable()
 
 
+_TINY_SHEET = 256 * 1024  # bytes of sheet XML, uncompressed: read in milliseconds
+
+
 class SheetReader:
     """Sheets read by python-calamine in background threads, each thread with its own workbook.
 
-    `prefetch(cells)` queues the sheets these formulas need: the sheets of the tables and
-    defined names they mention and their own sheets. The largest sheet goes first (it ends
-    last), the others smallest first, so that with two threads the small sheets the main thread
-    needs at once (DateArrete, the formulas' own sheet) are there early. A table that a formula
-    passes whole (`Factures[#All]`) to an encaisse function is converted to the engine's frame
-    in the same thread right after its sheet is read.
+    `start_largest_table_sheet()` starts the largest sheet holding a table at once, before the
+    formulas are scanned. `prefetch(cells)` then queues the other sheets these formulas need:
+    the sheets of the tables and defined names they mention and their own sheets; tiny ones
+    first (DateArrete, the formulas' own sheet: the main thread needs them at once), then the
+    others largest first (the largest ends last). A table that a formula passes whole
+    (`Factures[#All]`) to an encaisse function is converted to the engine's frame in the same
+    thread right after its sheet is read.
     """
 
     WORKERS = 2
@@ -205,9 +213,25 @@ class SheetReader:
         if not wanted:
             return
         size = self._sizes()
-        largest = max(wanted, key=lambda s: size.get(s, 0))
-        for sheet in [largest] + sorted((s for s in wanted if s != largest), key=lambda s: size.get(s, 0)):
-            self._futures[sheet] = self._pool.submit(self._read, sheet, frozenset(self._prepare.get(sheet, ())))
+        # The tiny sheets first (DateArrete, the formulas' own sheet: needed at once), then the
+        # others largest first (with two threads, the largest ends last: it has to start first).
+        queue = sorted((s for s in wanted if size.get(s, 0) < _TINY_SHEET), key=lambda s: size.get(s, 0))
+        queue += sorted((s for s in wanted if size.get(s, 0) >= _TINY_SHEET), key=lambda s: -size.get(s, 0))
+        for sheet in queue:
+            self._futures[sheet] = self._pool.submit(self._read, sheet)
+
+    def start_largest_table_sheet(self) -> None:
+        """Start reading the largest sheet that holds a table before the formulas are even scanned.
+
+        It is the one that takes longest to read (Factures in an encaisse book) and the one
+        formulas are most likely to refer to; starting it at once overlaps its read with the scan
+        and with loading pandas and the formula library.
+        """
+        size = self._sizes()
+        sheets = {t.sheet for t in self.package.tables.values()}
+        if sheets:
+            largest = max(sorted(sheets), key=lambda s: size.get(s, 0))
+            self._futures[largest] = self._pool.submit(self._read, largest)
 
     def _name_sheet(self, name: str) -> str | None:
         _, text, _ = self.package.defined_names[name.upper()]
@@ -231,7 +255,7 @@ class SheetReader:
         """(every cell of the sheet from A1, frames of its tables already converted)."""
         future = self._futures.get(sheet)
         if future is None:
-            future = self._futures[sheet] = self._pool.submit(self._read, sheet, frozenset())
+            future = self._futures[sheet] = self._pool.submit(self._read, sheet)
         return future.result()
 
     def close(self) -> None:
@@ -239,7 +263,7 @@ class SheetReader:
             future.cancel()
         self._pool.shutdown(wait=True)
 
-    def _read(self, sheet: str, prepare: frozenset) -> tuple[np.ndarray, dict]:
+    def _read(self, sheet: str) -> tuple[np.ndarray, dict]:
         book = getattr(self._local, "book", None)
         try:
             if book is None:
@@ -250,7 +274,9 @@ class SheetReader:
         grid = _grid(rows)
         del rows
         frames = {}
-        for name in prepare:
+        # The tables to convert are known once the formulas are scanned, which is usually done by
+        # now; one not listed yet is converted by the main thread when a function needs it.
+        for name in frozenset(self._prepare.get(sheet, ())):
             table = self.package.tables[name]
             c1, r1, c2, r2 = table.bounds
             rect = Rect(table.sheet, r1, c1, r2, c2)
@@ -285,6 +311,8 @@ def _block(grid: np.ndarray, rect: "Rect") -> np.ndarray:
 
 def table_frame(values: np.ndarray) -> pd.DataFrame:
     """A range with its header row, as the engine functions take it (columns = headers)."""
+    import pandas as pd  # imported on first use: `encaisse recalc` starts reading before pandas is loaded
+
     headers = [str(h) for h in values[0]]
     frame = pd.DataFrame(values[1:], columns=headers, dtype=object)  # blanks stay '' (read as blank)
     frame.attrs[_CONVERTED] = {}  # encaisse.functions converts the table once for every call
@@ -383,6 +411,8 @@ def _empties(shape) -> np.ndarray:
 
 def _xl_column(values: np.ndarray) -> np.ndarray:
     """A column of calamine values for the formula library, whole-column when its kind allows."""
+    import pandas as pd
+
     blank = values == ""
     present = values[~blank]
     kind = pd.api.types.infer_dtype(present, skipna=False)
@@ -404,9 +434,12 @@ _EMPTY = None  # set in _formulas() (schedula's EMPTY marker)
 def _formulas():
     """Import the formula library on first use (it takes a second to load)."""
     global _EMPTY
+    from encaisse.formula_library import get_functions
+
+    get_functions()  # first, so that the library's own first call finds its table loaded without scipy
     import formulas
     import schedula as sh
-    from formulas.functions import get_functions, not_implemented
+    from formulas.functions import not_implemented
     from formulas.tokens.operand import XlError
 
     _EMPTY = sh.EMPTY
@@ -570,7 +603,7 @@ class Evaluator:
     def _order(self, deps: dict[tuple, set], fallback: bool = False) -> list[tuple] | None:
         sorter = graphlib.TopologicalSorter(deps)
         try:
-            return list(sorter.static_order())
+            sorter.prepare()
         except graphlib.CycleError as error:
             if fallback and any(c.kind == "dynamic" for c in self.cells):
                 return None
@@ -579,6 +612,25 @@ class Evaluator:
             cycle = cycle[start:] + cycle[:start] + [cycle[start]]  # from the first cell, for a stable message
             path = " → ".join(self.by_cell[k].where for k in cycle)
             raise InputError([Problem(self.by_cell[cycle[0]].where, f"référence circulaire : {path}")], title=TITLE) from None
+        # Among the cells whose inputs are computed, first those that read only small sheets: the
+        # reading threads finish those first, so the main thread evaluates them while the big
+        # sheets are still being read instead of waiting for the first cell that needs one.
+        sizes = self._reader._sizes() if self._reader is not None else {}
+        sheet_index = {s.name: s.index for s in self.package.sheets}
+
+        def priority(key: tuple) -> tuple:
+            sheets = {r.sheet for r in self._refs.get(key, ())} | {key[0]}
+            return (max(sizes.get(s, 0) for s in sheets), sheet_index.get(key[0], 0), key[1], key[2])
+
+        ready: list[tuple] = []
+        order = []
+        while sorter.is_active():
+            for key in sorter.get_ready():
+                heapq.heappush(ready, (priority(key), key))
+            _, key = heapq.heappop(ready)
+            order.append(key)
+            sorter.done(key)
+        return order
 
     def _stored_extent(self, cell: FormulaCell) -> Rect:
         if cell.array_ref:
@@ -1135,6 +1187,8 @@ def _engine_result(name: str, result):
         if code.startswith("#VALEUR") or code.startswith("#VALUE"):
             raise _CellProblem(f"{name} : {result}")
         return result
+    import pandas as pd
+
     if isinstance(result, pd.DataFrame):
         rows = [list(map(str, result.columns))] + result.to_numpy(dtype=object).tolist()
         result = rows
@@ -1150,6 +1204,8 @@ def _engine_result(name: str, result):
 
 
 def _xl_scalar(value):
+    import pandas as pd
+
     if value is None or value is pd.NaT:
         return ""
     if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):

@@ -1,0 +1,65 @@
+"""The formula library's function table is loaded without scipy; statistical functions still work."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+
+from encaisse.recalc import recalc
+from test_recalc import build, values
+
+# Each check runs in a fresh interpreter: another test may already have imported scipy.stats.
+CHECK = textwrap.dedent("""
+    import json, sys
+    from encaisse.formula_library import get_functions
+    functions = get_functions()
+    loaded_after_table = sorted(m for m in ("scipy.stats", "scipy.linalg", "scipy.interpolate") if m in sys.modules)
+    import formulas
+    results = {f: float(formulas.Parser().ast(f)[1].compile()()) for f in (
+        "=NORM.S.DIST(1,TRUE)", "=PERCENTILE({1,2,3,4,5},0.3)", "=T.INV(0.9,5)", "=SLOPE({2,4,7},{1,2,3})")}
+    import scipy.stats
+    print(json.dumps({"loaded_after_table": loaded_after_table, "results": results, "has_sumifs": "SUMIFS" in functions,
+                      "real_module": type(scipy.stats).__name__, "norm_cdf": float(scipy.stats.norm.cdf(1))}))
+""")
+
+
+def test_scipy_is_imported_only_when_a_statistical_function_runs():
+    done = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout)
+    assert report["loaded_after_table"] == []
+    assert report["has_sumifs"]
+    # Independent figures: Φ(1), Excel's PERCENTILE interpolation (1 + 0.3 × 4 = 2.2 → between 2 and 3),
+    # Student's t quantile (tables: t(0.90; 5) = 1.475884), least-squares slope of (1,2),(2,4),(3,7) = 5/2.
+    assert abs(report["results"]["=NORM.S.DIST(1,TRUE)"] - 0.8413447460685429) < 1e-12
+    assert report["results"]["=PERCENTILE({1,2,3,4,5},0.3)"] == 2.2
+    assert abs(report["results"]["=T.INV(0.9,5)"] - 1.475884) < 1e-6
+    assert abs(report["results"]["=SLOPE({2,4,7},{1,2,3})"] - 2.5) < 1e-12
+    # a later `import scipy.stats` gets the real module, not the stand-in
+    assert report["real_module"] == "module" and abs(report["norm_cdf"] - 0.8413447460685429) < 1e-12
+
+
+def test_recalc_evaluates_statistical_functions(tmp_path):
+    book = build(tmp_path / "stat.xlsx", [
+        ("A1", "=PERCENTILE(Factures[Montant TTC],0.5)"),
+        ("A2", "=MEDIAN(Factures[Montant TTC])"),
+        ("A3", "=NORM.S.DIST(0,TRUE)"),
+    ])
+    recalc(book)
+    # amounts 100 ; 250,5 ; 80 ; 1 200: median (100 + 250,5) / 2 = 175,25
+    assert [row[0] for row in values(book)[:3]] == [175.25, 175.25, 0.5]
+
+
+def test_console_command_flushes_its_output_and_exit_code(tmp_path):
+    """`encaisse` leaves without the interpreter's teardown: its messages must still all be there."""
+    good = build(tmp_path / "ok.xlsx", [("A1", "=SUM(Factures[Montant TTC])")])
+    done = subprocess.run([sys.executable, "-m", "encaisse.cli", "recalc", str(good)], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert re.fullmatch(r"Recalcul de .*ok\.xlsx : 1 cellule à formule évaluée \(0 appel aux fonctions encaisse\) "
+                        r"en \d+,\d\d s\.\nValeurs enregistrées dans .*ok\.xlsx \(feuilles : Calc\)\.\n", done.stdout)
+    bad = build(tmp_path / "bad.xlsx", [("A1", "=NOSUCHFUNCTION(1)")])
+    done = subprocess.run([sys.executable, "-m", "encaisse.cli", "recalc", str(bad)], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "NOSUCHFUNCTION" in done.stderr and "Calc!A1" in done.stderr
