@@ -43,6 +43,9 @@ def ensure_venv(extra: str) -> None:
                          "(sudo apt-get install python3-venv) puis relancez.")
     print("Installation d'encaisse et de ses dépendances ...", flush=True)
     _run(python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f".[{extra}]" if extra else ".")
+    # An editable install leaves the sources uncompiled (pip compiles only what it copies), and with
+    # PYTHONDONTWRITEBYTECODE set Python would compile them again on every run: do it once here.
+    _run(python, "-m", "compileall", "-q", "engine", "addin")
 
 
 def main(argv: list[str]) -> int:

@@ -53,7 +53,6 @@ from pathlib import Path
 
 import numpy as np
 import python_calamine as calamine
-from openpyxl.utils.cell import get_column_letter, range_boundaries
 
 from encaisse.errors import InputError, Problem
 from encaisse.structured_refs import StructuredRefError, translate
@@ -62,9 +61,11 @@ from encaisse.xlsx_package import (
     Package,
     cell_ref,
     dynamic_cell_metadata,
+    get_column_letter,
     has_formulas,
     open_package,
     quote_sheet,
+    range_boundaries,
     read_formulas,
     read_package,
 )
@@ -275,8 +276,12 @@ class SheetReader:
         del rows
         frames = {}
         # The tables to convert are known once the formulas are scanned, which is usually done by
-        # now; one not listed yet is converted by the main thread when a function needs it.
-        for name in frozenset(self._prepare.get(sheet, ())):
+        # now; one not listed yet is converted by the main thread when a function needs it. So is
+        # a table on a tiny sheet: converting it takes no time, but here it would wait for pandas
+        # and the engine to be imported (by the main thread, meanwhile) before the next, big,
+        # sheet could be read.
+        tiny = self._sizes().get(sheet, 0) < _TINY_SHEET
+        for name in () if tiny else frozenset(self._prepare.get(sheet, ())):
             table = self.package.tables[name]
             c1, r1, c2, r2 = table.bounds
             rect = Rect(table.sheet, r1, c1, r2, c2)

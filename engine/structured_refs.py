@@ -11,9 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from openpyxl.utils.cell import get_column_letter
-
-from encaisse.xlsx_package import TableDef, quote_sheet
+from encaisse.xlsx_package import TableDef, get_column_letter, quote_sheet
 
 SPECIALS = {
     "#all": "all", "#tout": "all",

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from typing import Literal
 from xml.etree import ElementTree as ET
 
-from openpyxl.formula.translate import Translator
-from openpyxl.utils.cell import column_index_from_string, get_column_letter, range_boundaries
-
 from encaisse.errors import InputError, Problem
 
 NS = {
@@ -101,6 +98,27 @@ def quote_sheet(name: str) -> str:
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) and not re.fullmatch(r"[A-Za-z]{1,3}[0-9]+", name):
         return name
     return "'" + name.replace("'", "''") + "'"
+
+
+# openpyxl's reference helpers, imported on first use: `encaisse recalc` starts reading the
+# largest sheet before openpyxl (a twentieth of a second) has loaded.
+def get_column_letter(col: int) -> str:
+    from openpyxl.utils.cell import get_column_letter as letters
+
+    return letters(col)
+
+
+def column_index_from_string(letters: str) -> int:
+    from openpyxl.utils.cell import column_index_from_string as index
+
+    return index(letters)
+
+
+def range_boundaries(ref: str) -> tuple:
+    """(first_col, first_row, last_col, last_row) of an A1 range, as openpyxl reads it."""
+    from openpyxl.utils.cell import range_boundaries as boundaries
+
+    return boundaries(ref)
 
 
 def cell_ref(row: int, col: int) -> str:
@@ -295,6 +313,8 @@ def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int]) -> list[Formula
                 shared[si] = (ref, text)
             else:
                 master_ref, master_text = shared[si]
+                from openpyxl.formula.translate import Translator
+
                 text = Translator("=" + master_text, origin=master_ref).translate_formula(ref)[1:]
         elif t == "array":
             cm = element.get("cm")

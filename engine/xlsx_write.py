@@ -10,6 +10,7 @@ file in the target folder and moved into place with os.replace.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
 import re
@@ -17,9 +18,9 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape
+from html import escape as _html_escape
 
-from openpyxl.utils.cell import get_column_letter
+from encaisse.xlsx_package import get_column_letter, range_boundaries
 
 _ROW = re.compile(rb"<row\b[^>]*?(?:/>|>.*?</row>)", re.S)
 _CELL = re.compile(rb"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
@@ -56,6 +57,12 @@ class CellUpdate:
     array_ref: str | None = None
 
 
+def escape(text: str) -> str:
+    """&, < and > as XML entities (the standard library's html.escape without quotes, which is
+    what xml.sax.saxutils.escape does, but without importing urllib)."""
+    return _html_escape(text, quote=False)
+
+
 def _col_number(letters: bytes) -> int:
     n = 0
     for ch in letters:
@@ -86,6 +93,11 @@ def _value_xml(value: object) -> tuple[bytes | None, bytes]:
 
 
 def _cell_xml(ref: bytes, original: bytes | None, update: CellUpdate) -> bytes:
+    if original is None:  # a new cell (a value spilled where there was none): no attribute to keep
+        t, v = _value_xml(update.value)
+        if not v:
+            return b'<c r="' + ref + b'"/>'
+        return b'<c r="' + ref + (b'" t="' + t + b'">' if t is not None else b'">') + v + b"</c>"
     attrs: list[tuple[bytes, bytes]] = []
     f_element = b""
     if original is not None:
@@ -167,9 +179,15 @@ def patch_sheet(data: bytes, updates: dict[tuple[int, int], CellUpdate]) -> byte
     return _grow_dimension(out, updates)
 
 
+@functools.lru_cache(maxsize=None)
+def _column_letters(col: int) -> bytes:
+    return get_column_letter(col).encode()
+
+
 def _new_row(row: int, cells: dict[int, CellUpdate]) -> bytes:
-    inner = b"".join(_cell_xml(f"{get_column_letter(c)}{row}".encode(), None, cells[c]) for c in sorted(cells))
-    return b'<row r="' + str(row).encode() + b'">' + inner + b"</row>"
+    number = str(row).encode()
+    inner = b"".join(_cell_xml(_column_letters(c) + number, None, cells[c]) for c in sorted(cells))
+    return b'<row r="' + number + b'">' + inner + b"</row>"
 
 
 def _patch_row(row_xml: bytes, row: int, cells: dict[int, CellUpdate]) -> bytes:
@@ -211,8 +229,6 @@ def _grow_dimension(data: bytes, updates: dict[tuple[int, int], CellUpdate]) -> 
     m = _DIMENSION.search(data)
     if m is None or not updates:
         return data
-    from openpyxl.utils.cell import range_boundaries
-
     try:
         c1, r1, c2, r2 = range_boundaries(m.group(1).decode())
     except ValueError:
