@@ -89,8 +89,14 @@ def _add_recalc(sub) -> None:
 
 
 def _recalc(args) -> int:
+    import gc
+
     from encaisse.recalc import recalc
 
+    # recalc() turns the cyclic garbage collector off while it works and back on at its end,
+    # when its first collection would walk the millions of cell values still held (0,05 s on
+    # 100 000 invoices). The command ends there anyway: it stays off.
+    gc.disable()
     report = recalc(args.book, out=args.output, as_of=args.as_of, rules_dir=args.rules)
     print(report.summary())
     return 0
