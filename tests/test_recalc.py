@@ -524,3 +524,21 @@ def test_output_folder_keeps_the_file_name(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"Recalcul de {book} : 1 cellule à formule évaluée (0 appel aux fonctions encaisse) en ")
     assert out[1] == f"Valeurs enregistrées dans {folder / 'b.xlsx'} (feuilles : Calc)."
+
+
+def test_recalc_leaves_the_garbage_collector_as_it_found_it(tmp_path, capsys):
+    """Only the console command, whose process ends right after, leaves the collector off."""
+    import gc
+
+    book = build(tmp_path / "gc.xlsx", [("A1", "=SUM(Factures[Montant TTC])")])
+    assert gc.isenabled()
+    recalc(book)
+    assert gc.isenabled()
+    assert main(["recalc", str(book)]) == 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        recalc(book)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
