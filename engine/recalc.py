@@ -10,7 +10,10 @@ while the main thread scans the package for formulas and loads pandas, the engin
 formula library (without scipy: see formula_library.py), which this module imports only then;
 the largest table's sheet starts before the scan. A table passed whole to an encaisse function
 is converted to the engine's frame in the reading thread, once for every function. Among the
-cells ready to evaluate, those reading only small sheets go first (they are read first).
+cells ready to evaluate, those reading only small sheets go first (they are read first). A big
+sheet holding a table is taken to hold data only and is checked for formulas by a reading
+thread once it has nothing left to read; if one does hold formulas, the book is evaluated again
+with them before anything is written.
 
 Order of dynamic arrays: a dynamic array's spill size is known only once it is evaluated, so
 a formula reading any cell it might fill is ordered after it. When those possible areas make
@@ -133,9 +136,25 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     reader.start_largest_table_sheet()
     try:
         try:
-            sheets_xml, cells = _formula_cells(path, package, reader.prefetch)
-            evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, reader=reader)
-            evaluator.run()
+            # A big sheet holding a table is taken to hold data only: the main thread does not scan
+            # it for formulas before evaluating, a reading thread checks it afterwards (when it has
+            # nothing left to read), and in the rare book where one does hold formulas everything
+            # is evaluated again with them.
+            data_sheets = reader.data_sheets()
+            sheets_xml, cells = _formula_cells(path, package, reader.prefetch, skip=data_sheets)
+            checked = reader.check_no_formulas(data_sheets)
+            try:
+                evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, reader=reader)
+                evaluator.run()
+                complete = checked.result()
+            except InputError:
+                if checked.result():
+                    raise
+                complete = False
+            if not complete:
+                sheets_xml, cells = _formula_cells(path, package, reader.prefetch)
+                evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, reader=reader)
+                evaluator.run()
         finally:
             reader.close()
         replaced = {}
@@ -233,6 +252,25 @@ class SheetReader:
         if sheets:
             largest = max(sorted(sheets), key=lambda s: size.get(s, 0))
             self._futures[largest] = self._pool.submit(self._read, largest)
+
+    def data_sheets(self) -> frozenset[str]:
+        """Sheets taken to hold only data: those with a table, too big to be tiny."""
+        size = self._sizes()
+        return frozenset(t.sheet for t in self.package.tables.values() if size.get(t.sheet, 0) >= _TINY_SHEET)
+
+    def check_no_formulas(self, sheets: frozenset[str]) -> Future:
+        """A future: True when none of these sheets holds a formula. Queued behind the reading, so
+        a thread runs it once it has nothing left to read (decompressing releases the GIL)."""
+        parts = [s.part for s in self.package.sheets if s.name in sheets]
+
+        def check() -> bool:
+            try:
+                with zipfile.ZipFile(self.path) as zf:
+                    return not any(has_formulas(zf, part) for part in parts)
+            except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError):
+                return False  # the full scan then reports what is wrong, with the usual message
+
+        return self._pool.submit(check)
 
     def _name_sheet(self, name: str) -> str | None:
         _, text, _ = self.package.defined_names[name.upper()]
@@ -340,14 +378,15 @@ def _convert_for_engine(frame: pd.DataFrame, table_name: str) -> None:
         pass
 
 
-def _formula_cells(path: Path, package: Package, found=None) -> tuple[dict[str, bytes], list[FormulaCell]]:
+def _formula_cells(path: Path, package: Package, found=None, skip: frozenset = frozenset()) -> tuple[dict[str, bytes], list[FormulaCell]]:
+    """(XML of the sheets with formulas, their formula cells), the sheets in `skip` left out."""
     sheets_xml: dict[str, bytes] = {}
     cells: list[FormulaCell] = []
     with open_package(str(path)) as zf:
         try:
             dynamic = dynamic_cell_metadata(zf, str(path))
             for sheet in package.sheets:
-                if not has_formulas(zf, sheet.part):
+                if sheet.name in skip or not has_formulas(zf, sheet.part):
                     continue
                 data = zf.read(sheet.part)
                 sheets_xml[sheet.part] = data

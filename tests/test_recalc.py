@@ -542,3 +542,25 @@ def test_recalc_leaves_the_garbage_collector_as_it_found_it(tmp_path, capsys):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_formulas_in_a_big_data_sheet_are_found_and_evaluated(tmp_path):
+    """A big sheet holding a table is first taken to hold data only; a formula found in it
+    afterwards makes the whole book evaluated again, with that formula, before anything is written."""
+    path = tmp_path / "data.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    calc = book.add_worksheet("Calc")
+    data = book.add_worksheet("Données")
+    rows = [[i, float(i % 97), float(i % 13)] for i in range(1, 4001)]
+    data.add_table(0, 0, len(rows), 2, {"name": "Lignes", "columns": [{"header": h} for h in ("Ligne", "Montant", "Qté")],
+                                        "data": rows})
+    data.write_formula("E2", "=SUM(Lignes[Montant])")  # outside the table, cached value 0
+    calc.write_formula("A1", "='Données'!E2*2")
+    book.close()
+    with zipfile.ZipFile(path) as zf:
+        assert zf.getinfo("xl/worksheets/sheet2.xml").file_size >= 256 * 1024  # a "data sheet"
+    report = recalc(path)
+    total = sum(r[1] for r in rows)  # by hand: 4 000 values of i mod 97
+    assert report.cells == 2 and set(report.sheets) == {"Calc", "Données"}
+    assert values(path, "Données")[1][4] == total
+    assert values(path)[0][0] == 2 * total
