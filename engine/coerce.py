@@ -67,6 +67,9 @@ class Coerced:
     headers: dict[str, str] = field(default_factory=dict)  # canonical key -> header as read
 
 
+CELLS = "encaisse.cells"  # DataFrame.attrs key: {"sheet": name, "columns": {key: column letter}} of a table read from a sheet
+
+
 def column_letter(index: int) -> str:
     """0 -> 'A', 25 -> 'Z', 26 -> 'AA'."""
     letters = ""
@@ -501,6 +504,8 @@ def coerce_columns(
                 located.append(Located(int(rows[i]), index, Problem(where(index, int(rows[i]), headers[index]), text)))
     data["row"] = rows
     frame = pd.DataFrame(data, copy=False)  # the columns are fresh arrays: no need for pandas to copy them
+    if sheet is not None:  # so that a later check (e.g. the currency) can name cells, not just rows
+        frame.attrs[CELLS] = {"sheet": sheet, "columns": {key: column_letter(first_col + index) for key, index in found.items()}}
     located.sort(key=lambda p: (p.row, p.col))
     return Coerced(
         frame=frame,

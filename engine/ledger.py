@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from encaisse.coerce import CELLS
 from encaisse.errors import InputError, Problem
 
 
@@ -103,14 +104,24 @@ def euro_factors(invoices: pd.DataFrame, rates: dict[str, float] | None = None) 
     currency = invoices["currency"].map(normal)
     missing = sorted({norm for norm in normal.values() if norm not in EURO_CODES} - set(known))
     if missing:
+        # Read from a sheet, the table knows its Devise column: the cells are named (Factures!F12);
+        # given as a range to an Excel function, only its rows are.
+        cells = invoices.attrs.get(CELLS) or {}
+        letter = cells.get("columns", {}).get("currency")
+        sheet = cells.get("sheet", "Factures")
         problems = []
         for code in missing:
-            where = (currency == code).to_numpy()
-            rows = invoices.loc[where, "row"].tolist() if "row" in invoices.columns else []
-            shown = ", ".join(str(int(r)) for r in rows[:10] if pd.notna(r)) + (", …" if len(rows) > 10 else "")
-            count = int(where.sum())
-            lines = f" (ligne{'s' if len(rows) > 1 else ''} {shown})" if shown else ""
-            problems.append(Problem("Factures", f"{count} facture{'s' if count > 1 else ''} en {code}{lines} : indiquez un taux de change {code} → EUR ou convertissez les montants en euros"))
+            matched = (currency == code).to_numpy()
+            rows = [int(r) for r in invoices.loc[matched, "row"].tolist() if pd.notna(r)] if "row" in invoices.columns else []
+            count = int(matched.sum())
+            more = ", …" if len(rows) > 10 else ""
+            if letter and rows:
+                where = f"{sheet}!{letter}{rows[0]}"
+                listed = f" (cellule{'s' if len(rows) > 1 else ''} {', '.join(f'{letter}{r}' for r in rows[:10])}{more})"
+            else:
+                where = sheet
+                listed = f" (ligne{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows[:10]))}{more})" if rows else ""
+            problems.append(Problem(where, f"{count} facture{'s' if count > 1 else ''} en {code}{listed} : indiquez un taux de change {code} → EUR ou convertissez les montants en euros"))
         raise InputError(problems, "Devises autres que l'euro sans taux de change")
     factor_of = {norm: 1.0 if norm in EURO_CODES else known[norm] for norm in set(normal.values())}
     return currency.map(factor_of).to_numpy(dtype=float)  # a dict lookup per value, no Python call per invoice

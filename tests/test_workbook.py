@@ -385,3 +385,27 @@ def test_template_workbook_is_empty_but_complete():
         frame = getattr(ledger, table.attr)
         assert len(frame) == 0, table.name
         assert list(frame.columns) == [*table.keys, "row"]
+
+
+def test_other_currency_is_refused_naming_the_devise_cells(tmp_path):
+    """The check runs after loading (a rate may be given then), yet names the cells, not only rows."""
+    from encaisse.ledger import open_items
+
+    path = write_book(tmp_path / "usd.xlsx", [
+        {"name": "Factures", "table": "Factures", "at": (1, 1), "above": ["Factures clients"],
+         "headers": ["N° facture", "Code client", "Date facture", "Échéance", "Montant TTC", "Devise"],
+         "rows": [["F1", "C1", dt.date(2026, 1, 5), dt.date(2026, 2, 4), 100.0, "EUR"],
+                  ["F2", "C1", dt.date(2026, 1, 6), dt.date(2026, 2, 5), 200.0, "usd"],
+                  ["F3", "C2", dt.date(2026, 1, 7), dt.date(2026, 2, 6), 300.0, "USD"]]},
+        {**CLIENTS},
+    ])
+    ledger = load_workbook(path)
+    with pytest.raises(InputError) as error:
+        open_items(ledger.invoices, ledger.payments, "2026-02-28")
+    [problem] = error.value.problems
+    # table at B2 (headers), so Devise is column G and the data rows are 3 to 5
+    assert problem.where == "Factures!G4"
+    assert problem.message == ("2 factures en USD (cellules G4, G5) : indiquez un taux de change USD → EUR "
+                               "ou convertissez les montants en euros")
+    items = open_items(ledger.invoices, ledger.payments, "2026-02-28", rates={"USD": 0.5})
+    assert items["open_amount"].tolist() == [100.0, 100.0, 150.0]
