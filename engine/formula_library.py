@@ -17,22 +17,31 @@ import sys
 import threading
 import types
 
-DEFERRED = ("scipy.stats", "scipy.linalg", "scipy.interpolate")
+# module -> the functions the library imports from it by name (`from scipy.interpolate import interp1d`)
+DEFERRED = {"scipy.stats": (), "scipy.linalg": (), "scipy.interpolate": ("interp1d",)}
 _loading = threading.Lock()
 
 
 class _DeferredModule(types.ModuleType):
-    """Stands for a scipy module: attribute lookups go to the real module, imported then."""
+    """Stands for a scipy module: attribute lookups go to the real module, imported then.
 
-    def __init__(self, name: str):
+    While the library imports, the functions it imports by name are bound to callables that
+    import the module when called; any other attribute (another thread's `scipy.stats.norm`,
+    a future version of the library) imports the real module at once, so it is always right.
+    """
+
+    def __init__(self, name: str, by_name: tuple[str, ...]):
         super().__init__(name)
-        self._binding = True  # set while the library imports: `from m import f` binds a stand-in
+        self._by_name = by_name
+        self._binding = True
 
     def __getattr__(self, attribute: str):
         if attribute.startswith("__"):
             raise AttributeError(attribute)
-        if self._binding:
+        if self._binding and attribute in self._by_name:
             return _deferred_attribute(self.__name__, attribute)
+        if sys.modules.get(self.__name__) is self:  # still standing in: make way for the real module
+            del sys.modules[self.__name__]
         return getattr(importlib.import_module(self.__name__), attribute)
 
 
@@ -50,7 +59,7 @@ def _deferred_attribute(module: str, attribute: str):
 def get_functions():
     """`formulas.functions.get_functions()`, with scipy imported only when a function uses it."""
     with _loading:
-        stand_ins = {name: _DeferredModule(name) for name in DEFERRED if name not in sys.modules}
+        stand_ins = {name: _DeferredModule(name, by_name) for name, by_name in DEFERRED.items() if name not in sys.modules}
         sys.modules.update(stand_ins)
         try:
             from formulas.functions import get_functions as library_functions

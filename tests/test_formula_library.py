@@ -63,3 +63,20 @@ def test_console_command_flushes_its_output_and_exit_code(tmp_path):
     done = subprocess.run([sys.executable, "-m", "encaisse.cli", "recalc", str(bad)], capture_output=True, text=True)
     assert done.returncode == 1
     assert "NOSUCHFUNCTION" in done.stderr and "Calc!A1" in done.stderr
+
+
+def test_a_stand_in_gives_the_real_attribute_to_anyone_else():
+    """During the load, another thread asking a stand-in for `scipy.stats.norm` gets the real one."""
+    code = textwrap.dedent("""
+        import json, sys
+        from encaisse.formula_library import _DeferredModule
+        stand_in = _DeferredModule("scipy.stats", ())
+        sys.modules["scipy.stats"] = stand_in
+        cdf = float(stand_in.norm.cdf(1))
+        print(json.dumps({"cdf": cdf, "replaced": sys.modules["scipy.stats"] is not stand_in,
+                          "real": type(sys.modules["scipy.stats"]).__name__}))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout)
+    assert abs(report["cdf"] - 0.8413447460685429) < 1e-12
+    assert report["replaced"] and report["real"] == "module"
