@@ -126,6 +126,13 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     if out is not None and target.is_dir():
         target = target / path.name
     package = read_package(str(path))
+    if package.date1904:
+        # Date serials would be off by 1 462 days both ways, and the formula library counts from
+        # 1900; only a result's format tells a date from a number, so the book is refused.
+        raise InputError([Problem(f"{path.name} ({package.workbook_part})",
+                                  "classeur au calendrier depuis 1904 (option Excel « Utiliser le calendrier depuis 1904 ») : "
+                                  "non pris en charge par le recalcul ; décochez l'option dans Excel (Fichier > Options > "
+                                  "Options avancées) puis relancez")], title=TITLE)
     enabled = gc.isenabled()
     gc.disable()  # the cell values are millions of small acyclic objects: collection would only cost time
     # The sheets the formulas refer to are read by python-calamine in two background threads (its

@@ -88,6 +88,8 @@ class Package:
     defined_names: dict  # upper-cased name -> (name, formula text, local sheet name or None)
     tables: dict  # upper-cased table name -> TableDef
     members: tuple[str, ...]
+    date1904: bool = False  # Excel's "1904 date system": serial 0 is 1904-01-01, not 1899-12-30
+    workbook_part: str = "xl/workbook.xml"
 
     def sheet(self, name: str) -> Sheet | None:
         wanted = name.casefold()
@@ -197,7 +199,9 @@ def read_package(path: str) -> Package:
                 if re.search(r"/tables/[^/]+\.xml$", member) and member in zf.NameToInfo:
                     table = _read_table(zf, member, sheet.name, path)
                     tables[table.name.upper()] = table
-        return Package(str(path), tuple(sheets), names, tables, members)
+        properties = workbook.find("m:workbookPr", NS)
+        date1904 = properties is not None and properties.get("date1904", "0").lower() in ("1", "true")
+        return Package(str(path), tuple(sheets), names, tables, members, date1904, workbook_part)
 
 
 def _main_part(zf: zipfile.ZipFile, path: str) -> str:

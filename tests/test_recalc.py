@@ -564,3 +564,17 @@ def test_formulas_in_a_big_data_sheet_are_found_and_evaluated(tmp_path):
     assert report.cells == 2 and set(report.sheets) == {"Calc", "Données"}
     assert values(path, "Données")[1][4] == total
     assert values(path)[0][0] == 2 * total
+
+
+def test_a_1904_date_system_book_is_refused_untouched(tmp_path, capsys):
+    path = tmp_path / "mac.xlsx"
+    book = xlsxwriter.Workbook(str(path), {"date_1904": True})
+    sheet = book.add_worksheet("Calc")
+    sheet.write_datetime("A1", AS_OF, book.add_format({"num_format": "dd/mm/yyyy"}))
+    sheet.write_formula("A2", "=A1+1")
+    book.close()
+    before = parts(path)
+    assert main(["recalc", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "mac.xlsx (xl/workbook.xml) : classeur au calendrier depuis 1904" in err
+    assert parts(path) == before
