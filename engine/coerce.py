@@ -24,7 +24,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from encaisse.errors import Problem
-from encaisse.tables import Column, Table, normalize_header
+from encaisse.tables import CELLS, Column, Table, normalize_header
 
 # Day numbers (days since 1970-01-01) that datetime64[ns] can hold.
 _MIN_DAY = int(np.datetime64("1677-09-22", "D").astype(np.int64))
@@ -65,9 +65,6 @@ class Coerced:
     problems: tuple[Located, ...]
     positions: dict[str, int] = field(default_factory=dict)  # canonical key -> 0-based sheet column
     headers: dict[str, str] = field(default_factory=dict)  # canonical key -> header as read
-
-
-CELLS = "encaisse.cells"  # DataFrame.attrs key: {"sheet": name, "columns": {key: column letter}} of a table read from a sheet
 
 
 def column_letter(index: int) -> str:

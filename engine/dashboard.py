@@ -143,23 +143,19 @@ def write_dashboard(workbook, formats=None, ledger=None):
         ("Dettes fournisseurs échues non payées", f"=SUMIFS(Dettes[Montant TTC],{overdue})", fmt["amount"]),
         ("Nombre de dettes fournisseurs échues non payées", f"=COUNTIFS({overdue})", fmt["count"]),
     ]
-    for i, (label, formula, style) in enumerate(collection):
-        sheet.write_string(COLLECTION_ROW + i, 0, label)
-        sheet.write_formula(COLLECTION_ROW + i, 1, formula, style)
+    _labelled_formulas(sheet, COLLECTION_ROW, collection)
 
     # Activity over the 12 months to DateArrete (the small monthly Activité table): the gross margin
     sheet.write_string(ACTIVITY_ROW - 1, 0, "Activité (12 derniers mois)", fmt["section"])
     window = _window("Activite[Mois]")
     sales, cogs = cell(ACTIVITY_ROW, 1), cell(ACTIVITY_ROW + 1, 1)
     activity = [
-        ("Chiffre d'affaires TTC", f"=SUMIFS(Activite[CA TTC],{window})"),
-        ("Coût des ventes", f"=SUMIFS(Activite[Coût des ventes],{window})"),
-        ("Marge brute", f"={sales}-{cogs}"),
-        ("Achats TTC", f"=SUMIFS(Activite[Achats TTC],{window})"),
+        ("Chiffre d'affaires TTC", f"=SUMIFS(Activite[CA TTC],{window})", fmt["amount"]),
+        ("Coût des ventes", f"=SUMIFS(Activite[Coût des ventes],{window})", fmt["amount"]),
+        ("Marge brute", f"={sales}-{cogs}", fmt["amount"]),
+        ("Achats TTC", f"=SUMIFS(Activite[Achats TTC],{window})", fmt["amount"]),
     ]
-    for i, (label, formula) in enumerate(activity):
-        sheet.write_string(ACTIVITY_ROW + i, 0, label)
-        sheet.write_formula(ACTIVITY_ROW + i, 1, formula, fmt["amount"])
+    _labelled_formulas(sheet, ACTIVITY_ROW, activity)
 
     # Operating cash-flow over the 12 months ending with the as-of month: payments received −
     # payables paid (what encaisse.kpi.operating_cash_flow sums month by month)
@@ -172,9 +168,7 @@ def write_dashboard(workbook, formats=None, ledger=None):
         ("Cash-flow d'exploitation cumulé", f"={cell(CASH_ROW + 1, 1)}-{cell(CASH_ROW + 2, 1)}", fmt["amount"]),
         ("Moyenne mensuelle", f"={cell(CASH_ROW + 3, 1)}/{MONTHS}", fmt["amount"]),
     ]
-    for i, (label, formula, style) in enumerate(cash):
-        sheet.write_string(CASH_ROW + i, 0, label)
-        sheet.write_formula(CASH_ROW + i, 1, formula, style)
+    _labelled_formulas(sheet, CASH_ROW, cash)
 
     # Aged balance, total line (spills 2 rows)
     sheet.write_string(AGING_TITLE_ROW, 0, "Balance âgée", fmt["section"])
@@ -206,6 +200,13 @@ def write_dashboard(workbook, formats=None, ledger=None):
     sheet.freeze_panes(2, 0)
     sheet.activate()
     return sheet
+
+
+def _labelled_formulas(sheet, first_row: int, lines: list[tuple[str, str, object]]) -> None:
+    """One line per (label, formula, format): the label in column A, the formula in column B."""
+    for i, (label, formula, style) in enumerate(lines):
+        sheet.write_string(first_row + i, 0, label)
+        sheet.write_formula(first_row + i, 1, formula, style)
 
 
 def _formats(workbook) -> dict:

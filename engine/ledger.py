@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from encaisse.coerce import CELLS
 from encaisse.errors import InputError, Problem
+from encaisse.tables import CELLS
 
 
 @dataclass(frozen=True)

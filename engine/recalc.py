@@ -135,10 +135,6 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
                                   "Options avancées) puis relancez")], title=TITLE)
     enabled = gc.isenabled()
     gc.disable()  # the cell values are millions of small acyclic objects: collection would only cost time
-    # The sheets the formulas refer to are read by python-calamine in two background threads (its
-    # Rust parser releases the GIL) while the main thread scans the other sheets for formulas,
-    # parses them and evaluates what it can; each table passed to an encaisse function is also
-    # converted there, as soon as its sheet is read.
     reader = SheetReader(path, package)
     reader.start_largest_table_sheet()
     try:

@@ -150,6 +150,10 @@ JOURNAL = Table(
     ),
 )
 
+# DataFrame.attrs key of a table read from a sheet: {"sheet": name, "columns": {key: column letter}},
+# so that a check made later (the currency, by the ledger) can name cells rather than rows.
+CELLS = "encaisse.cells"
+
 TABLES: tuple[Table, ...] = (INVOICES, PAYMENTS, CUSTOMERS, PAYABLES, ACTIVITY, FLOWS, JOURNAL)
 
 NAMED_CELLS: tuple[NamedCell, ...] = (
