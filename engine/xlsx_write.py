@@ -210,7 +210,7 @@ def _patch_row(row_xml: bytes, row: int, cells: dict[int, CellUpdate]) -> bytes:
         while k < len(remaining) and remaining[k] < col:
             pieces.append(body[pos:m.start()])
             pos = m.start()
-            pieces.append(_cell_xml(f"{get_column_letter(remaining[k])}{row}".encode(), None, cells[remaining[k]]))
+            pieces.append(_cell_xml(_column_letters(remaining[k]) + str(row).encode(), None, cells[remaining[k]]))
             k += 1
         if col in cells:
             pieces.append(body[pos:m.start()])
@@ -220,7 +220,7 @@ def _patch_row(row_xml: bytes, row: int, cells: dict[int, CellUpdate]) -> bytes:
                 k += 1
     pieces.append(body[pos:])
     while k < len(remaining):
-        pieces.append(_cell_xml(f"{get_column_letter(remaining[k])}{row}".encode(), None, cells[remaining[k]]))
+        pieces.append(_cell_xml(_column_letters(remaining[k]) + str(row).encode(), None, cells[remaining[k]]))
         k += 1
     return head + b"".join(pieces) + tail
 
