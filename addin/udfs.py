@@ -1,6 +1,6 @@
 """Excel functions of encaisse (xlwings UDFs): =DSO(...), =AGING(...), …
 
-Each function is one line delegating to `encaisse.functions`, which never raises: bad input
+Each function is one line delegating to an `encaisse.excel` family, which never raises: bad input
 shows in the cell as « #VALEUR! <raison> ». Tables are passed with their header row
 (`Factures[#Tout]`) and arrive as DataFrames whose columns are the headers; the as-of date is a
 cell (DateArrete). AGING returns a 2-D array with a header row: Excel with dynamic arrays
@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import xlwings as xw
 
-from encaisse import functions as f
+from encaisse.excel import credit, kpi
 
 CATEGORY = "encaisse"
 TABLE = {"index": False, "header": True}
@@ -37,7 +37,7 @@ TAUX = "Taux de change en euros pour une unité (ex. « USD=0,92 ; GBP=1,17 » o
 @xw.arg("taux_change", ndim=2, doc=TAUX)
 def DSO(factures, reglements, date_arrete, methode=None, jours=None, taux_change=None):
     """Délai moyen de recouvrement clients (DSO) en jours : par épuisement du CA (défaut) ou créances / CA TTC de la période × jours."""
-    return f.dso(factures, reglements, date_arrete, methode, jours, taux_change)
+    return kpi.dso(factures, reglements, date_arrete, methode, jours, taux_change)
 
 
 @xw.func(category=CATEGORY)
@@ -48,7 +48,7 @@ def DSO(factures, reglements, date_arrete, methode=None, jours=None, taux_change
 @xw.arg("taux_change", ndim=2, doc=TAUX)
 def BPDSO(factures, reglements, date_arrete, jours=None, taux_change=None):
     """Meilleur DSO possible en jours : créances non échues / CA TTC de la période × jours."""
-    return f.bpdso(factures, reglements, date_arrete, jours, taux_change)
+    return kpi.bpdso(factures, reglements, date_arrete, jours, taux_change)
 
 
 @xw.func(category=CATEGORY)
@@ -60,7 +60,7 @@ def BPDSO(factures, reglements, date_arrete, jours=None, taux_change=None):
 @xw.arg("taux_change", ndim=2, doc=TAUX)
 def ADD(factures, reglements, date_arrete, methode=None, jours=None, taux_change=None):
     """Retard moyen de paiement (average days delinquent) en jours = DSO − meilleur DSO possible."""
-    return f.add(factures, reglements, date_arrete, methode, jours, taux_change)
+    return kpi.add(factures, reglements, date_arrete, methode, jours, taux_change)
 
 
 @xw.func(category=CATEGORY)
@@ -71,7 +71,7 @@ def ADD(factures, reglements, date_arrete, methode=None, jours=None, taux_change
 @xw.arg("taux_change", ndim=2, doc=TAUX)
 def CEI(factures, reglements, date_arrete, mois=None, taux_change=None):
     """Indice d'efficacité du recouvrement (CEI) en % : (créances début + ventes mensuelles − créances fin) / (créances début + ventes mensuelles − créances non échues fin) × 100."""
-    return f.cei(factures, reglements, date_arrete, mois, taux_change)
+    return kpi.cei(factures, reglements, date_arrete, mois, taux_change)
 
 
 @xw.func(category=CATEGORY)
@@ -81,7 +81,7 @@ def CEI(factures, reglements, date_arrete, mois=None, taux_change=None):
 @xw.arg("jours", doc=JOURS)
 def DPO(dettes, activite, date_arrete, jours=None):
     """Délai moyen de paiement fournisseurs (DPO) en jours : dettes non réglées à la date / achats TTC de la période × jours."""
-    return f.dpo(dettes, activite, date_arrete, jours)
+    return kpi.dpo(dettes, activite, date_arrete, jours)
 
 
 @xw.func(category=CATEGORY)
@@ -90,7 +90,7 @@ def DPO(dettes, activite, date_arrete, jours=None):
 @xw.arg("jours", doc=JOURS)
 def DIO(activite, date_arrete, jours=None):
     """Rotation des stocks (DIO) en jours : stock fin du mois d'arrêté / coût des ventes de la période × jours."""
-    return f.dio(activite, date_arrete, jours)
+    return kpi.dio(activite, date_arrete, jours)
 
 
 @xw.func(category=CATEGORY)
@@ -104,7 +104,7 @@ def DIO(activite, date_arrete, jours=None):
 @xw.arg("taux_change", ndim=2, doc=TAUX)
 def CCC(factures, reglements, dettes, activite, date_arrete, methode=None, jours=None, taux_change=None):
     """Cycle de conversion de trésorerie en jours = DIO + DSO − DPO."""
-    return f.ccc(factures, reglements, dettes, activite, date_arrete, methode, jours, taux_change)
+    return kpi.ccc(factures, reglements, dettes, activite, date_arrete, methode, jours, taux_change)
 
 
 @xw.func(category=CATEGORY)
@@ -117,7 +117,7 @@ def CCC(factures, reglements, dettes, activite, date_arrete, methode=None, jours
 @xw.arg("taux_change", ndim=2, doc=TAUX)
 def AGING(factures, reglements, date_arrete, tranches=None, base=None, par_client=None, taux_change=None):
     """Balance âgée : montants et nombres de factures ouvertes par tranche de retard, par client et total (tableau qui se déverse)."""
-    return f.aging(factures, reglements, date_arrete, tranches, base, par_client, taux_change)
+    return kpi.aging(factures, reglements, date_arrete, tranches, base, par_client, taux_change)
 
 
 @xw.func(category=CATEGORY)
@@ -128,7 +128,7 @@ def AGING(factures, reglements, date_arrete, tranches=None, base=None, par_clien
 @xw.arg("taux_change", ndim=2, doc=TAUX)
 def RECOVERY_RATE(factures, reglements, date_arrete, jours=None, taux_change=None):
     """Taux de recouvrement : encaissements de la période / montants arrivés à échéance sur la période (0,95 = 95 %)."""
-    return f.recovery_rate(factures, reglements, date_arrete, jours, taux_change)
+    return kpi.recovery_rate(factures, reglements, date_arrete, jours, taux_change)
 
 
 @xw.func(category=CATEGORY)
@@ -139,7 +139,7 @@ def RECOVERY_RATE(factures, reglements, date_arrete, jours=None, taux_change=Non
 @xw.arg("taux_change", ndim=2, doc=TAUX)
 def DISPUTE_RATE(factures, date_arrete, mesure=None, jours=None, taux_change=None):
     """Taux de litige : factures en litige / factures émises sur la période, en nombre ou en montant (0,12 = 12 %)."""
-    return f.dispute_rate(factures, date_arrete, mesure, jours, taux_change)
+    return kpi.dispute_rate(factures, date_arrete, mesure, jours, taux_change)
 
 
 @xw.func(category=CATEGORY)
@@ -151,7 +151,7 @@ def DISPUTE_RATE(factures, date_arrete, mesure=None, jours=None, taux_change=Non
 @xw.arg("jours", doc="Période du CA, des achats et du coût des ventes, en jours (défaut 90)")
 def CASH_RELEASED(activite, date_arrete, delta_dso=None, delta_dpo=None, delta_dio=None, jours=None):
     """Trésorerie libérée en € par les leviers : −ΔDSO × CA/jour + ΔDPO × achats/jour − ΔDIO × coût des ventes/jour."""
-    return f.cash_released(activite, date_arrete, delta_dso, delta_dpo, delta_dio, jours)
+    return kpi.cash_released(activite, date_arrete, delta_dso, delta_dpo, delta_dio, jours)
 
 
 CLIENTS = "Table Clients avec sa ligne d'en-têtes (ex. Clients[#Tout]) : Encours max et Note externe y sont lus"
@@ -168,7 +168,7 @@ DOSSIER_REGLES = "Dossier des règles YAML (chemin complet) ; vide : les règles
 @xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (pondérations et classes de scoring.yaml)")
 def SCORE(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None):
     """Score de solvabilité 0–100 du client (retards, part de factures en retard, impayés, litiges, volume d'affaires, note externe) ; sans code client, le tableau de tous les clients avec leur classe de risque."""
-    return f.score(factures, reglements, clients, date_arrete, code_client, dossier_regles)
+    return credit.score(factures, reglements, clients, date_arrete, code_client, dossier_regles)
 
 
 @xw.func(category=CATEGORY)
@@ -180,7 +180,7 @@ def SCORE(factures, reglements, clients, date_arrete, code_client=None, dossier_
 @xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (limites par classe et actions de risque.yaml)")
 def CREDIT_HEADROOM(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None):
     """Marge de crédit du client en € = limite (Encours max, sinon limite de sa classe de risque) − encours ; négative au-delà de la limite. Sans code client, le tableau de tous les clients avec l'action (avertir, exiger acompte, bloquer commandes)."""
-    return f.credit_headroom(factures, reglements, clients, date_arrete, code_client, dossier_regles)
+    return credit.credit_headroom(factures, reglements, clients, date_arrete, code_client, dossier_regles)
 
 
 @xw.func(category=CATEGORY)
@@ -191,4 +191,4 @@ def CREDIT_HEADROOM(factures, reglements, clients, date_arrete, code_client=None
 @xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (taux BCE de legal.yaml, pénalités de conditions.yaml)")
 def PENALTY(montant, echeance, date_arrete, taux_contractuel=None, dossier_regles=None):
     """Pénalités de retard (code de commerce L441-10) d'une facture en € : intérêts jour par jour au taux de chaque semestre (taux BCE au 1er janvier / 1er juillet + 10 points, ou taux contractuel) + indemnité forfaitaire de 40 €."""
-    return f.penalty(montant, echeance, date_arrete, taux_contractuel, dossier_regles)
+    return credit.penalty(montant, echeance, date_arrete, taux_contractuel, dossier_regles)

@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_kpi.py                    # 100 000 and 1 000 000 invoices
     .venv/bin/python bench/bench_kpi.py --sizes 10000,100000
 
-Data: encaisse.sample.generate_sample(invoices=N) (as-of 31/10/2026), generated in memory
+Data: encaisse.authoring.sample.generate_sample(invoices=N) (as-of 31/10/2026), generated in memory
 (not timed). As `kpi_summary` does, the links between tables are computed once (`link`), the
 receivables once at the as-of date and once at the CEI period's start, and every KPI gets the
 shared record through `receivables=`; each line times one step on the shared data, best of 3. "kpi_summary" is the whole summary end to end
@@ -23,7 +23,7 @@ import tracemalloc
 from encaisse import kpi
 from encaisse.kpi.periods import months_before
 from encaisse.ledger import balances, link, receivables
-from encaisse.sample import generate_sample
+from encaisse.authoring.sample import generate_sample
 from timing import best_of  # bench/timing.py
 
 

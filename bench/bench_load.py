@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_load.py --sizes 10000,100000
 
 Workbooks are generated once and cached in bench/cache/ (git-ignored): with
-encaisse.template (generate_sample + write_template) when it exists, else with a small
+encaisse.authoring.template (generate_sample + write_template) when it exists, else with a small
 xlsxwriter writer of Factures/Règlements/Clients/Paramètres. "raw" opens the workbook and
 turns every table the loader reads into Python values with python-calamine and nothing
 else; "load" is the full load_workbook (conversion, checks, named cells). Target: load of
@@ -36,14 +36,14 @@ CACHE = Path(__file__).resolve().parent / "cache"
 
 def _template():
     try:
-        from encaisse.template import write_template
+        from encaisse.authoring.template import write_template
     except ImportError:
         return None
     try:
-        from encaisse.template import generate_sample
+        from encaisse.authoring.template import generate_sample
     except ImportError:
         try:
-            from encaisse.sample import generate_sample
+            from encaisse.authoring.sample import generate_sample
         except ImportError:
             return None
     return generate_sample, write_template

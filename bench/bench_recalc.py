@@ -113,7 +113,7 @@ def child(args: list[str]) -> None:
         import formulas.functions  # imported before timing, as in a long-running process
 
         formulas.functions.get_functions()
-        import encaisse.functions  # noqa: F401
+        import encaisse.excel.kpi  # noqa: F401
         from encaisse.recalc import recalc
 
         started = time.perf_counter()
@@ -122,8 +122,8 @@ def child(args: list[str]) -> None:
 
 
 def _build(invoices: int, path: Path, native: bool) -> None:
-    import encaisse.template as template
-    from encaisse.template import generate_sample, write_template
+    import encaisse.authoring.template as template
+    from encaisse.authoring.template import generate_sample, write_template
 
     ledger = generate_sample(invoices)
     if native:

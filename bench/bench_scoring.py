@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_scoring.py                    # 100 000 and 1 000 000 invoices
     .venv/bin/python bench/bench_scoring.py --sizes 10000,100000
 
-Data: encaisse.sample.generate_sample(invoices=N) (as-of 31/10/2026), generated in memory (not
+Data: encaisse.authoring.sample.generate_sample(invoices=N) (as-of 31/10/2026), generated in memory (not
 timed); default policies (ScoringPolicy(), RiskPolicy()) and rules/legal.yaml. Each line is the
 best of 3 runs of one whole-table call: `score_customers` (every customer), `credit_exposure`
 (given the scores), `late_penalty` on every open item (open items computed outside the timing).
@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 
 from encaisse.ledger import open_items
-from encaisse.legal import load_legal
-from encaisse.penalty import late_penalty
-from encaisse.risk import RiskPolicy, credit_exposure
-from encaisse.sample import generate_sample
-from encaisse.scoring import ScoringPolicy, score_customers
+from encaisse.rules import load_legal
+from encaisse.credit.penalty import late_penalty
+from encaisse.credit.risk import credit_exposure
+from encaisse.rules.records import RiskPolicy
+from encaisse.authoring.sample import generate_sample
+from encaisse.credit.scoring import score_customers
+from encaisse.rules.records import ScoringPolicy
 from timing import best_of  # bench/timing.py
 
 

@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from encaisse.sample import generate_sample
-from encaisse.template import write_template
+from encaisse.authoring.sample import generate_sample
+from encaisse.authoring.template import write_template
 
 
 def main() -> None:

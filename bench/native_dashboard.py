@@ -9,7 +9,7 @@ SUMIFS per customer of Clients.
 
 from __future__ import annotations
 
-from encaisse import dashboard as board
+from encaisse.authoring import dashboard as board
 
 D = "DateArrete"
 AMOUNT, ISSUED, DUE = "Factures[Montant TTC]", "Factures[Date facture]", "Factures[Échéance]"

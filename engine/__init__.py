@@ -11,12 +11,12 @@ __version__ = "0.1.0"
 
 # `import encaisse` then `encaisse.kpi.dso(...)` or `encaisse.rules.load(...)` (CONTRACT's API):
 # sub-modules are imported on first use so that `import encaisse` stays light.
-_LAZY = frozenset({"kpi", "rules", "ledger", "scoring", "risk", "penalty", "legal", "policy", "template", "sample", "tables", "functions"})
+_LAZY = frozenset({"kpi", "rules", "ledger", "credit", "cash", "dunning", "excel", "recalc", "workbook", "authoring", "jobs", "tables"})
 
 
 def __getattr__(name: str):
     if name == "load_workbook":  # pandas is imported with it (0.2 s): not for `encaisse recalc`'s start
-        from encaisse.workbook import load_workbook
+        from encaisse.workbook.loader import load_workbook
 
         return load_workbook
     if name in _LAZY:

@@ -12,9 +12,7 @@ from pathlib import Path
 
 from encaisse.errors import EncaisseError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_WORKBOOK = REPO_ROOT / "xlsx" / "encaisse-demo.xlsx"
-TEMPLATE_WORKBOOK = REPO_ROOT / "xlsx" / "encaisse-modele.xlsx"
+from encaisse.resources import DEFAULT_RULES_DIR, DEMO_WORKBOOK
 
 
 # argparse's own words (usage line, help titles, usage errors) in French: argparse looks every
@@ -62,7 +60,7 @@ def _as_of_option(text: str | None):
     """--as-of as a date (AAAA-MM-JJ or JJ/MM/AAAA, as in the workbook); None when not given."""
     if not text:
         return None
-    from encaisse.coerce import coerce_date
+    from encaisse.workbook.coerce import coerce_date
     from encaisse.errors import InputError, Problem
 
     try:
@@ -142,7 +140,8 @@ def _rules_check(args) -> int:
 def _rules_explain(args) -> int:
     import json
 
-    from encaisse.policy import explain_customer, render
+    from encaisse.credit.policy import render
+    from encaisse.jobs.explain import explain_customer
 
     policy, folder = explain_customer(args.book, args.customer, args.rules, _as_of_option(args.as_of))
     if args.json:
@@ -194,11 +193,11 @@ def _invoice_count(text: str) -> int:
 
 
 def _template(args) -> int:
-    from encaisse.template import summary, write_template
+    from encaisse.authoring.template import summary, write_template
 
     ledger = None
     if args.sample or args.invoices is not None or args.seed is not None:
-        from encaisse.sample import generate_sample
+        from encaisse.authoring.sample import generate_sample
 
         ledger = generate_sample(invoices=args.invoices or 10000, seed=7 if args.seed is None else args.seed)
     path = write_template(args.out, ledger)
@@ -275,10 +274,10 @@ def _demo(args) -> int:
     if ledger.params.as_of is None:  # demo has no --as-of: the workbook must carry its date
         raise EncaisseError(f"Date d'arrêté absente dans {args.book.name} : renseignez la cellule DateArrete (feuille Paramètres)")
     print(demo_summary(ledger))
-    files, problems = check(REPO_ROOT / "rules")
+    files, problems = check(DEFAULT_RULES_DIR)
     if problems:
         raise EncaisseError("Les règles par défaut sont invalides :\n" + "\n".join(f"  - {p}" for p in problems))
-    print(f"\nRègles par défaut valides ({len(files)} fichiers, {REPO_ROOT / 'rules'}).")
+    print(f"\nRègles par défaut valides ({len(files)} fichiers, {DEFAULT_RULES_DIR}).")
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / args.book.name.replace(".xlsx", "-recalcule.xlsx")
     report = recalc(args.book, out=target)

@@ -44,7 +44,7 @@ def test_usage_errors_exit_2_in_french(capsys):
 
 def test_empty_template_report_says_what_cannot_be_computed(tmp_path):
     from encaisse.report import kpi_report
-    from encaisse.template import write_template
+    from encaisse.authoring.template import write_template
     from encaisse.workbook import load_workbook
 
     ledger = load_workbook(write_template(tmp_path / "vide.xlsx"))
@@ -73,7 +73,7 @@ def test_demo_command_end_to_end_on_the_bundled_workbook(tmp_path, capsys):
 
 def test_demo_on_the_empty_template_asks_for_the_as_of_date(tmp_path, capsys):
     from encaisse.cli import main
-    from encaisse.template import write_template
+    from encaisse.authoring.template import write_template
 
     book = write_template(tmp_path / "modele.xlsx")
     assert main(["demo", "--book", str(book), "--out", str(tmp_path / "sorties")]) == 1

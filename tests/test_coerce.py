@@ -1,4 +1,4 @@
-"""Header matching and cell conversion (encaisse.coerce), on values shaped like Excel ranges."""
+"""Header matching and cell conversion (encaisse.workbook.coerce), on values shaped like Excel ranges."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from encaisse.coerce import (
+from encaisse.workbook.coerce import (
     coerce_amount,
     coerce_date,
     coerce_text,

@@ -14,7 +14,7 @@ from test_recalc import build, values
 # Each check runs in a fresh interpreter: another test may already have imported scipy.stats.
 CHECK = textwrap.dedent("""
     import json, sys
-    from encaisse.formula_library import get_functions
+    from encaisse.recalc.library import get_functions
     functions = get_functions()
     loaded_after_table = sorted(m for m in ("scipy.stats", "scipy.linalg", "scipy.interpolate") if m in sys.modules)
     import formulas
@@ -69,7 +69,7 @@ def test_a_stand_in_gives_the_real_attribute_to_anyone_else():
     """During the load, another thread asking a stand-in for `scipy.stats.norm` gets the real one."""
     code = textwrap.dedent("""
         import json, sys
-        from encaisse.formula_library import _DeferredModule
+        from encaisse.recalc.library import _DeferredModule
         stand_in = _DeferredModule("scipy.stats", ())
         sys.modules["scipy.stats"] = stand_in
         cdf = float(stand_in.norm.cdf(1))

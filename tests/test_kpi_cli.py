@@ -11,8 +11,8 @@ from encaisse.cli import main
 from encaisse.errors import EncaisseError
 from encaisse.kpi import kpi_summary
 from encaisse.report import demo_summary, euros
-from encaisse.sample import generate_sample
-from encaisse.template import write_template
+from encaisse.authoring.sample import generate_sample
+from encaisse.authoring.template import write_template
 from encaisse.workbook import load_workbook
 
 

@@ -7,8 +7,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from encaisse.legal import EcbRate, LegalData, LegalDataError, LegalRate, load_legal
-from encaisse.penalty import late_penalty
+from encaisse.rules import load_legal
+from encaisse.rules.legal import EcbRate, LegalData, LegalDataError, LegalRate
+from encaisse.credit.penalty import late_penalty
 
 D = dt.date
 
@@ -108,7 +109,7 @@ def test_a_half_year_outside_the_legal_data_is_an_error():
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from encaisse.functions import FUNCTIONS  # noqa: E402
+from encaisse.excel import FUNCTIONS  # noqa: E402
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 PENALTY = FUNCTIONS["PENALTY"]
@@ -172,4 +173,4 @@ def test_penalty_udf_delegates_in_one_line():
     assert udfs.PENALTY(10_000.0, dt.datetime(2023, 5, 15), dt.datetime(2023, 8, 14)) == 370.14
     assert udfs.PENALTY(10_000.0, dt.datetime(2023, 5, 15), dt.datetime(2023, 8, 14), 0.15) == 413.97
     body = [line for line in inspect.getsource(udfs.PENALTY).splitlines() if line.strip() and not line.lstrip().startswith(("@", "def ", '"""'))]
-    assert body == ["    return f.penalty(montant, echeance, date_arrete, taux_contractuel, dossier_regles)"]
+    assert body == ["    return credit.penalty(montant, echeance, date_arrete, taux_contractuel, dossier_regles)"]

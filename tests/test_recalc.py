@@ -16,7 +16,7 @@ import xlsxwriter
 from encaisse.cli import main
 from encaisse.errors import InputError
 from encaisse.recalc import recalc
-from encaisse.xlsx_write import ErrorValue
+from encaisse.workbook.splice import ErrorValue
 
 import lo_recalc
 
@@ -175,7 +175,7 @@ def test_dynamic_array_spills_and_keeps_its_markup(tmp_path):
 
 def rewrite_member(path: Path, member: str, change) -> None:
     """Edit one part of a package in place (to build cases XlsxWriter does not write)."""
-    from encaisse.xlsx_write import write_package
+    from encaisse.workbook.splice import write_package
 
     with zipfile.ZipFile(path) as zf:
         text = zf.read(member).decode()
@@ -380,7 +380,7 @@ def demo(tmp_path_factory):
 
 def test_demo_cached_values_equal_the_engine_api(demo):
     import encaisse
-    from encaisse import dashboard as board
+    from encaisse.authoring import dashboard as board
     from encaisse import kpi
 
     out, report = demo
@@ -450,7 +450,7 @@ def test_libreoffice_agrees_on_every_standard_cell(demo, tmp_path):
     out, report = demo
     # LibreOffice recalculates the *input* (cached values 0) itself; ours come from encaisse recalc.
     theirs_path, _ = lo_recalc.recalculate(DEMO, tmp_path / "lo")
-    from encaisse import dashboard as board
+    from encaisse.authoring import dashboard as board
 
     ours, theirs = values(out, board.SHEET), values(theirs_path, board.SHEET)
     standard = sorted(set(report.values) - report.engine_cells)
@@ -478,7 +478,7 @@ def test_libreoffice_opens_the_output(demo, tmp_path):
                            "--convert-to", "xlsx", "--outdir", str(tmp_path / "lo"), str(out)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    from encaisse import dashboard as board
+    from encaisse.authoring import dashboard as board
 
     converted = calamine.CalamineWorkbook.from_path(str(tmp_path / "lo" / "demo.xlsx"))
     assert converted.sheet_names == calamine.CalamineWorkbook.from_path(str(out)).sheet_names
@@ -499,7 +499,7 @@ def _col(ref: str) -> int:
 
 
 def test_rules_folder_goes_to_rule_based_functions(tmp_path):
-    from encaisse.functions import FUNCTIONS
+    from encaisse.excel import FUNCTIONS
 
     formula = '=SCORE(Factures[#All],Reglements[#All],Clients[#All],DateArrete,"C1")'
     book = build(tmp_path / "b.xlsx", dynamic=[("A1", formula)])

@@ -12,7 +12,8 @@ import math
 import frames  # tests/frames.py
 import pandas as pd
 
-from encaisse.risk import LimitAction, RiskPolicy, credit_exposure
+from encaisse.credit.risk import credit_exposure
+from encaisse.rules.records import LimitAction, RiskPolicy
 
 AS_OF = dt.date(2026, 10, 31)
 
@@ -96,7 +97,7 @@ def test_policy_limits_and_actions():
 
 # ---------------------------------------------------------------- CREDIT_HEADROOM sheet function
 
-from encaisse.functions import FUNCTIONS  # noqa: E402
+from encaisse.excel import FUNCTIONS  # noqa: E402
 
 CREDIT_HEADROOM = FUNCTIONS["CREDIT_HEADROOM"]
 

@@ -10,12 +10,12 @@ import pytest
 import xlsxwriter
 from jsonschema import Draft202012Validator
 
-from encaisse import rules as rules_module
 from encaisse.cli import main
-from encaisse.legal import EcbRate, LegalData, LegalDataError, LegalRate, load_legal
-from encaisse.risk import LimitAction, RiskPolicy
+from encaisse.rules import load_legal
+from encaisse.rules.legal import EcbRate, LegalData, LegalDataError, LegalRate
+from encaisse.rules.records import LimitAction, RiskPolicy
 from encaisse.rules import DEFAULT_RULES_DIR, FILES, RulesError, check, load
-from encaisse.scoring import Factor, ScoringPolicy
+from encaisse.rules.records import Factor, ScoringPolicy
 
 # A small complete rule set whose line numbers the tests below rely on (line numbers in comments).
 CRAFTED = {
@@ -563,7 +563,8 @@ def test_explain_as_of_in_either_date_format_like_kpi(tmp_path, capsys):
 
 
 def test_explain_rules_folder_fallback_and_unreadable_terms(tmp_path):
-    from encaisse.policy import effective_policy, resolve_rules_dir
+    from encaisse.credit.policy import effective_policy
+    from encaisse.jobs.explain import resolve_rules_dir
     import pandas as pd
 
     assert resolve_rules_dir(tmp_path / "b.xlsx", "absent", None) == (
@@ -588,7 +589,7 @@ def test_explain_rules_folder_fallback_and_unreadable_terms(tmp_path):
 
 
 def test_parse_terms():
-    from encaisse.policy import parse_terms
+    from encaisse.credit.policy import parse_terms
 
     assert (parse_terms("45 jours fin de mois").days, parse_terms("45 jours fin de mois").end_of_month) == (45, True)
     assert (parse_terms("30 j FDM").days, parse_terms("30 j FDM").end_of_month) == (30, True)

@@ -15,7 +15,8 @@ import frames  # tests/frames.py
 import pandas as pd
 import pytest
 
-from encaisse.scoring import Factor, ScoringPolicy, score_customers
+from encaisse.credit.scoring import score_customers
+from encaisse.rules.records import Factor, ScoringPolicy
 
 AS_OF = dt.date(2026, 10, 31)
 
@@ -167,7 +168,7 @@ def test_customer_only_on_invoices_is_scored_after_the_clients():
 
 # ---------------------------------------------------------------- SCORE sheet function
 
-from encaisse.functions import FUNCTIONS  # noqa: E402
+from encaisse.excel import FUNCTIONS  # noqa: E402
 
 SCORE = FUNCTIONS["SCORE"]
 

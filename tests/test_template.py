@@ -14,10 +14,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from encaisse import template as template_module
-from encaisse.cli import DEMO_WORKBOOK, TEMPLATE_WORKBOOK, main
+from encaisse.authoring import template as template_module
+from encaisse.cli import main
+from encaisse.resources import DEMO_WORKBOOK, TEMPLATE_WORKBOOK
 from encaisse.errors import EncaisseError
-from encaisse.sample import generate_sample
+from encaisse.authoring.sample import generate_sample
 from encaisse.tables import (
     DISPUTE_CATEGORIES,
     NAMED_CELLS,
@@ -25,7 +26,7 @@ from encaisse.tables import (
     PAYMENT_METHODS,
     TABLES,
 )
-from encaisse.template import empty_ledger, write_template
+from encaisse.authoring.template import empty_ledger, write_template
 from encaisse.workbook import load_workbook
 
 AS_OF = pd.Timestamp("2026-10-31")

@@ -366,7 +366,7 @@ def test_ibm_workbook_loads_every_invoice(tmp_path, ibm_csv_rows):
 
 
 def test_demo_workbook_holds_the_generated_sample():
-    from encaisse import template
+    from encaisse.authoring import template
 
     ledger = load_workbook(DEMO)
     assert (len(ledger.invoices), len(ledger.customers), len(ledger.payments)) == (10_190, 166, 9_291)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from encaisse.xlsx_package import TableDef, get_column_letter, quote_sheet
+from encaisse.workbook.package import TableDef, get_column_letter, quote_sheet
 
 SPECIALS = {
     "#all": "all", "#tout": "all",

@@ -14,20 +14,38 @@ gives the position of any single value, for `encaisse rules explain`.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
 
 from encaisse.errors import EncaisseError, Problem
-from encaisse.legal import LegalData, half_year_from_label, legal_from_data
-from encaisse.risk import LimitAction, RiskPolicy
-from encaisse.rulefile import Document, Unreadable, load_schema, read_document, schema_problems, suggestion
-from encaisse.scoring import Factor, ScoringPolicy
+from encaisse.rules.legal import LegalData, legal_from_data
+from encaisse.rules.document import Document, Unreadable, load_schema, read_document, schema_problems, suggestion
+from encaisse.rules.records import (
+    Factor,
+    ScoringPolicy,
+    LimitAction,
+    RiskPolicy,
+    PaymentTerms,
+    SegmentPolicy,
+    ClassPolicy,
+    DepositTier,
+    Discount,
+    LatePenalty,
+    PaymentPolicy,
+    Step,
+    Timeline,
+    CustomerPause,
+    PauseConditions,
+    EscalationRoute,
+    Escalation,
+    DunningPolicy,
+    DisputeCategory,
+    RiskClass,
+    Rules,
+)
+from encaisse.resources import DEFAULT_LEGAL_FILE, SCHEMA_DIR
 from encaisse.tables import DISPUTE_CATEGORIES
 
-DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
-SCHEMA_DIR = DEFAULT_RULES_DIR / "schema"
 TEMPLATES_DIR = "modeles"
 CHANNELS = ("email", "telephone", "courrier", "recommande")
 
@@ -62,182 +80,6 @@ def problem_order(problem: Problem) -> tuple:
     return (file, line, column, problem.message)
 
 
-# --- records --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PaymentTerms:
-    days: int
-    end_of_month: bool = False
-    where: str = ""
-
-    @property
-    def label(self) -> str:
-        if self.days == 0 and not self.end_of_month:
-            return "comptant"
-        return f"{self.days} jours{' fin de mois' if self.end_of_month else ' net'}"
-
-
-@dataclass(frozen=True)
-class SegmentPolicy:
-    name: str
-    terms: PaymentTerms
-    deposit: float  # fraction of the order TTC
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class ClassPolicy:
-    """Terms and deposit of a risk class that replace the segment's (None = keep the segment's)."""
-
-    risk_class: str
-    terms: PaymentTerms | None
-    deposit: float | None
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class DepositTier:
-    from_amount: float  # order TTC from which the tier applies
-    deposit: float
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class Discount:
-    rate: float
-    days: int
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class LatePenalty:
-    mode: str  # 'bce_plus_10' | 'contractuel'
-    contractual_rate: float | None
-    recovery_indemnity: float
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class PaymentPolicy:
-    segments: Mapping[str, SegmentPolicy]
-    default_segment: str
-    by_class: Mapping[str, ClassPolicy]
-    deposit_tiers: tuple[DepositTier, ...]
-    discount: Discount
-    penalty: LatePenalty
-
-
-@dataclass(frozen=True)
-class Step:
-    id: str
-    offset: int  # days from the due date (negative = before)
-    channel: str  # email | telephone | courrier | recommande
-    template: str  # file name under rules/modeles/
-    tone: str  # courtois | amical | ferme | formel
-    label: str = ""
-    payment_link: bool = False
-    phone_task: bool = False
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class Timeline:
-    name: str
-    steps: tuple[Step, ...]
-    description: str = ""
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class CustomerPause:
-    customer_id: str
-    until: dt.date | None
-    reason: str = ""
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class PauseConditions:
-    open_dispute: bool
-    respected_payment_plan: bool
-    customers: tuple[CustomerPause, ...] = ()
-
-
-@dataclass(frozen=True)
-class EscalationRoute:
-    id: str
-    label: str
-    min_amount: float | None = None
-    max_amount: float | None = None  # excluded
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class Escalation:
-    notice_days: int  # time to pay given by the formal notice
-    routes: tuple[EscalationRoute, ...]
-
-
-@dataclass(frozen=True)
-class DunningPolicy:
-    timelines: Mapping[str, Timeline]
-    default: str
-    order: tuple[str, ...]  # ('classe', 'segment')
-    by_class: Mapping[str, str]
-    by_segment: Mapping[str, str]
-    pauses: PauseConditions
-    escalation: Escalation
-
-    def timeline_for(self, segment: str | None, risk_class: str | None) -> tuple[Timeline, str]:
-        """The customer's timeline and why: 'classe', 'segment' or 'defaut'."""
-        for criterion in self.order:
-            table, key = (self.by_class, risk_class) if criterion == "classe" else (self.by_segment, segment)
-            if key is not None and key in table:
-                return self.timelines[table[key]], criterion
-        return self.timelines[self.default], "defaut"
-
-
-@dataclass(frozen=True)
-class DisputeCategory:
-    name: str
-    label: str
-    resolution_days: int
-    team: str
-    dunning_effect: str  # 'suspendre' | 'continuer'
-    resume_after_deadline: bool = False
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class RiskClass:
-    name: str
-    min_score: float
-    label: str = ""
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class Rules:
-    folder: str
-    payment: PaymentPolicy
-    dunning: DunningPolicy
-    disputes: Mapping[str, DisputeCategory]
-    risk_classes: tuple[RiskClass, ...]
-    scoring: ScoringPolicy
-    risk: RiskPolicy
-    legal: LegalData
-    files: tuple[str, ...]
-    positions: Mapping[tuple, str]  # (file name, *path) -> 'rules/x.yaml:line:column' of the value
-
-    def where(self, file: str, *path: Any) -> str:
-        """Position of a value ('rules/risque.yaml:12:6'), or of its nearest enclosing entry."""
-        key = (file, *path)
-        while key not in self.positions and len(key) > 1:
-            key = key[:-1]
-        return self.positions.get(key, file)
-
-
 # --- loading --------------------------------------------------------------------------------
 
 
@@ -256,8 +98,9 @@ def check(folder: str | Path) -> tuple[tuple[str, ...], list[Problem]]:
     return tuple(d.display for d in docs.values()), sorted(problems, key=problem_order)
 
 
-def load_legal_file(path: Path) -> LegalData:
-    """Validate one legal.yaml on its own (for encaisse.legal.load_legal)."""
+def load_legal(path: str | Path | None = None) -> LegalData:
+    """Read and validate rules/legal.yaml (or `path`) on its own; raise RulesError listing every problem."""
+    path = Path(path) if path is not None else DEFAULT_LEGAL_FILE
     doc = read_document(path, _display(path))
     if not doc.problems:
         doc.problems.extend(schema_problems(doc, load_schema(SCHEMA_DIR / "legal.schema.json")))

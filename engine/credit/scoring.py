@@ -37,66 +37,11 @@ new customer gets ordinary terms) unless an external rating moves it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-
-@dataclass(frozen=True)
-class Factor:
-    """How one factor counts: its weight, the value scoring 100 (`best`) and the one scoring 0 (`worst`)."""
-
-    weight: float
-    best: float
-    worst: float
-
-    def sub_score(self, values: pd.Series) -> pd.Series:
-        """0–100 on the straight line from worst (0) to best (100), clipped; NA stays NA."""
-        span = self.best - self.worst
-        return ((values.astype("float64") - self.worst) / span * 100.0).clip(0.0, 100.0)
-
-
-HISTORY_FACTORS: tuple[str, ...] = ("days_late", "late_share", "unpaid_count", "dispute_rate", "volume")
-FACTORS: tuple[str, ...] = (*HISTORY_FACTORS, "external_rating")
-
-FACTOR_LABELS: dict[str, str] = {
-    "days_late": "Retard moyen pondéré (jours)",
-    "late_share": "Part de factures en retard",
-    "unpaid_count": "Factures échues impayées",
-    "dispute_rate": "Taux de litige",
-    "volume": "Chiffre d'affaires 12 mois",
-    "external_rating": "Note externe",
-}
-
-
-@dataclass(frozen=True)
-class ScoringPolicy:
-    """Weights, scales and class thresholds of the solvency score (rules/scoring.yaml).
-
-    Weights are relative (they need not add up to 100). `classes` lists (class, minimum score)
-    from the best class down; the last class should have minimum 0 so that every score gets one.
-    """
-
-    days_late: Factor = Factor(weight=30.0, best=0.0, worst=60.0)
-    late_share: Factor = Factor(weight=20.0, best=0.0, worst=1.0)
-    unpaid_count: Factor = Factor(weight=20.0, best=0.0, worst=5.0)
-    dispute_rate: Factor = Factor(weight=10.0, best=0.0, worst=0.25)
-    volume: Factor = Factor(weight=10.0, best=50_000.0, worst=0.0)
-    external_rating: Factor = Factor(weight=10.0, best=100.0, worst=0.0)
-    classes: tuple[tuple[str, float], ...] = (("A", 80.0), ("B", 60.0), ("C", 40.0), ("D", 0.0))
-    neutral_score: float = 60.0
-    window_days: int = 365
-
-    def factor(self, name: str) -> Factor:
-        return getattr(self, name)
-
-    def risk_class(self, scores: pd.Series) -> pd.Series:
-        """The first class (best first) whose minimum the score reaches; the last class otherwise."""
-        ordered = sorted(self.classes, key=lambda item: item[1], reverse=True)
-        conditions = [scores >= minimum for _, minimum in ordered]
-        labels = [label for label, _ in ordered]
-        return pd.Series(np.select(conditions, labels, default=labels[-1]), index=scores.index, dtype=object)
+from encaisse.rules.records import ScoringPolicy, FACTORS, HISTORY_FACTORS
 
 
 _CENT = 0.005  # an open amount below half a cent is settled

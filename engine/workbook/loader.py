@@ -2,7 +2,7 @@
 
 python-calamine reads the cells (fast, Rust); each table is found by its Excel table name,
 or failing that by its sheet (header = first row that looks like the table's headers).
-`encaisse.coerce` converts the columns; the checks between tables (duplicates, unknown
+`encaisse.workbook.coerce` converts the columns; the checks between tables (duplicates, unknown
 customers or invoices, dates out of order) are done here on whole columns. Every problem is
 collected, sorted by sheet then row, and raised together as one InputError.
 """
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import python_calamine as calamine
 
-from encaisse.coerce import (
+from encaisse.workbook.coerce import (
     Coerced,
     coerce_amount,
     coerce_columns,

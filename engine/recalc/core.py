@@ -58,8 +58,8 @@ import numpy as np
 import python_calamine as calamine
 
 from encaisse.errors import InputError, Problem
-from encaisse.structured_refs import StructuredRefError, translate
-from encaisse.xlsx_package import (
+from encaisse.recalc.references import StructuredRefError, translate
+from encaisse.workbook.package import (
     FormulaCell,
     Package,
     cell_ref,
@@ -72,7 +72,7 @@ from encaisse.xlsx_package import (
     read_formulas,
     read_package,
 )
-from encaisse.xlsx_write import EXCEL_ERRORS, CellUpdate, ErrorValue, patch_sheet, write_package
+from encaisse.workbook.splice import EXCEL_ERRORS, CellUpdate, ErrorValue, patch_sheet, write_package
 
 VOLATILE = ("TODAY", "NOW")
 _PREFIX = re.compile(r"_xlfn\.|_xlws\.|_xludf\.", re.I)
@@ -361,14 +361,14 @@ def table_frame(values: np.ndarray) -> pd.DataFrame:
 
     headers = [str(h) for h in values[0]]
     frame = pd.DataFrame(values[1:], columns=headers, dtype=object)  # blanks stay '' (read as blank)
-    frame.attrs[_CONVERTED] = {}  # encaisse.functions converts the table once for every call
+    frame.attrs[_CONVERTED] = {}  # encaisse.excel.kpi converts the table once for every call
     return frame
 
 
 def _convert_for_engine(frame: pd.DataFrame, table_name: str) -> None:
     """Convert a table ahead of the encaisse functions (which find it in the frame's cache)."""
     try:
-        from encaisse.functions import table_arg
+        from encaisse.excel.args import table_arg
         from encaisse.tables import TABLES
     except ImportError:
         return
@@ -481,7 +481,7 @@ _EMPTY = None  # set in _formulas() (schedula's EMPTY marker)
 def _formulas():
     """Import the formula library on first use (it takes a second to load)."""
     global _EMPTY
-    from encaisse.formula_library import get_functions
+    from encaisse.recalc.library import get_functions
 
     get_functions()  # first, so that the library's own first call finds its table loaded without scipy
     import formulas
@@ -1076,14 +1076,14 @@ class _CellProblem(Exception):
 # helpers
 
 
-_CONVERTED = "encaisse.converted"  # encaisse.functions.CONVERTED
+_CONVERTED = "encaisse.converted"  # encaisse.excel.args.CONVERTED
 
 
 def _engine_functions() -> dict:
     try:
-        from encaisse.functions import FUNCTIONS
+        from encaisse.excel import FUNCTIONS
     except ModuleNotFoundError as error:  # only when the module itself is absent, not on a broken import
-        if error.name != "encaisse.functions":
+        if error.name != "encaisse.excel.kpi":
             raise
         return {}
     return {name.upper(): fn for name, fn in FUNCTIONS.items()}

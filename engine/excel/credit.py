@@ -1,7 +1,7 @@
 """Excel functions for scoring, credit limits and late penalties: SCORE, CREDIT_HEADROOM, PENALTY.
 
-Same conventions as `encaisse.functions` (whose argument converters and error handling they
-use): table ranges with their header row or DataFrames, single cells as numbers, dates or
+Same conventions as the KPI family (the converters and error handling of `encaisse.excel.args`):
+table ranges with their header row or DataFrames, single cells as numbers, dates or
 text; the result is a number, a 2-D list with a header row (spilled in Excel), or an Excel
 error text "#VALEUR! <raison>" — these functions never raise.
 
@@ -9,15 +9,11 @@ The policy (scoring weights, credit limits, penalty terms, legal rates) comes fr
 folder given as last argument (`dossier_regles`; the keyword `rules_dir`, which the headless
 recalculation passes for --rules, wins over it), the repository's rules/ folder when blank,
 read by `encaisse.rules.load` on each call: nothing is kept between calls.
-
-`encaisse.functions` imports this module to register FUNCTIONS_RISK, so its helpers are
-looked up when a function runs, not when this module is imported.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 from pathlib import Path
 from typing import Any, Callable
@@ -25,10 +21,11 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from encaisse.coerce import coerce_amount, coerce_text
-from encaisse.legal import half_year_label, half_year_start
+from encaisse.excel.args import SheetError, blank, date_arg, number_arg, sheet_function, table_arg
+from encaisse.workbook.coerce import coerce_amount, coerce_text
+from encaisse.resources import DEFAULT_RULES_DIR
+from encaisse.rules.legal import half_year_label, half_year_start
 
-DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
 SCORE_HEADERS = (
     ("customer_id", "Code client"),
@@ -53,34 +50,14 @@ HEADROOM_HEADERS = (
 )
 
 
-def _f():
-    from encaisse import functions
-
-    return functions
-
-
-def _sheet_function(compute: Callable) -> Callable:
-    """`encaisse.functions.sheet_function` (every failure → "#VALEUR! …"), applied at call time."""
-
-    @functools.wraps(compute)
-    def call(*args, **kwargs):
-        return _f().sheet_function(compute)(*args, **kwargs)
-
-    return call
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and math.isnan(value))
-
-
 def _rules(dossier_regles: Any, rules_dir: Any = None):
     """The rules of `rules_dir` (the recalculation's --rules, keyword only), else of the folder
     given in the formula, else of the repository's rules/ folder. A folder that does not exist
     is an error, never a silent fallback."""
     from encaisse.rules import load
 
-    given = rules_dir if not _blank(rules_dir) else dossier_regles
-    folder = None if _blank(given) else coerce_text(given)
+    given = rules_dir if not blank(rules_dir) else dossier_regles
+    folder = None if blank(given) else coerce_text(given)
     return load(Path(folder) if folder else DEFAULT_RULES_DIR)
 
 
@@ -108,72 +85,70 @@ def _customer_row(frame: pd.DataFrame, code_client: Any) -> pd.Series:
     code = coerce_text(code_client)
     found = frame[frame["customer_id"] == code]
     if found.empty:
-        raise _f().SheetError(f"client « {code} » absent des tables Clients et Factures")
+        raise SheetError(f"client « {code} » absent des tables Clients et Factures")
     return found.iloc[0]
 
 
 def _scored(factures, reglements, clients, date_arrete, rules):
-    from encaisse.scoring import score_customers
+    from encaisse.credit.scoring import score_customers
     from encaisse.tables import CUSTOMERS, INVOICES, PAYMENTS
 
-    f = _f()
-    invoices = f.table_arg(factures, INVOICES)
-    payments = f.table_arg(reglements, PAYMENTS, optional=True)
-    customers = f.table_arg(clients, CUSTOMERS, optional=True)
-    as_of = f.date_arg(date_arrete)
+    invoices = table_arg(factures, INVOICES)
+    payments = table_arg(reglements, PAYMENTS, optional=True)
+    customers = table_arg(clients, CUSTOMERS, optional=True)
+    as_of = date_arg(date_arrete)
     return invoices, payments, customers, as_of, score_customers(invoices, payments, customers, as_of, rules.scoring)
 
 
-@_sheet_function
+@sheet_function
 def score(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, *, rules_dir=None):
     """SCORE(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles]) — score de
     solvabilité 0–100 du client ; sans code client, un tableau de tous les clients (facteurs,
     score, classe de risque)."""
     scores = _scored(factures, reglements, clients, date_arrete, _rules(dossier_regles, rules_dir))[-1]
-    if _blank(code_client):
+    if blank(code_client):
         return _grid(scores, SCORE_HEADERS)
     return float(_customer_row(scores, code_client)["score"])
 
 
-@_sheet_function
+@sheet_function
 def credit_headroom(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, *, rules_dir=None):
     """CREDIT_HEADROOM(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles]) —
     marge de crédit en € = limite − encours (négative au-delà de la limite) ; sans code client, un
     tableau de tous les clients (classe, encours, limite et son origine, marge, utilisation, action)."""
-    from encaisse.risk import credit_exposure
+    from encaisse.credit.risk import credit_exposure
 
     rules = _rules(dossier_regles, rules_dir)
     invoices, payments, customers, as_of, scores = _scored(factures, reglements, clients, date_arrete, rules)
     table = credit_exposure(invoices, payments, customers, as_of, rules.risk, scores)
-    if _blank(code_client):
+    if blank(code_client):
         return _grid(table, HEADROOM_HEADERS)
     row = _customer_row(table, code_client)
     if pd.isna(row["credit_limit"]):
-        raise _f().SheetError(
+        raise SheetError(
             f"client « {row['customer_id']} » sans limite de crédit (Encours max vide et pas de limite pour la classe {row['risk_class']} dans risque.yaml)"
         )
     return float(row["headroom"])
 
 
-@_sheet_function
+@sheet_function
 def penalty(montant, echeance, date_arrete, taux_contractuel=None, dossier_regles=None, *, rules_dir=None):
     """PENALTY(montant; échéance; date_arrêté[; taux_contractuel][; dossier_règles]) — pénalités de
     retard L441-10 d'une facture en € : intérêts jour par jour au taux de chaque semestre (taux BCE
     au 1er janvier / 1er juillet + 10 points, ou le taux contractuel) + l'indemnité forfaitaire de 40 €."""
-    from encaisse.penalty import late_penalty, penalty_basis
+    from encaisse.credit.penalty import late_penalty, penalty_basis
 
-    f = _f()
-    amount = f.number_arg(montant, "montant")
-    if _blank(echeance):
-        raise f.SheetError("échéance vide")
-    due = f.date_arg(echeance, "échéance")
-    as_of = f.date_arg(date_arrete)
+    amount = number_arg(montant, "montant")
+    if blank(echeance):
+        raise SheetError("échéance vide")
+    due = date_arg(echeance, "échéance")
+    as_of = date_arg(date_arrete)
     legal, rate = penalty_basis(_rules(dossier_regles, rules_dir))
-    if not _blank(taux_contractuel):
+    if not blank(taux_contractuel):
         try:
             rate = _rate(coerce_amount(taux_contractuel, percent=True))
         except ValueError:
-            raise f.SheetError(f"taux contractuel « {taux_contractuel} » n'est pas un nombre (ex. 15 %, 15 ou 0,15)") from None
+            raise SheetError(f"taux contractuel « {taux_contractuel} » n'est pas un nombre (ex. 15 %, 15 ou 0,15)") from None
     if rate is not None:
         _check_contractual_rate(rate, due.date(), as_of.date(), legal)
     return float(late_penalty(amount, due, as_of, legal, contractual_rate=rate)["total"].iloc[0])
@@ -189,16 +164,16 @@ def _rate(value: float | None) -> float | None:
 def _check_contractual_rate(rate: float, due: dt.date, as_of: dt.date, legal) -> None:
     """L441-10: a contractual rate may not be below 3 × the legal interest rate of a half-year it covers."""
     if not 0 < rate <= 1:
-        raise _f().SheetError(f"taux contractuel {_percent(rate)} hors de 0 % à 100 % (ex. 15 %, 15 ou 0,15)")
+        raise SheetError(f"taux contractuel {_percent(rate)} hors de 0 % à 100 % (ex. 15 %, 15 ou 0,15)")
     start = half_year_start(due + dt.timedelta(days=1))
     while start <= as_of:  # the half-years with days late: a handful
         minimum = legal.minimum_penalty_rate(start)
         if rate < minimum:
-            raise _f().SheetError(
+            raise SheetError(
                 f"taux contractuel {_percent(rate)} inférieur au minimum légal de {_percent(minimum)} "
                 f"(3 × le taux d'intérêt légal du semestre {half_year_label(start)})"
             )
         start = dt.date(start.year, 7, 1) if start.month == 1 else dt.date(start.year + 1, 1, 1)
 
 
-FUNCTIONS_RISK: dict[str, Callable] = {"SCORE": score, "CREDIT_HEADROOM": credit_headroom, "PENALTY": penalty}
+FUNCTIONS_CREDIT: dict[str, Callable] = {"SCORE": score, "CREDIT_HEADROOM": credit_headroom, "PENALTY": penalty}

@@ -18,7 +18,7 @@ from typing import Callable
 
 import pandas as pd
 
-from encaisse.errors import InputError, Problem
+from encaisse.errors import Problem
 from encaisse.rules import PaymentTerms, Rules
 from encaisse.tables import normalize_header
 
@@ -212,7 +212,7 @@ def effective_policy(
         add("Encours max", "aucune limite", _line(rules.where("risque.yaml", "limites_par_classe")))
     if exposure is not None and credit_limit is not None:
         usage = exposure / credit_limit if credit_limit > 0 else (math.inf if exposure > 0 else 0.0)
-        from encaisse.risk import limit_action
+        from encaisse.credit.risk import limit_action
 
         action = str(limit_action(pd.Series([usage]), rules.risk).iloc[0])
         shown = "∞" if math.isinf(usage) else percent(usage)
@@ -264,82 +264,3 @@ def render(policy: CustomerPolicy, rules_folder: str) -> str:
     if policy.problems:
         tail = ["", "Attention :"] + [f"  {p.where}: {p.message}" for p in policy.problems]
     return "\n".join(head + body + tail)
-
-
-def find_customer(customers: pd.DataFrame, customer_id: str) -> pd.Series:
-    ids = customers["customer_id"].astype("string").str.strip()
-    match = customers[ids == str(customer_id).strip()]
-    if match.empty:
-        known = ids.dropna().tolist()
-        from encaisse.rulefile import suggestion
-
-        raise InputError([Problem("Clients", f"client « {customer_id} » introuvable{suggestion(str(customer_id), known)}")],
-                         title="Client inconnu")
-    return match.iloc[0]
-
-
-def _cell_locator(path) -> Callable[[str, int], str]:
-    """Names a Clients cell ('Clients!H12') from the workbook's own header positions."""
-    from encaisse import workbook
-    from encaisse.tables import CUSTOMERS
-
-    try:
-        with workbook._open(path) as book:
-            read = workbook._read_table(book, CUSTOMERS, list(book.sheet_names), list(book.table_names or []))
-    except Exception:  # noqa: BLE001 - the loader already read it; only the cell letters are missing
-        read = None
-
-    def locate(key: str, row: int) -> str:
-        if read is not None and key in read.coerced.positions:
-            return read.cell(key, row)
-        return f"Clients!ligne {row}"
-
-    return locate
-
-
-def resolve_rules_dir(book, params_rules_dir: str | None, explicit: str | None):
-    """(folder, note): --rules, else the workbook's DossierRegles relative to the workbook's folder,
-    else (blank, or no such folder) the repository's rules/ — the note then says why."""
-    import os
-    from pathlib import Path
-
-    from encaisse.rules import DEFAULT_RULES_DIR
-
-    if explicit:
-        return Path(explicit), ""
-    if params_rules_dir and str(params_rules_dir).strip():
-        folder = Path(str(params_rules_dir).strip())
-        folder = folder if folder.is_absolute() else Path(os.path.normpath(Path(book).parent / folder))
-        if folder.is_dir():
-            return folder, ""
-        return DEFAULT_RULES_DIR, (f"DossierRegles « {str(params_rules_dir).strip()} » introuvable à côté du classeur "
-                                   f"({folder.as_posix()}) : règles par défaut")
-    return DEFAULT_RULES_DIR, "DossierRegles vide : règles par défaut"
-
-
-def explain_customer(book, customer_id: str, rules_dir: str | None = None, as_of: dt.date | None = None):
-    """Load the workbook and the rules, score the customers, and resolve one customer's policy."""
-    from encaisse.risk import credit_exposure
-    from encaisse.rules import load
-    from encaisse.scoring import score_customers
-    from encaisse.workbook import load_workbook
-
-    ledger = load_workbook(book)
-    folder, note = resolve_rules_dir(book, ledger.params.rules_dir, rules_dir)
-    rules = load(folder)
-    customer = find_customer(ledger.customers, customer_id)
-    day = as_of or ledger.params.as_of
-    risk_class = score = exposure = None
-    if day is not None:
-        scores = score_customers(ledger.invoices, ledger.payments, ledger.customers, day, rules.scoring)
-        mine = scores[scores["customer_id"].astype(str) == str(customer["customer_id"])]
-        if not mine.empty:
-            risk_class, score = str(mine["risk_class"].iloc[0]), float(mine["score"].iloc[0])
-            table = credit_exposure(ledger.invoices, ledger.payments, ledger.customers, day, rules.risk, mine)
-            exposure = float(table["exposure"].iloc[0])
-        day = pd.Timestamp(day).date()
-    locate = _cell_locator(book)
-    row = int(customer["row"]) if "row" in customer and not _blank(customer["row"]) else 0
-    policy = effective_policy(rules, customer, cell=lambda key: locate(key, row), risk_class=risk_class,
-                              score=score, as_of=day, exposure=exposure)
-    return policy, rules.folder + (f" ({note})" if note else "")

@@ -15,36 +15,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-
-@dataclass(frozen=True)
-class LimitAction:
-    """An action taken when exposure / limit is strictly above `above` (1.0 = the limit itself)."""
-
-    above: float
-    action: str
-
-
-NO_ACTION = "aucune"
-
-
-@dataclass(frozen=True)
-class RiskPolicy:
-    """Credit limits per risk class and the actions when exposure nears or exceeds them (rules/risque.yaml)."""
-
-    class_limits: tuple[tuple[str, float], ...] = (("A", 50_000.0), ("B", 25_000.0), ("C", 10_000.0), ("D", 2_000.0))
-    actions: tuple[LimitAction, ...] = (
-        LimitAction(0.8, "avertir"),
-        LimitAction(1.0, "exiger acompte"),
-        LimitAction(1.2, "bloquer commandes"),
-    )
-
-    def class_limit(self, risk_class: str) -> float | None:
-        return dict(self.class_limits).get(risk_class)
+from encaisse.rules.records import NO_ACTION, RiskPolicy
 
 
 def _round_cents(values: pd.Series) -> pd.Series:

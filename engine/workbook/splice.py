@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from html import escape as _html_escape
 
-from encaisse.xlsx_package import get_column_letter, range_boundaries
+from encaisse.workbook.package import get_column_letter, range_boundaries
 
 _ROW = re.compile(rb"<row\b[^>]*?(?:/>|>.*?</row>)", re.S)
 _CELL = re.compile(rb"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)

@@ -20,7 +20,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from encaisse.legal import LegalData, half_year_start
+from encaisse.rules.legal import LegalData, half_year_start
 
 _CENT = 0.005
 
@@ -46,7 +46,7 @@ def late_penalty(
     `open_amount` and `due_date` are aligned sequences (Series keep their index, a scalar is one
     invoice). `contractual_rate` is None (legal default), a fraction (0.12 for 12 %) for every
     invoice, or a sequence with NaN where the default applies. An invoice not past due, or with
-    nothing open, owes nothing. Raises encaisse.legal.LegalDataError when a half-year falls
+    nothing open, owes nothing. Raises encaisse.rules.legal.LegalDataError when a half-year falls
     outside the legal data.
     """
     index = open_amount.index if isinstance(open_amount, pd.Series) else None

@@ -31,10 +31,10 @@ from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from encaisse.dashboard import SHEET as DASHBOARD_SHEET, write_dashboard
+from encaisse.authoring.dashboard import SHEET as DASHBOARD_SHEET, write_dashboard
 from encaisse.errors import EncaisseError
 from encaisse.ledger import Ledger, Params
-from encaisse.sample import generate_sample
+from encaisse.authoring.sample import generate_sample
 from encaisse.tables import (
     ACTIVITY,
     CUSTOMERS,

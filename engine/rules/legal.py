@@ -9,7 +9,7 @@
 
 Rates are fractions (0.0215 for 2.15 %); the YAML holds percentages, which is how they
 are published. `LegalData` is a plain immutable record: tests build one directly,
-the application reads rules/legal.yaml with `load_legal`.
+the application reads rules/legal.yaml with `encaisse.rules.load_legal`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,8 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_right
 from dataclasses import dataclass
-from pathlib import Path
 
 from encaisse.errors import EncaisseError
-
-DEFAULT_LEGAL_FILE = Path(__file__).resolve().parent.parent / "rules" / "legal.yaml"
-
 
 class LegalDataError(EncaisseError):
     """A date falls outside the legal data of rules/legal.yaml (the file must be completed)."""
@@ -183,10 +179,3 @@ def legal_from_data(data: dict, source: str = "", where: dict | None = None) -> 
         ecb_checked_until=_as_date(data["taux_bce_verifie_jusqu_au"]) if data.get("taux_bce_verifie_jusqu_au") else None,
         source=source,
     )
-
-
-def load_legal(path: str | Path | None = None) -> LegalData:
-    """Read and validate rules/legal.yaml (or `path`); raise encaisse.rules.RulesError listing every problem."""
-    from encaisse.rules import load_legal_file  # validation with file:line:column positions lives there
-
-    return load_legal_file(Path(path) if path is not None else DEFAULT_LEGAL_FILE)

@@ -1,0 +1,275 @@
+"""The rules as immutable records: what the YAML files say, once validated (built by `encaisse.rules.loader`).
+
+Percentages are fractions here (0.30 for 30 %). Each record keeps `where`, the 'file:line:column'
+of its entry, so that a figure can always be traced back to the line a controller wrote.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from encaisse.rules.legal import LegalData
+
+@dataclass(frozen=True)
+class Factor:
+    """How one factor counts: its weight, the value scoring 100 (`best`) and the one scoring 0 (`worst`)."""
+
+    weight: float
+    best: float
+    worst: float
+
+    def sub_score(self, values: pd.Series) -> pd.Series:
+        """0–100 on the straight line from worst (0) to best (100), clipped; NA stays NA."""
+        span = self.best - self.worst
+        return ((values.astype("float64") - self.worst) / span * 100.0).clip(0.0, 100.0)
+
+
+HISTORY_FACTORS: tuple[str, ...] = ("days_late", "late_share", "unpaid_count", "dispute_rate", "volume")
+FACTORS: tuple[str, ...] = (*HISTORY_FACTORS, "external_rating")
+
+FACTOR_LABELS: dict[str, str] = {
+    "days_late": "Retard moyen pondéré (jours)",
+    "late_share": "Part de factures en retard",
+    "unpaid_count": "Factures échues impayées",
+    "dispute_rate": "Taux de litige",
+    "volume": "Chiffre d'affaires 12 mois",
+    "external_rating": "Note externe",
+}
+
+
+@dataclass(frozen=True)
+class ScoringPolicy:
+    """Weights, scales and class thresholds of the solvency score (rules/scoring.yaml).
+
+    Weights are relative (they need not add up to 100). `classes` lists (class, minimum score)
+    from the best class down; the last class should have minimum 0 so that every score gets one.
+    """
+
+    days_late: Factor = Factor(weight=30.0, best=0.0, worst=60.0)
+    late_share: Factor = Factor(weight=20.0, best=0.0, worst=1.0)
+    unpaid_count: Factor = Factor(weight=20.0, best=0.0, worst=5.0)
+    dispute_rate: Factor = Factor(weight=10.0, best=0.0, worst=0.25)
+    volume: Factor = Factor(weight=10.0, best=50_000.0, worst=0.0)
+    external_rating: Factor = Factor(weight=10.0, best=100.0, worst=0.0)
+    classes: tuple[tuple[str, float], ...] = (("A", 80.0), ("B", 60.0), ("C", 40.0), ("D", 0.0))
+    neutral_score: float = 60.0
+    window_days: int = 365
+
+    def factor(self, name: str) -> Factor:
+        return getattr(self, name)
+
+    def risk_class(self, scores: pd.Series) -> pd.Series:
+        """The first class (best first) whose minimum the score reaches; the last class otherwise."""
+        ordered = sorted(self.classes, key=lambda item: item[1], reverse=True)
+        conditions = [scores >= minimum for _, minimum in ordered]
+        labels = [label for label, _ in ordered]
+        return pd.Series(np.select(conditions, labels, default=labels[-1]), index=scores.index, dtype=object)
+
+
+@dataclass(frozen=True)
+class LimitAction:
+    """An action taken when exposure / limit is strictly above `above` (1.0 = the limit itself)."""
+
+    above: float
+    action: str
+
+
+NO_ACTION = "aucune"
+
+
+@dataclass(frozen=True)
+class RiskPolicy:
+    """Credit limits per risk class and the actions when exposure nears or exceeds them (rules/risque.yaml)."""
+
+    class_limits: tuple[tuple[str, float], ...] = (("A", 50_000.0), ("B", 25_000.0), ("C", 10_000.0), ("D", 2_000.0))
+    actions: tuple[LimitAction, ...] = (
+        LimitAction(0.8, "avertir"),
+        LimitAction(1.0, "exiger acompte"),
+        LimitAction(1.2, "bloquer commandes"),
+    )
+
+    def class_limit(self, risk_class: str) -> float | None:
+        return dict(self.class_limits).get(risk_class)
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentTerms:
+    days: int
+    end_of_month: bool = False
+    where: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.days == 0 and not self.end_of_month:
+            return "comptant"
+        return f"{self.days} jours{' fin de mois' if self.end_of_month else ' net'}"
+
+
+@dataclass(frozen=True)
+class SegmentPolicy:
+    name: str
+    terms: PaymentTerms
+    deposit: float  # fraction of the order TTC
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class ClassPolicy:
+    """Terms and deposit of a risk class that replace the segment's (None = keep the segment's)."""
+
+    risk_class: str
+    terms: PaymentTerms | None
+    deposit: float | None
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class DepositTier:
+    from_amount: float  # order TTC from which the tier applies
+    deposit: float
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Discount:
+    rate: float
+    days: int
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class LatePenalty:
+    mode: str  # 'bce_plus_10' | 'contractuel'
+    contractual_rate: float | None
+    recovery_indemnity: float
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentPolicy:
+    segments: Mapping[str, SegmentPolicy]
+    default_segment: str
+    by_class: Mapping[str, ClassPolicy]
+    deposit_tiers: tuple[DepositTier, ...]
+    discount: Discount
+    penalty: LatePenalty
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    offset: int  # days from the due date (negative = before)
+    channel: str  # email | telephone | courrier | recommande
+    template: str  # file name under rules/modeles/
+    tone: str  # courtois | amical | ferme | formel
+    label: str = ""
+    payment_link: bool = False
+    phone_task: bool = False
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Timeline:
+    name: str
+    steps: tuple[Step, ...]
+    description: str = ""
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerPause:
+    customer_id: str
+    until: dt.date | None
+    reason: str = ""
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class PauseConditions:
+    open_dispute: bool
+    respected_payment_plan: bool
+    customers: tuple[CustomerPause, ...] = ()
+
+
+@dataclass(frozen=True)
+class EscalationRoute:
+    id: str
+    label: str
+    min_amount: float | None = None
+    max_amount: float | None = None  # excluded
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Escalation:
+    notice_days: int  # time to pay given by the formal notice
+    routes: tuple[EscalationRoute, ...]
+
+
+@dataclass(frozen=True)
+class DunningPolicy:
+    timelines: Mapping[str, Timeline]
+    default: str
+    order: tuple[str, ...]  # ('classe', 'segment')
+    by_class: Mapping[str, str]
+    by_segment: Mapping[str, str]
+    pauses: PauseConditions
+    escalation: Escalation
+
+    def timeline_for(self, segment: str | None, risk_class: str | None) -> tuple[Timeline, str]:
+        """The customer's timeline and why: 'classe', 'segment' or 'defaut'."""
+        for criterion in self.order:
+            table, key = (self.by_class, risk_class) if criterion == "classe" else (self.by_segment, segment)
+            if key is not None and key in table:
+                return self.timelines[table[key]], criterion
+        return self.timelines[self.default], "defaut"
+
+
+@dataclass(frozen=True)
+class DisputeCategory:
+    name: str
+    label: str
+    resolution_days: int
+    team: str
+    dunning_effect: str  # 'suspendre' | 'continuer'
+    resume_after_deadline: bool = False
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class RiskClass:
+    name: str
+    min_score: float
+    label: str = ""
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Rules:
+    folder: str
+    payment: PaymentPolicy
+    dunning: DunningPolicy
+    disputes: Mapping[str, DisputeCategory]
+    risk_classes: tuple[RiskClass, ...]
+    scoring: ScoringPolicy
+    risk: RiskPolicy
+    legal: LegalData
+    files: tuple[str, ...]
+    positions: Mapping[tuple, str]  # (file name, *path) -> 'rules/x.yaml:line:column' of the value
+
+    def where(self, file: str, *path: Any) -> str:
+        """Position of a value ('rules/risque.yaml:12:6'), or of its nearest enclosing entry."""
+        key = (file, *path)
+        while key not in self.positions and len(key) > 1:
+            key = key[:-1]
+        return self.positions.get(key, file)
+
+
