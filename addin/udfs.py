@@ -166,9 +166,10 @@ DOSSIER_REGLES = "Dossier des règles YAML (chemin complet) ; vide : les règles
 @xw.arg("date_arrete", doc=DATE)
 @xw.arg("code_client", doc=CODE_CLIENT)
 @xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (pondérations et classes de scoring.yaml)")
-def SCORE(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None):
+@xw.arg("taux_change", ndim=2, doc=TAUX)
+def SCORE(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, taux_change=None):
     """Score de solvabilité 0–100 du client (retards, part de factures en retard, impayés, litiges, volume d'affaires, note externe) ; sans code client, le tableau de tous les clients avec leur classe de risque."""
-    return credit.score(factures, reglements, clients, date_arrete, code_client, dossier_regles)
+    return credit.score(factures, reglements, clients, date_arrete, code_client, dossier_regles, taux_change)
 
 
 @xw.func(category=CATEGORY)
@@ -178,9 +179,10 @@ def SCORE(factures, reglements, clients, date_arrete, code_client=None, dossier_
 @xw.arg("date_arrete", doc=DATE)
 @xw.arg("code_client", doc=CODE_CLIENT)
 @xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (limites par classe et actions de risque.yaml)")
-def CREDIT_HEADROOM(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None):
+@xw.arg("taux_change", ndim=2, doc=TAUX)
+def CREDIT_HEADROOM(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, taux_change=None):
     """Marge de crédit du client en € = limite (Encours max, sinon limite de sa classe de risque) − encours ; négative au-delà de la limite. Sans code client, le tableau de tous les clients avec l'action (avertir, exiger acompte, bloquer commandes)."""
-    return credit.credit_headroom(factures, reglements, clients, date_arrete, code_client, dossier_regles)
+    return credit.credit_headroom(factures, reglements, clients, date_arrete, code_client, dossier_regles, taux_change)
 
 
 @xw.func(category=CATEGORY)

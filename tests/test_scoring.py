@@ -227,3 +227,73 @@ def test_score_udf_with_xlwings_dataframes():
     ranges = [pd.DataFrame(r[1:], columns=r[0]) for r in (FACTURES, REGLEMENTS, CLIENTS)]
     assert udfs.SCORE(*ranges, dt.datetime(2026, 10, 31), "S") == 22.0
     assert udfs.SCORE(*ranges, dt.datetime(2026, 10, 31))[1] == ["P", 0.0, 0.0, 0.0, 0.0, 60_000.0, None, 100.0, "A"]
+
+
+# --- one allocation ------------------------------------------------------------------------
+
+def test_a_shared_allocation_gives_the_same_scores():
+    from encaisse.ledger import receivables
+
+    book = receivables(INVOICES, PAYMENTS, AS_OF)
+    alone = score_customers(INVOICES, PAYMENTS, CUSTOMERS, AS_OF, ScoringPolicy())
+    shared = score_customers(INVOICES, PAYMENTS, CUSTOMERS, AS_OF, ScoringPolicy(), receivables=book)
+    pd.testing.assert_frame_equal(alone, shared)
+
+
+def test_other_currencies_are_scored_at_the_given_rate():
+    """A book in dollars at 0,5 € per dollar scores like the same book in euros at half the amounts:
+    only `volume` (12-month sales) depends on amounts here, and it halves."""
+    from encaisse import InputError
+
+    dollars = INVOICES.assign(currency="USD")
+    payments = PAYMENTS.copy()
+    with pytest.raises(InputError, match="USD"):
+        score_customers(dollars, payments, CUSTOMERS, AS_OF, ScoringPolicy())
+    in_dollars = score_customers(dollars, payments, CUSTOMERS, AS_OF, ScoringPolicy(), rates={"USD": 0.5}).set_index("customer_id")
+    halved = score_customers(INVOICES.assign(amount=INVOICES["amount"] / 2), payments.assign(amount=payments["amount"] / 2),
+                             CUSTOMERS, AS_OF, ScoringPolicy()).set_index("customer_id")
+    pd.testing.assert_frame_equal(in_dollars, halved)
+    assert in_dollars.loc["P", "volume"] == 30_000.0  # 3 × 20 000 $ × 0,5
+    # L: 5 000 € late 45 days, 5 000 € 30 days, 2 500 € on time, 2 500 € 60 days, 5 000 € 45 days
+    assert in_dollars.loc["L", "days_late"] == pytest.approx((5_000 * 45 + 5_000 * 30 + 2_500 * 0 + 2_500 * 60 + 5_000 * 45) / 20_000)
+
+
+def test_scores_and_exposure_unchanged_on_the_demo_and_ibm_books():
+    """Figures of the scoring and exposure computed before they shared the ledger's allocation
+    (each matched payments to invoices itself): the same on the demo company and the IBM data."""
+    import encaisse
+    from encaisse.credit.risk import credit_exposure
+    from encaisse.ledger import receivables
+    from encaisse.resources import DEMO_WORKBOOK
+    from encaisse.rules import DEFAULT_RULES_DIR, load
+
+    from ibm import load_ibm
+
+    rules = load(DEFAULT_RULES_DIR)
+    demo = encaisse.load_workbook(DEMO_WORKBOOK)
+    expected = {
+        "demo": (166, 10041.0, {"A": 27, "B": 65, "C": 48, "D": 26}, 2703.377912, 109.318734, 2576073.14,
+                 {"aucune": 103, "bloquer commandes": 34, "avertir": 17, "exiger acompte": 12}),
+        "ibm": (100, 7270.0, {"A": 39, "B": 44, "C": 17}, 366.329683, 36.256008, 5119.85, {"aucune": 100}),
+    }
+    for name, book, day in (("demo", demo, demo.params.as_of), ("ibm", load_ibm(), pd.Timestamp("2013-06-30"))):
+        shared = receivables(book.invoices, book.payments, day)
+        s = score_customers(book.invoices, book.payments, book.customers, day, rules.scoring, receivables=shared)
+        e = credit_exposure(book.invoices, book.payments, book.customers, day, rules.risk, s, receivables=shared)
+        got = (len(s), s["score"].sum(), s["risk_class"].value_counts().sort_index().to_dict(),
+               round(float(s["days_late"].sum(skipna=True)), 6), round(float(s["late_share"].sum(skipna=True)), 6),
+               round(e["exposure"].sum(), 2), e["action"].value_counts().to_dict())
+        assert got == expected[name], name
+
+
+def test_score_and_headroom_functions_take_exchange_rates():
+    """Invoices in dollars: refused without a rate, scored at the rate given as last argument."""
+    dollars = [FACTURES[0] + ["Devise"], *[row + ["USD"] for row in FACTURES[1:]]]
+    as_of = dt.datetime(2026, 10, 31)
+    refused = SCORE(dollars, REGLEMENTS, CLIENTS, as_of, "P")
+    assert refused.startswith("#VALEUR! ") and "USD" in refused
+    # L's 12-month sales halve to 20 000 €: volume sub-score 80 -> 40, weight 10 of 100: 53 -> 49.
+    assert SCORE(dollars, REGLEMENTS, CLIENTS, as_of, "L", None, "USD=0,5") == 49.0
+    # T owes T2 (12 500 $ at 0,5 € = 6 250 €); T stays in class B, whose limit in risque.yaml is 25 000 €.
+    headroom = FUNCTIONS["CREDIT_HEADROOM"](dollars, REGLEMENTS, CLIENTS, as_of, "T", None, "USD=0,5")
+    assert headroom == 25_000.0 - 6_250.0

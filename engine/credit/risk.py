@@ -19,6 +19,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from encaisse.ledger import Receivables, balances as customer_balances, receivables as compute_receivables
 from encaisse.rules.records import NO_ACTION, RiskPolicy
 
 
@@ -44,17 +45,20 @@ def credit_exposure(
     as_of: dt.date | pd.Timestamp,
     policy: RiskPolicy,
     scores: pd.DataFrame,
+    *,
+    rates: dict[str, float] | None = None,
+    receivables: Receivables | None = None,
 ) -> pd.DataFrame:
     """One row per customer of `scores` (from scoring.score_customers): exposure, limit, action.
 
     Columns: customer_id, risk_class, open_amount, credit, open_orders, exposure, credit_limit,
     limit_source ("client" | "classe" | "aucune"), headroom, usage, action. Amounts to the cent.
+    The open amounts and credits come from the one allocation (`receivables=` shares it).
     """
-    from encaisse.ledger import customer_balances
-
     as_of = pd.Timestamp(as_of).normalize()
     frame = scores[["customer_id", "risk_class"]].set_index("customer_id")
-    balances = customer_balances(invoices, payments, as_of)
+    book = receivables if receivables is not None else compute_receivables(invoices, payments, as_of, rates=rates)
+    balances = customer_balances(book)
     if "customer_id" in balances.columns:
         balances = balances.set_index("customer_id")
     balances.index = balances.index.astype(str)

@@ -41,7 +41,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from encaisse.rules.records import ScoringPolicy, FACTORS, HISTORY_FACTORS
+from encaisse.ledger import Receivables, receivables as compute_receivables
+from encaisse.rules.records import FACTORS, HISTORY_FACTORS, ScoringPolicy
 
 
 _CENT = 0.005  # an open amount below half a cent is settled
@@ -76,15 +77,21 @@ def customer_factors(
     customers: pd.DataFrame,
     as_of: dt.date | pd.Timestamp,
     window_days: int = 365,
+    *,
+    rates: dict[str, float] | None = None,
+    receivables: Receivables | None = None,
 ) -> pd.DataFrame:
     """The factor values per customer (index customer_id), NA where a factor cannot be measured.
 
-    Customers are integer codes (their place in the universe) and every per-customer figure
-    is one np.bincount over the invoices or payments.
+    Payments are matched and allocated once, by `encaisse.ledger.receivables` (pass `receivables=`
+    to share it with other computations of the same date; `rates` converts other currencies, as
+    for the KPIs). Customers are integer codes (their place in the universe) and every
+    per-customer figure is one np.bincount over the invoices or payments.
     """
-    from encaisse.ledger import open_items
-
     as_of = pd.Timestamp(as_of).normalize()
+    book = receivables if receivables is not None else compute_receivables(invoices, payments, as_of, rates=rates)
+    links = book.links
+    invoices = links.invoices
     as_of64 = np.datetime64(as_of.to_datetime64(), "ns")
     window_start = np.datetime64((as_of - pd.Timedelta(days=window_days - 1)).to_datetime64(), "ns")
     universe = _customer_universe(invoices, customers)
@@ -94,30 +101,21 @@ def customer_factors(
         known = codes >= 0
         return np.bincount(codes[known], weights=None if weights is None else weights[known], minlength=n).astype("float64")
 
-    items = open_items(invoices, payments, as_of)
-    customer = universe.get_indexer(_text(items["customer_id"]))
-    open_amount = items["open_amount"].to_numpy(dtype="float64")
-    days_past_due = items["days_past_due"].to_numpy(dtype="float64", na_value=np.nan)
-    issue = items["issue_date"].to_numpy(dtype="datetime64[ns]")
-    due = items["due_date"].to_numpy(dtype="datetime64[ns]")
-    overdue_open = (open_amount >= _CENT) & (days_past_due > 0)
-    measured = (issue >= window_start) | overdue_open
+    customer = universe.get_indexer(_text(invoices["customer_id"]))
+    open_amount = book.open_by_invoice
+    days_past_due = book.days_past_due
+    issue, due = links.issue_date, links.due_date
+    overdue_open = book.is_item & (open_amount >= _CENT) & (days_past_due > 0)
+    measured = book.is_item & ((issue >= window_start) | overdue_open)
     fallen_due = measured & (due <= as_of64)
 
-    # Payments matched to an invoice fallen due (the first invoice of a duplicated number).
-    paid = payments[payments["payment_date"].to_numpy(dtype="datetime64[ns]") <= as_of64]
-    numbers = pd.Index(_text(items["invoice_id"]))
-    first = np.arange(len(numbers))
-    if not numbers.is_unique:
-        keep = ~numbers.duplicated()
-        numbers, first = numbers[keep], first[keep]
-    hit = numbers.get_indexer(_text(paid["invoice_id"]))
-    position = np.where(hit >= 0, first[np.maximum(hit, 0)], -1)
-    matched = position >= 0
-    matched[matched] = fallen_due[position[matched]]
-    position = position[matched]
-    paid_on = _days(paid["payment_date"].to_numpy(dtype="datetime64[ns]")[matched])
-    paid_amount = np.clip(np.nan_to_num(paid["amount"].to_numpy(dtype="float64")[matched]), 0.0, None)
+    # Payments dated up to as_of that the allocation matched to an invoice fallen due.
+    target = links.payment_invoice
+    matched = (links.payment_date <= as_of64) & (target >= 0)
+    matched[matched] = fallen_due[target[matched]]
+    position = target[matched]
+    paid_on = _days(links.payment_date[matched])
+    paid_amount = np.clip(np.nan_to_num(links.payment_amount[matched]), 0.0, None)
     due_day = _days(due)
 
     # Days late weighted by amount: each matched payment, and each euro still open past due.
@@ -128,23 +126,21 @@ def customer_factors(
     weight = per_customer(codes, weights)
     days_late = per_customer(codes, weights * days) / np.where(weight > 0, weight, np.nan)
 
-    last_payment = np.full(len(items), -np.inf)
+    last_payment = np.full(len(invoices), -np.inf)
     np.maximum.at(last_payment, position, paid_on)
     late = (last_payment > due_day) | overdue_open
     fallen_count = per_customer(customer[fallen_due])
     late_share = per_customer(customer[fallen_due], late[fallen_due].astype("float64")) / np.where(fallen_count > 0, fallen_count, np.nan)
 
-    disputed = _has_text(items["dispute"]) if "dispute" in items.columns else np.zeros(len(items), dtype=bool)
+    disputed = _has_text(invoices["dispute"]) if "dispute" in invoices.columns else np.zeros(len(invoices), dtype=bool)
     measured_count = per_customer(customer[measured])
     dispute_rate = per_customer(customer[measured], disputed[measured].astype("float64")) / np.where(measured_count > 0, measured_count, np.nan)
     unpaid_count = per_customer(customer[overdue_open])
 
-    all_codes = universe.get_indexer(_text(invoices["customer_id"]))
-    all_issue = invoices["issue_date"].to_numpy(dtype="datetime64[ns]")
-    issued = all_issue <= as_of64
-    history = per_customer(all_codes[issued]) > 0
-    recent = issued & (all_issue >= window_start)
-    volume = per_customer(all_codes[recent], np.nan_to_num(invoices["amount"].to_numpy(dtype="float64")[recent]))
+    issued = issue <= as_of64
+    history = per_customer(customer[issued]) > 0
+    recent = issued & (issue >= window_start)
+    volume = per_customer(customer[recent], np.nan_to_num(links.invoice_amount[recent]))
 
     rating = np.full(n, np.nan)
     if "external_rating" in customers.columns:
@@ -173,13 +169,16 @@ def score_customers(
     customers: pd.DataFrame,
     as_of: dt.date | pd.Timestamp,
     policy: ScoringPolicy = ScoringPolicy(),
+    *,
+    rates: dict[str, float] | None = None,
+    receivables: Receivables | None = None,
 ) -> pd.DataFrame:
     """One row per customer: factor values, their sub-scores (`<factor>_score`), `score` 0–100, `risk_class`.
 
     A history factor that cannot be measured (no history, or nothing fallen due in the window)
     scores `policy.neutral_score`; a blank external rating drops out of the weighted mean.
     """
-    frame = customer_factors(invoices, payments, customers, as_of, policy.window_days)
+    frame = customer_factors(invoices, payments, customers, as_of, policy.window_days, rates=rates, receivables=receivables)
     weighted = pd.Series(0.0, index=frame.index)
     weights = pd.Series(0.0, index=frame.index)
     for name in FACTORS:  # six factors, each a whole column at once

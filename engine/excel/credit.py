@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from encaisse.excel.args import SheetError, blank, date_arg, number_arg, sheet_function, table_arg
+from encaisse.excel.args import SheetError, blank, date_arg, number_arg, rates_arg, receivables_arg, sheet_function, table_arg
 from encaisse.workbook.coerce import coerce_amount, coerce_text
 from encaisse.resources import DEFAULT_RULES_DIR
 from encaisse.rules.legal import half_year_label, half_year_start
@@ -89,38 +89,46 @@ def _customer_row(frame: pd.DataFrame, code_client: Any) -> pd.Series:
     return found.iloc[0]
 
 
-def _scored(factures, reglements, clients, date_arrete, rules):
+def _scored(factures, reglements, clients, date_arrete, taux_change, rules):
+    """The tables, the receivables as of the date (the one allocation, shared by scores and
+    exposure) and the scores of every customer."""
     from encaisse.credit.scoring import score_customers
+    from encaisse.ledger import receivables
     from encaisse.tables import CUSTOMERS, INVOICES, PAYMENTS
 
     invoices = table_arg(factures, INVOICES)
     payments = table_arg(reglements, PAYMENTS, optional=True)
     customers = table_arg(clients, CUSTOMERS, optional=True)
     as_of = date_arg(date_arrete)
-    return invoices, payments, customers, as_of, score_customers(invoices, payments, customers, as_of, rules.scoring)
+    rates = rates_arg(taux_change)
+    book = receivables_arg(factures, reglements, invoices, payments, as_of, rates)
+    if book is None:
+        book = receivables(invoices, payments, as_of, rates=rates)
+    scores = score_customers(invoices, payments, customers, as_of, rules.scoring, receivables=book)
+    return customers, as_of, book, scores
 
 
 @sheet_function
-def score(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, *, rules_dir=None):
-    """SCORE(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles]) — score de
-    solvabilité 0–100 du client ; sans code client, un tableau de tous les clients (facteurs,
-    score, classe de risque)."""
-    scores = _scored(factures, reglements, clients, date_arrete, _rules(dossier_regles, rules_dir))[-1]
+def score(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, taux_change=None, *, rules_dir=None):
+    """SCORE(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles][; taux_change]) —
+    score de solvabilité 0–100 du client ; sans code client, un tableau de tous les clients
+    (facteurs, score, classe de risque)."""
+    scores = _scored(factures, reglements, clients, date_arrete, taux_change, _rules(dossier_regles, rules_dir))[-1]
     if blank(code_client):
         return _grid(scores, SCORE_HEADERS)
     return float(_customer_row(scores, code_client)["score"])
 
 
 @sheet_function
-def credit_headroom(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, *, rules_dir=None):
-    """CREDIT_HEADROOM(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles]) —
+def credit_headroom(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, taux_change=None, *, rules_dir=None):
+    """CREDIT_HEADROOM(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles][; taux_change]) —
     marge de crédit en € = limite − encours (négative au-delà de la limite) ; sans code client, un
     tableau de tous les clients (classe, encours, limite et son origine, marge, utilisation, action)."""
     from encaisse.credit.risk import credit_exposure
 
     rules = _rules(dossier_regles, rules_dir)
-    invoices, payments, customers, as_of, scores = _scored(factures, reglements, clients, date_arrete, rules)
-    table = credit_exposure(invoices, payments, customers, as_of, rules.risk, scores)
+    customers, as_of, book, scores = _scored(factures, reglements, clients, date_arrete, taux_change, rules)
+    table = credit_exposure(book.invoices, book.payments, customers, as_of, rules.risk, scores, receivables=book)
     if blank(code_client):
         return _grid(table, HEADROOM_HEADERS)
     row = _customer_row(table, code_client)

@@ -14,6 +14,7 @@ from encaisse.credit.policy import _blank, effective_policy
 from encaisse.credit.risk import credit_exposure
 from encaisse.credit.scoring import score_customers
 from encaisse.errors import InputError, Problem
+from encaisse.ledger import receivables
 from encaisse.resources import DEFAULT_RULES_DIR
 from encaisse.rules import load
 from encaisse.rules.document import suggestion
@@ -72,11 +73,12 @@ def explain_customer(book, customer_id: str, rules_dir: str | None = None, as_of
     day = as_of or ledger.params.as_of
     risk_class = score = exposure = None
     if day is not None:
-        scores = score_customers(ledger.invoices, ledger.payments, ledger.customers, day, rules.scoring)
+        shared = receivables(ledger.invoices, ledger.payments, day)
+        scores = score_customers(ledger.invoices, ledger.payments, ledger.customers, day, rules.scoring, receivables=shared)
         mine = scores[scores["customer_id"].astype(str) == str(customer["customer_id"])]
         if not mine.empty:
             risk_class, score = str(mine["risk_class"].iloc[0]), float(mine["score"].iloc[0])
-            table = credit_exposure(ledger.invoices, ledger.payments, ledger.customers, day, rules.risk, mine)
+            table = credit_exposure(ledger.invoices, ledger.payments, ledger.customers, day, rules.risk, mine, receivables=shared)
             exposure = float(table["exposure"].iloc[0])
         day = pd.Timestamp(day).date()
     locate = _cell_locator(book)
