@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     argparse._ = _french
     argparse.ngettext = lambda singular, plural, n: _french(singular if n == 1 else plural)
     parser = argparse.ArgumentParser(prog="encaisse", description="Poste clients et trésorerie depuis un classeur Excel.")
+    parser.add_argument("--debug", action="store_true", help="en cas d'erreur inattendue, affiche aussi la trace Python (pour nous la signaler)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
     for add in SUBCOMMANDS:
         add(sub)
@@ -94,6 +95,8 @@ def _recalc(args) -> int:
     # recalc() turns the cyclic garbage collector off while it works and back on at its end; the
     # first collection then walks every object the imports and the formula library left (0,04 s).
     # When the process ends right after (the `encaisse` command), the collector stays off.
+    if args.rules is not None and not args.rules.is_dir():
+        raise EncaisseError(f"Dossier de règles introuvable : {args.rules} (option --rules)")
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -168,7 +171,7 @@ def _add_template(sub) -> None:
     parser.add_argument("out", metavar="SORTIE", type=_xlsx_path, help="fichier .xlsx à écrire (remplacé s'il existe)")
     parser.add_argument("--sample", action="store_true", help="remplir avec les données de démonstration")
     parser.add_argument("--invoices", metavar="N", type=_invoice_count, help="nombre de factures (défaut 10 000, au moins 100 ; implique --sample)")
-    parser.add_argument("--seed", metavar="GRAINE", type=_integer, help="graine du générateur (défaut 7 ; implique --sample)")
+    parser.add_argument("--seed", metavar="GRAINE", type=_seed, help="graine du générateur (défaut 7 ; implique --sample)")
     parser.set_defaults(handler=_template)
 
 
@@ -185,11 +188,21 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"« {text} » n'est pas un nombre entier") from None
 
 
+MAX_SAMPLE_INVOICES = 1_000_000  # an Excel sheet holds 1 048 576 rows: room for the credit notes and later invoices too
+
+
 def _invoice_count(text: str) -> int:
     count = _integer(text)
-    if count < 100:
-        raise argparse.ArgumentTypeError(f"{count} : au moins 100 factures")
+    if not 100 <= count <= MAX_SAMPLE_INVOICES:
+        raise argparse.ArgumentTypeError(f"{count} : entre 100 et 1 000 000 factures (une feuille Excel a 1 048 576 lignes)")
     return count
+
+
+def _seed(text: str) -> int:
+    seed = _integer(text)
+    if not 0 <= seed < 2**32:
+        raise argparse.ArgumentTypeError(f"{seed} : la graine est un entier de 0 à 4 294 967 295")
+    return seed
 
 
 def _template(args) -> int:
@@ -229,15 +242,20 @@ def _kpi(args) -> int:
     from encaisse.kpi import kpi_summary
     from encaisse.report import kpi_report
     from encaisse.workbook import load_workbook
+    from encaisse.workbook.coerce import coerce_amount
 
     as_of = _as_of_option(args.as_of)
     rates = {}
     for text in args.rate:
         code, _, value = text.partition("=")
         try:
-            rates[code.strip().upper()] = float(value.replace(",", "."))
+            rate = coerce_amount(value)
         except ValueError:
-            raise InputError([Problem("--rate", f"« {text} » : attendu DEVISE=TAUX, par exemple USD=0.92")], title="Option invalide") from None
+            rate = None
+        if not code.strip() or rate is None or not 0 < rate < 1e6:
+            raise InputError([Problem("--rate", f"« {text} » : attendu DEVISE=TAUX avec un taux positif en euros pour une unité, "
+                                                f"par exemple USD=0.92")], title="Option invalide")
+        rates[code.strip().upper()] = rate
     ledger = load_workbook(args.book)
     if args.json:
         print(json.dumps(kpi_summary(ledger, as_of, rates=rates or None), ensure_ascii=False, indent=2))
@@ -291,20 +309,104 @@ SUBCOMMANDS.append(_add_demo)
 
 
 def main(argv: list[str] | None = None, *, exiting: bool = False) -> int:
-    """Run one command; `exiting` when the process ends right after (the console command)."""
+    """Run one command; `exiting` when the process ends right after (the console command).
+
+    Whatever happens, the user gets a French message and an exit code — 1 for bad input or a
+    failure, 2 for a usage error (argparse), 130 for Ctrl+C — and a traceback only with --debug.
+    """
+    _console_safe(sys.stdout)
+    _console_safe(sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     args.exiting = exiting
     try:
         return int(args.handler(args) or 0)
     except EncaisseError as error:
-        print(str(error), file=sys.stderr)
+        _say(str(error))
         return 1
     except BrokenPipeError:  # `encaisse kpi … --json | head`: the reader has gone, no traceback
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the final flush would fail again
+        _silence_stdout()
         return 1
+    except KeyboardInterrupt:
+        _say("Interrompu (Ctrl+C) : aucun fichier n'a été laissé à moitié écrit.")
+        return 130
+    except MemoryError:
+        _say("Mémoire insuffisante pour traiter ce classeur.")
+        return 1
+    except OSError as error:  # a full disk, a read-only folder, stdout on a full device…
+        if args.debug:
+            raise
+        _silence_stdout()
+        _say(_os_message(error))
+        return 1
+    except Exception as error:  # noqa: BLE001 - the last guard: never a traceback for a person
+        if args.debug:
+            raise
+        _say(f"Erreur inattendue ({type(error).__name__}) : encaisse n'a pas pu terminer. "
+             "Relancez avec --debug pour le détail technique et signalez-le nous.")
+        return 1
+
+
+def _say(text: str) -> None:
+    try:
+        print(text, file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that the final flush of what is left cannot fail again."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+_OS_ERRORS = {
+    "ENOSPC": "plus de place sur le disque",
+    "EACCES": "accès refusé",
+    "EPERM": "opération non permise",
+    "EROFS": "système de fichiers en lecture seule",
+    "ENOENT": "fichier ou dossier introuvable",
+    "ENOTDIR": "un élément du chemin n'est pas un dossier",
+    "EISDIR": "c'est un dossier, pas un fichier",
+    "EEXIST": "existe déjà",
+    "ENAMETOOLONG": "nom de fichier trop long",
+    "EIO": "erreur d'entrée-sortie",
+}
+
+
+def _os_message(error: OSError) -> str:
+    import errno
+
+    name = errno.errorcode.get(error.errno or 0, "")
+    reason = _OS_ERRORS.get(name, "erreur du système")
+    where = error.filename if error.filename is not None else "sortie standard"
+    return f"Écriture ou lecture impossible ({where}) : {reason}."
+
+
+def _console_safe(stream) -> None:
+    """Never fail on a character the console cannot show (a cp1252 or ASCII console, output
+    redirected on Windows): spaces of the French number format become plain spaces, others '?'."""
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    if encoding in ("utf8", "utf16", "utf32") or not hasattr(stream, "reconfigure"):
+        return
+    try:
+        stream.reconfigure(errors="encaisse-console")
+    except (ValueError, OSError):
+        pass
+
+
+def _console_replace(error: UnicodeEncodeError):
+    text = error.object[error.start:error.end]
+    return "".join(" " if ch in "\u00a0\u202f\u2009" else "?" for ch in text), error.end
+
+
+import codecs  # noqa: E402  (registered once, at import: the handler above must exist first)
+
+codecs.register_error("encaisse-console", _console_replace)
 
 
 def run() -> None:

@@ -6,8 +6,21 @@ Like beancount's loader: validation never stops at the first problem; it returns
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
+
+MAX_SHOWN = 80  # characters of a user's value quoted in a message
+MAX_LISTED = 200  # problems listed in one report; the rest are counted
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def shorten(text: str, limit: int = MAX_SHOWN) -> str:
+    """A value quoted in a message: on one line, and cut with « … » past `limit` characters,
+    so that a huge cell or a file read by mistake is never echoed whole."""
+    text = _CONTROL.sub(" ", str(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True, order=True)
@@ -38,4 +51,7 @@ class InputError(EncaisseError):
     def report(self) -> str:
         count = len(self.problems)
         head = f"{self.title} ({count} problème{'s' if count > 1 else ''}) :"
-        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+        lines = [head, *(f"  - {p}" for p in self.problems[:MAX_LISTED])]
+        if count > MAX_LISTED:
+            lines.append(f"  … et {count - MAX_LISTED} autres problèmes (corrigez les premiers puis relancez)")
+        return "\n".join(lines)

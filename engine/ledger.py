@@ -318,14 +318,15 @@ def receivables(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: ob
     target = links.payment_invoice
     matched = paid & (target >= 0)
     matched[matched] = is_item[target[matched]]
-    matched_paid = np.bincount(target[matched], weights=links.payment_amount[matched], minlength=n)
+    matched_paid = np.bincount(target[matched], weights=links.payment_amount[matched], minlength=n).astype(np.float64)
     left = np.where(is_item, amount - matched_paid, 0.0)
     owed = np.maximum(left, 0.0)
     overpaid = np.maximum(-left, 0.0)
 
     def per_customer(codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
         known = codes >= 0
-        return np.bincount(codes[known], weights=weights[known], minlength=n_customers)
+        # float even when nothing is counted (an empty bincount is int64, and += of floats would fail)
+        return np.bincount(codes[known], weights=weights[known], minlength=n_customers).astype(np.float64)
 
     unmatched = paid & ~matched
     pool = per_customer(customer, overpaid) + per_customer(customer[is_note], -amount[is_note])
@@ -395,8 +396,8 @@ def balances(book: Receivables) -> pd.DataFrame:
     present |= credit > 0
     table = pd.DataFrame({
         "customer_id": links.customers,
-        "open_amount": np.bincount(codes, weights=open_amount, minlength=n_customers),
-        "overdue_amount": np.bincount(codes, weights=overdue, minlength=n_customers),
+        "open_amount": np.bincount(codes, weights=open_amount, minlength=n_customers).astype(np.float64),
+        "overdue_amount": np.bincount(codes, weights=overdue, minlength=n_customers).astype(np.float64),
         "open_invoices": np.bincount(codes[open_amount > 0], minlength=n_customers).astype("int64"),
         "credit": credit,
     })[present]

@@ -240,7 +240,8 @@ def test_today_draws_a_warning(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"pas un classeur", "ce n'est pas un classeur .xlsx/.xlsm lisible (archive zip invalide : File is not a zip file)"),
+    (b"pas un classeur", "ce n'est pas un classeur Excel .xlsx/.xlsm lisible (le fichier n'est pas une archive zip valide ; "
+                         "un ancien classeur .xls doit être réenregistré au format .xlsx)"),
 ])
 def test_corrupt_file(tmp_path, content, message):
     book = tmp_path / "b.xlsx"
@@ -258,7 +259,7 @@ def test_truncated_package_is_reported(tmp_path):
     with pytest.raises(InputError) as caught:
         recalc(book)
     assert caught.value.problems[0].where == str(book)
-    assert "archive zip invalide" in caught.value.problems[0].message or "illisible" in caught.value.problems[0].message
+    assert "archive zip valide" in caught.value.problems[0].message or "illisible" in caught.value.problems[0].message
     assert book.read_bytes() == data[: len(data) // 2]
 
 

@@ -321,7 +321,7 @@ def test_missing_and_unreadable_files_name_the_file(tmp_path):
         load_workbook(tmp_path / "absent.xlsx")
     broken = tmp_path / "abime.xlsx"
     broken.write_bytes(b"ceci n'est pas un classeur")
-    with pytest.raises(InputError, match=r"Le fichier .*abime\.xlsx n'est pas un classeur Excel lisible"):
+    with pytest.raises(InputError, match=r"abime\.xlsx : ce n'est pas un classeur Excel \.xlsx/\.xlsm lisible \(le fichier n'est pas une archive zip"):
         load_workbook(broken)
     assert issubclass(InputError, encaisse.EncaisseError)
 

@@ -159,7 +159,7 @@ def rates_arg(value: Any) -> dict[str, float] | None:
             if isinstance(rate, str) and _is_rate_header(rate):
                 continue  # a header row such as « Taux »
             raise SheetError(f"taux de change « {rate} » pour {code} n'est pas un nombre") from None
-        if number is None or number <= 0:
+        if number is None or not 0 < number < 1e6:  # NaN fails both comparisons
             raise SheetError(f"taux de change de {code} absent ou nul (euros pour une unité, ex. USD=0,92)")
         rates[str(coerce_text(code)).strip().upper()] = number
     return rates

@@ -13,6 +13,7 @@ import datetime as dt
 import difflib
 import functools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from encaisse.errors import Problem
+from encaisse.errors import Problem, shorten
 
 Path_ = tuple  # a path in the document: ('calendriers', 'standard', 'etapes', 2, 'jour')
 
@@ -105,9 +106,29 @@ def _compose(text: str) -> yaml.Node | None:
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
+# A rule file is a few kilobytes written by hand: these bounds only stop hostile or broken files
+# (an alias "bomb" of 1 KB expands to billions of values; a self-referencing alias never ends).
+MAX_FILE_BYTES = 1 << 20
+MAX_VALUES = 100_000  # the message below says it in words
+MAX_DEPTH = 64
+
+
+class _TooBig(Exception):
+    """The document expands beyond MAX_VALUES values (aliases), nests beyond MAX_DEPTH, or loops."""
+
+    def __init__(self, node: yaml.Node, message: str):
+        super().__init__(message)
+        self.node, self.message = node, message
+
+
 def read_document(path: Path, display: str) -> Document:
     doc = Document(display)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            doc.problems.append(Problem(display, f"fichier trop volumineux pour un fichier de règles ({size // 1024} Ko ; "
+                                                 f"au plus {MAX_FILE_BYTES // 1024} Ko)"))
+            return doc
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         doc.problems.append(Problem(f"{display}:1:1", f"le fichier n'est pas en UTF-8 (octet {error.start})"))
@@ -123,18 +144,51 @@ def read_document(path: Path, display: str) -> Document:
         doc.problems.append(Problem(f"{display}:{position.line}:{position.column}", _yaml_message(error)))
         return doc
     except yaml.YAMLError as error:
-        doc.problems.append(Problem(f"{display}:1:1", f"erreur de syntaxe YAML ({error})"))
+        doc.problems.append(Problem(f"{display}:1:1", f"erreur de syntaxe YAML ({shorten(str(error))})"))
+        return doc
+    except RecursionError:
+        doc.problems.append(Problem(f"{display}:1:1", f"imbrication trop profonde (au plus {MAX_DEPTH} niveaux de listes ou de clés)"))
         return doc
     if root is None:
         doc.data = {}
         doc.values[()] = Position(1, 1)
         return doc
     doc.values[()] = Position.of(root.start_mark)
-    doc.data = _plain(root, (), doc)
+    try:
+        doc.data = _plain(root, (), doc, _Walk())
+    except _TooBig as error:
+        position = Position.of(error.node.start_mark)
+        doc.problems.append(Problem(f"{display}:{position.line}:{position.column}", error.message))
+        doc.data = None
     return doc
 
 
-def _plain(node: yaml.Node, path: Path_, doc: Document) -> Any:
+@dataclass
+class _Walk:
+    """What the walk over the node graph has seen: values built, and the nodes being built (aliases)."""
+
+    values: int = 0
+    open_nodes: set = field(default_factory=set)
+
+
+def _plain(node: yaml.Node, path: Path_, doc: Document, walk: _Walk) -> Any:
+    walk.values += 1
+    if walk.values > MAX_VALUES:
+        raise _TooBig(node, "trop de valeurs une fois les alias (*nom) développés (au plus 100 000)")
+    if len(path) > MAX_DEPTH:
+        raise _TooBig(node, f"imbrication trop profonde (au plus {MAX_DEPTH} niveaux de listes ou de clés)")
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        if id(node) in walk.open_nodes:
+            raise _TooBig(node, "alias (*nom) qui se contient lui-même")
+        walk.open_nodes.add(id(node))
+        try:
+            return _plain_collection(node, path, doc, walk)
+        finally:
+            walk.open_nodes.discard(id(node))
+    return _plain_scalar(node, doc)
+
+
+def _plain_collection(node: yaml.Node, path: Path_, doc: Document, walk: _Walk) -> Any:
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -157,22 +211,29 @@ def _plain(node: yaml.Node, path: Path_, doc: Document) -> Any:
             if isinstance(value_node, yaml.ScalarNode) and value_node.value == "" and value_node.tag.endswith(":null"):
                 value_position = key_position  # an empty value has no place of its own: point at its key
             doc.values[here] = value_position
-            result[key] = _plain(value_node, here, doc)
+            result[key] = _plain(value_node, here, doc, walk)
         return result
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for index, item in enumerate(node.value):
-            here = path + (index,)
-            doc.values[here] = doc.keys[here] = Position.of(item.start_mark)
-            items.append(_plain(item, here, doc))
-        return items
+    items = []
+    for index, item in enumerate(node.value):
+        here = path + (index,)
+        doc.values[here] = doc.keys[here] = Position.of(item.start_mark)
+        items.append(_plain(item, here, doc, walk))
+    return items
+
+
+def _plain_scalar(node: yaml.Node, doc: Document) -> Any:
     try:
         value = _constructor.construct_object(node, deep=True)
     except (yaml.constructor.ConstructorError, ValueError) as error:
         position = Position.of(node.start_mark)
         detail = "date invalide" if node.tag.endswith(":timestamp") else "valeur illisible"
         doc.problems.append(Problem(f"{doc.display}:{position.line}:{position.column}",
-                                    f"{detail} « {node.value} »" + ("" if detail == "date invalide" else f" ({error})")))
+                                    f"{detail} « {shorten(node.value)} »" + ("" if detail == "date invalide" else f" ({shorten(str(error))})")))
+        return Unreadable(node.value)
+    if isinstance(value, float) and not math.isfinite(value):
+        position = Position.of(node.start_mark)
+        doc.problems.append(Problem(f"{doc.display}:{position.line}:{position.column}",
+                                    f"nombre « {shorten(node.value)} » non fini : .nan et .inf ne sont pas des valeurs permises"))
         return Unreadable(node.value)
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
@@ -215,7 +276,7 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f"« {value} »"
+        return f"« {shorten(value)} »"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (dict, list)):

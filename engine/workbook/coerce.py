@@ -17,13 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from encaisse.errors import Problem
+from encaisse.errors import Problem, shorten
 from encaisse.tables import CELLS, Column, Table, normalize_header
 
 # Day numbers (days since 1970-01-01) that datetime64[ns] can hold.
@@ -35,6 +35,10 @@ _MAX_SERIAL = 2958465  # 9999-12-31
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 _DATE_EXPECTED = "attendu : une date jj/mm/aaaa"
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+# Excel keeps 15 significant digits: no amount, count or rate of a book reaches this. Larger (or
+# infinite) numbers are refused rather than carried into sums that overflow into nonsense.
+MAX_NUMBER = 1e15
+_OUT_OF_RANGE = "hors limites (au plus 999 999 999 999 999 en valeur absolue)"
 # Thousands separators and currency marks that French exports put in amounts.
 _AMOUNT_NOISE = r"[\s\u00a0\u202f\u2009'’€]|EUR|eur"
 
@@ -78,8 +82,12 @@ def column_letter(index: int) -> str:
 
 
 def show(value: object) -> str:
-    """A raw cell value as a person typed it, for messages."""
-    if isinstance(value, float) and value.is_integer():
+    """A raw cell value as a person typed it, for messages (cut past 80 characters)."""
+    return shorten(_shown(value))
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     if isinstance(value, (dt.datetime, pd.Timestamp)):
         return value.strftime("%d/%m/%Y %H:%M") if (value.hour or value.minute) else value.strftime("%d/%m/%Y")
@@ -105,10 +113,26 @@ def missing_message(column: Column) -> str:
 def bad_message(column: Column | None, kind: str, raw: object) -> str:
     if kind == "date":
         return f"date « {show(raw)} » illisible ({_DATE_EXPECTED})"
-    if kind == "amount":
-        return f"montant « {show(raw)} » n'est pas un nombre"
-    name = label(column) if column is not None else "valeur"
+    name = "montant" if kind == "amount" else label(column) if column is not None else "valeur"
+    if _is_number(raw):
+        return f"{name} « {show(raw)} » {_OUT_OF_RANGE}"
     return f"{name} « {show(raw)} » n'est pas un nombre"
+
+
+def _is_number(raw: object) -> bool:
+    """A number, or text that reads as one (a number refused is then refused for its size)."""
+    if isinstance(raw, (int, float, np.integer, np.floating)) and not isinstance(raw, bool):
+        return True
+    return isinstance(raw, str) and not np.isnan(parse_numbers(np.array([raw], dtype=object))[0])
+
+
+def _refuse_out_of_range(numbers: np.ndarray, bad: np.ndarray) -> None:
+    """Mark numbers whose size is absurd (or infinite) as bad, in place."""
+    with np.errstate(invalid="ignore"):
+        huge = ~(np.abs(numbers) < MAX_NUMBER) & ~np.isnan(numbers)
+    if huge.any():
+        bad |= huge
+        numbers[huge] = np.nan
 
 
 # ---------------------------------------------------------------- header matching
@@ -234,7 +258,9 @@ def to_numbers(values: np.ndarray, *, percent: bool = False, seen: tuple[str, np
     n = len(values)
     kind, blank = seen or inspect(values)
     if kind in ("floating", "integer", "mixed-integer-float", "empty"):
-        return values.astype(np.float64), np.zeros(n, dtype=bool)
+        numbers, bad = values.astype(np.float64), np.zeros(n, dtype=bool)
+        _refuse_out_of_range(numbers, bad)
+        return numbers, bad
     numbers = np.full(n, np.nan)
     bad = np.zeros(n, dtype=bool)
     idx = np.flatnonzero(~blank)
@@ -250,6 +276,7 @@ def to_numbers(values: np.ndarray, *, percent: bool = False, seen: tuple[str, np
         numbers[where] = parsed
         bad[where] = np.isnan(parsed) & (texts != "")
     bad[idx[~(is_num | is_str)]] = True
+    _refuse_out_of_range(numbers, bad)
     return numbers, bad
 
 
@@ -437,12 +464,15 @@ def coerce_columns(
     sheet: str | None = None,
     header_row: int = 1,
     first_col: int = 0,
+    errors: Mapping[tuple[int, int], str] | None = None,
 ) -> Coerced:
     """Header cells + one array of raw cells per header (or a 2-D object array) -> Coerced.
 
     `header_row` is the Excel row of the headers (data starts the row below), `first_col` the
     0-based sheet column of the first header. Rows with no cell filled in the table's columns
-    are dropped silently (Excel tables keep an empty last row).
+    are dropped silently (Excel tables keep an empty last row). `errors` maps (Excel row,
+    0-based sheet column) to the Excel error a cell holds (#N/A…): such a cell is a problem named
+    as that error, in any column the table reads, never a blank.
     """
     located: list[Located] = []
 
@@ -469,6 +499,11 @@ def coerce_columns(
     keep = np.zeros(height, dtype=bool)
     for _, blank in seen.values():
         keep |= ~blank
+    key_at = {first_col + index: key for key, index in found.items()}
+    error_at = {(row, key_at[col]): text for (row, col), text in (errors or {}).items()
+                if col in key_at and 0 <= row - header_row - 1 < height}
+    for row, _ in error_at:
+        keep[row - header_row - 1] = True
     rows = header_row + 1 + np.arange(height, dtype=np.int64)
     if not keep.all():
         rows = rows[keep]
@@ -494,11 +529,18 @@ def coerce_columns(
             bad = np.zeros(n, dtype=bool)
         data[column.key] = converted
         for i in np.flatnonzero(bad):
-            located.append(Located(int(rows[i]), index, Problem(where(index, int(rows[i]), headers[index]), bad_message(column, column.kind, values[i]))))
+            if (int(rows[i]), column.key) not in error_at:
+                located.append(Located(int(rows[i]), index, Problem(where(index, int(rows[i]), headers[index]), bad_message(column, column.kind, values[i]))))
         if column.required:
             text = missing_message(column)
             for i in np.flatnonzero(missing):
-                located.append(Located(int(rows[i]), index, Problem(where(index, int(rows[i]), headers[index]), text)))
+                if (int(rows[i]), column.key) not in error_at:
+                    located.append(Located(int(rows[i]), index, Problem(where(index, int(rows[i]), headers[index]), text)))
+    for (row, key), text in error_at.items():
+        index = found[key]
+        column = table.column(key)
+        located.append(Located(row, index, Problem(where(index, row, headers[index]),
+                                                   f"valeur d'erreur Excel {shorten(text, 20)} dans « {column.header} » : corrigez la formule ou la saisie")))
     data["row"] = rows
     frame = pd.DataFrame(data, copy=False)  # the columns are fresh arrays: no need for pandas to copy them
     if sheet is not None:  # so that a later check (e.g. the currency) can name cells, not just rows

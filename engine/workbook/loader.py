@@ -32,6 +32,7 @@ from encaisse.workbook.coerce import (
 )
 from encaisse.errors import InputError, Problem
 from encaisse.ledger import Ledger, Params
+from encaisse.workbook.package import Package, error_cells, open_package, read_package, used_extent
 from encaisse.tables import (
     CUSTOMERS,
     INVOICES,
@@ -98,7 +99,9 @@ def _open(path: Path) -> calamine.CalamineWorkbook:
 
 
 def _load(path: Path) -> Ledger:
-    with _open(path) as book:
+    package = read_package(str(path))  # refuses what is unsafe to inflate (zip bombs, encrypted parts) before any reading
+    with open_package(str(path)) as archive, _open(path) as book:
+        sheets = _Sheets(archive, package)
         sheet_names = list(book.sheet_names)
         table_names = list(book.table_names or [])
         problems: list[SheetProblem] = []
@@ -106,7 +109,7 @@ def _load(path: Path) -> Ledger:
         frames: dict[str, pd.DataFrame] = {}
         rank = {name: i for i, name in enumerate(sheet_names)}
         for table in TABLES:
-            read = _read_table(book, table, sheet_names, table_names)
+            read = _read_table(book, table, sheet_names, table_names, sheets)
             if read is None:
                 frames[table.attr] = empty_frame(table)
                 if table.required:
@@ -115,7 +118,7 @@ def _load(path: Path) -> Ledger:
             reads[table.attr] = read
             frames[table.attr] = read.coerced.frame
             problems.extend(SheetProblem(rank.get(read.sheet, -1), p.row, p.col, p.problem) for p in read.coerced.problems)
-        params, param_problems = _read_params(path, book, sheet_names)
+        params, param_problems = _read_params(path, book, sheet_names, sheets)
         problems.extend(param_problems)
         problems.extend(_check_links(reads, rank))
     if problems:
@@ -135,18 +138,67 @@ def _find(names: list[str], *wanted: str) -> str | None:
     return next((name for name in names if normalize_header(name) in keys), None)
 
 
-def _read_table(book: calamine.CalamineWorkbook, table: Table, sheet_names: list[str], table_names: list[str]) -> TableRead | None:
+class _Sheets:
+    """What is checked once per sheet before the fast reader reads it: that its grid has a sane
+    size (one stray cell far away makes it billions of cells, which the reader would allocate and
+    die on), and which cells hold Excel errors (the fast reader gives them as empty text)."""
+
+    def __init__(self, archive, package: Package):
+        self._archive, self._errors, self._checked = archive, {}, set()
+        self._parts = {sheet.name: sheet.part for sheet in package.sheets}
+        self._table_sheets = {key: table.sheet for key, table in package.tables.items()}
+
+    def check_table(self, name: str) -> None:
+        sheet = self._table_sheets.get(name.upper())
+        if sheet is not None:
+            self.check(sheet)
+
+    def check(self, sheet: str) -> None:
+        part = self._parts.get(sheet)
+        if part is None or sheet in self._checked:
+            return
+        rows, cols = used_extent(self._archive, part)
+        if rows * cols > MAX_CELLS:
+            far = f"{sheet}!{column_letter(cols - 1)}{rows}"
+            raise InputError([Problem(far, f"zone utilisée de la feuille trop grande ({_count(rows)} lignes × {_count(cols)} colonnes) : "
+                                           f"une cellule isolée loin des données ? Supprimez les lignes et colonnes inutilisées")],
+                             title="Lecture impossible")
+        self._checked.add(sheet)
+
+    def errors(self, sheet: str) -> dict[tuple[int, int], str]:
+        if sheet not in self._errors:
+            part = self._parts.get(sheet)
+            self._errors[sheet] = error_cells(self._archive, part) if part else {}
+        return self._errors[sheet]
+
+
+# The grid the fast reader allocates for one sheet (24 bytes a cell): a table of a million
+# invoices on 12 columns stays far below.
+MAX_CELLS = 40_000_000
+
+
+def _count(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")
+
+
+def _read_table(book: calamine.CalamineWorkbook, table: Table, sheet_names: list[str], table_names: list[str],
+                sheets: _Sheets | None = None) -> TableRead | None:
     name = _find(table_names, table.name, table.sheet)
     if name is not None:
+        if sheets is not None:
+            sheets.check_table(name)
         found = book.get_table_by_name(name)
         headers = list(found.columns)
         rows = found.to_python()
         start = found.start or (1, 0)
-        coerced = coerce_columns(headers, grid(rows, len(headers)), table, sheet=found.sheet, header_row=start[0], first_col=start[1])
+        coerced = coerce_columns(headers, grid(rows, len(headers)), table, sheet=found.sheet, header_row=start[0], first_col=start[1],
+                                 errors=sheets.errors(found.sheet) if sheets is not None else None)
         return TableRead(table, found.sheet, coerced)
     sheet_name = _find(sheet_names, table.sheet, table.name)
     if sheet_name is None:
         return None
+    if sheets is not None:
+        sheets.check(sheet_name)
     sheet = book.get_sheet_by_name(sheet_name)
     rows = sheet.to_python()
     if not rows or not any(v != "" and v is not None for row in rows[:_HEADER_SEARCH_ROWS] for v in row):
@@ -154,7 +206,8 @@ def _read_table(book: calamine.CalamineWorkbook, table: Table, sheet_names: list
     top, left = sheet.start or (0, 0)
     at = _header_index(rows, table)
     headers = rows[at] if rows else []
-    coerced = coerce_columns(headers, grid(rows[at + 1:], len(headers)), table, sheet=sheet_name, header_row=top + at + 1, first_col=left)
+    coerced = coerce_columns(headers, grid(rows[at + 1:], len(headers)), table, sheet=sheet_name, header_row=top + at + 1, first_col=left,
+                             errors=sheets.errors(sheet_name) if sheets is not None else None)
     return TableRead(table, sheet_name, coerced)
 
 
@@ -197,7 +250,7 @@ def defined_names(path: Path) -> dict[str, tuple[str, int, int]]:
     return names
 
 
-def _read_params(path: Path, book: calamine.CalamineWorkbook, sheet_names: list[str]) -> tuple[Params, list[SheetProblem]]:
+def _read_params(path: Path, book: calamine.CalamineWorkbook, sheet_names: list[str], checked: _Sheets) -> tuple[Params, list[SheetProblem]]:
     if not zipfile.is_zipfile(path):
         return Params(), []
     names = defined_names(path)
@@ -212,6 +265,7 @@ def _read_params(path: Path, book: calamine.CalamineWorkbook, sheet_names: list[
             continue
         sheet, row, col = place
         if sheet not in sheets:
+            checked.check(sheet)
             sheets[sheet] = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
         cells = sheets[sheet]
         raw = cells[row][col] if row < len(cells) and col < len(cells[row]) else ""
@@ -316,8 +370,8 @@ def _check_links(reads: dict[str, TableRead], rank: dict[str, int]) -> list[Shee
 
 def _duplicates(read: TableRead, key: str, what: str, codes: np.ndarray, first: np.ndarray, rank: dict[str, int]) -> list[SheetProblem]:
     """One problem per repeated id, naming the line where it first appears."""
-    positions = np.arange(len(codes))
-    again = np.flatnonzero((codes >= 0) & (first[np.maximum(codes, 0)] != positions))
+    positions = np.flatnonzero(codes >= 0)  # blank ids (code -1) are reported as missing, not as duplicates
+    again = positions[first[codes[positions]] != positions]
     frame = read.coerced.frame
     sheet, col = rank.get(read.sheet, -1), read.coerced.positions[key]
     problems = []

@@ -135,15 +135,111 @@ def split_ref(ref: str) -> tuple[int, int]:
     return int(m.group(2)), column_index_from_string(m.group(1).upper())
 
 
+# Bounds that only a hostile or broken file reaches: a part that inflates more than this ratio and
+# beyond this size (a "zip bomb"), too many parts, or more XML in all than any workbook holds.
+MAX_PARTS = 10_000
+MAX_RATIO = 200
+RATIO_FROM_BYTES = 64 << 20
+MAX_TOTAL_BYTES = 4 << 30
+
+
+def archive_problems(zf: zipfile.ZipFile, path: str) -> list[Problem]:
+    """What makes the archive unsafe to inflate, from its directory alone (nothing is decompressed)."""
+    infos = zf.infolist()
+    if len(infos) > MAX_PARTS:
+        return [Problem(str(path), f"archive de {len(infos)} parties (au plus {MAX_PARTS}) : ce n'est pas un classeur ordinaire")]
+    problems = []
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.flag_bits & 0x1:
+            problems.append(Problem(f"{path} ({info.filename})", "partie chiffrée : enregistrez le classeur sans mot de passe"))
+        elif info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            problems.append(Problem(f"{path} ({info.filename})", "méthode de compression non prise en charge : réenregistrez le classeur avec Excel"))
+        elif info.file_size > RATIO_FROM_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            problems.append(Problem(f"{path} ({info.filename})", f"partie de {info.file_size >> 20} Mo une fois décompressée "
+                                                                 f"pour {max(info.compress_size >> 10, 1)} Ko dans le fichier : taux de compression anormal, lecture refusée"))
+    if not problems and total > MAX_TOTAL_BYTES:
+        problems.append(Problem(str(path), f"{total >> 20} Mo une fois décompressé (au plus {MAX_TOTAL_BYTES >> 20} Mo) : lecture refusée"))
+    return problems
+
+
 def open_package(path: str) -> zipfile.ZipFile:
+    zf = _open_zip(path)
+    problems = archive_problems(zf, path)
+    if problems:
+        zf.close()
+        raise InputError(problems, title="Classeur refusé")
+    return zf
+
+
+_ERROR_CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*?\bt="e"[^>]*>(.*?)</(?:\w+:)?c>', re.S)
+_ERROR_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+_CELL_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
+
+
+def error_cells(zf: zipfile.ZipFile, member: str) -> dict[tuple[int, int], str]:
+    """Cells stored as Excel errors (`t="e"`: #N/A, #DIV/0!…): (1-based row, 0-based column) -> error.
+
+    The fast reader gives such a cell as an empty text; this names it. A chunk of the sheet is
+    searched cell by cell only when it holds the marker at all.
+    """
+    found: dict[tuple[int, int], str] = {}
+    tail = b""
+    with zf.open(member) as stream:
+        while chunk := stream.read(_CHUNK):
+            data = tail + chunk
+            end = data.rfind(b"</c>")
+            end = end + 4 if end >= 0 else max(len(data) - 4096, 0)
+            if b't="e"' in data[:end]:
+                for cell in _ERROR_CELL.finditer(data, 0, end):
+                    ref = _CELL_REF.search(cell.group(0), 0, cell.start(1) - cell.start(0))
+                    value = _ERROR_VALUE.search(cell.group(1))
+                    if ref:
+                        row, col = int(ref.group(2)), column_index_from_string(ref.group(1).decode()) - 1
+                        found[(row, col)] = value.group(1).decode("utf-8", "replace").strip() if value else "#VALEUR!"
+            tail = data[end:]
+    return found
+
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="\$?([A-Z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Z]{1,3})\$?([0-9]{1,7}))?"')
+_ROW_NUMBER = re.compile(rb'<(?:\w+:)?row\s[^>]*?\br="([0-9]{1,9})"')
+_WIDE_CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="([A-Z]{2,3})[0-9]')
+SCAN_BYTES = 8 << 20
+
+
+def used_extent(zf: zipfile.ZipFile, member: str) -> tuple[int, int]:
+    """(last row, last column), 1-based, that a reader would allocate a grid up to.
+
+    The <dimension> at the top of the sheet says it for a file Excel wrote; a sheet of up to a
+    few megabytes is also searched for its actual cells (a hand-made file may say otherwise).
+    """
+    with zf.open(member) as stream:
+        head = stream.read(4096)
+    rows = cols = 0
+    found = _DIMENSION.search(head)
+    if found:
+        last_col, last_row = (found.group(3), found.group(4)) if found.group(3) else (found.group(1), found.group(2))
+        rows, cols = int(last_row), column_index_from_string(last_col.decode())
+    if zf.getinfo(member).file_size <= SCAN_BYTES:
+        data = zf.read(member)
+        rows = max([rows, *(int(r) for r in set(_ROW_NUMBER.findall(data)))])
+        cols = max([cols, *(column_index_from_string(c.decode()) for c in set(_WIDE_CELL.findall(data)))])
+    return rows, cols
+
+
+def _open_zip(path: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
     except FileNotFoundError:
-        raise InputError([Problem(str(path), "fichier introuvable")], title="Recalcul impossible") from None
-    except (zipfile.BadZipFile, OSError) as error:
+        raise InputError([Problem(str(path), "fichier introuvable")], title="Lecture impossible") from None
+    except IsADirectoryError:
+        raise InputError([Problem(str(path), "c'est un dossier, pas un classeur")], title="Lecture impossible") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         raise InputError(
-            [Problem(str(path), f"ce n'est pas un classeur .xlsx/.xlsm lisible (archive zip invalide : {error})")],
-            title="Recalcul impossible",
+            [Problem(str(path), "ce n'est pas un classeur Excel .xlsx/.xlsm lisible (le fichier n'est pas une archive zip valide ; "
+                                "un ancien classeur .xls doit être réenregistré au format .xlsx)")],
+            title="Lecture impossible",
         ) from None
 
 
@@ -152,8 +248,13 @@ def _parse(zf: zipfile.ZipFile, member: str, path: str) -> ET.Element:
         return ET.fromstring(zf.read(member))
     except KeyError:
         raise InputError([Problem(str(path), f"partie « {member} » absente du classeur")], title="Classeur corrompu") from None
-    except (ET.ParseError, zipfile.BadZipFile, OSError, EOFError) as error:
-        raise InputError([Problem(str(path), f"partie « {member} » illisible : {error}")], title="Classeur corrompu") from None
+    except ET.ParseError as error:
+        line, column = error.position
+        raise InputError([Problem(str(path), f"partie « {member} » illisible : XML mal formé (ligne {line}, colonne {column})")],
+                         title="Classeur corrompu") from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
+        raise InputError([Problem(str(path), f"partie « {member} » illisible : archive endommagée (somme de contrôle ou "
+                                             f"compression incorrecte)")], title="Classeur corrompu") from None
 
 
 def _rels(zf: zipfile.ZipFile, part: str, path: str) -> dict[str, str]:
