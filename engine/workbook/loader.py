@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import re
 import zipfile
+import zlib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,10 +83,12 @@ def load_workbook(path: str | Path) -> Ledger:
     gc.disable()  # millions of small cell objects: the cyclic collector only slows the read down
     try:
         return _load(path)
-    except calamine.CalamineError as error:
-        raise InputError(f"Le fichier {path} n'est pas un classeur Excel lisible ({error})", title="Lecture impossible") from None
-    except (zipfile.BadZipFile, ET.ParseError, OSError) as error:
-        raise InputError(f"Le fichier {path} n'est pas un classeur Excel lisible ({error})", title="Lecture impossible") from None
+    except calamine.CalamineError:  # its messages are English and technical: say what it means
+        raise InputError(f"Le fichier {path} n'est pas un classeur Excel lisible (contenu non reconnu : est-ce bien un "
+                         f"classeur .xlsx ou .xlsm enregistré par Excel ?)", title="Lecture impossible") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, ET.ParseError, OSError):
+        raise InputError(f"Le fichier {path} n'est pas un classeur Excel lisible (archive endommagée : somme de contrôle ou "
+                         f"compression incorrecte)", title="Lecture impossible") from None
     finally:
         if was_enabled:
             gc.enable()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Literal
 from xml.etree import ElementTree as ET
@@ -252,7 +253,7 @@ def _parse(zf: zipfile.ZipFile, member: str, path: str) -> ET.Element:
         line, column = error.position
         raise InputError([Problem(str(path), f"partie « {member} » illisible : XML mal formé (ligne {line}, colonne {column})")],
                          title="Classeur corrompu") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
         raise InputError([Problem(str(path), f"partie « {member} » illisible : archive endommagée (somme de contrôle ou "
                                              f"compression incorrecte)")], title="Classeur corrompu") from None
 
