@@ -14,7 +14,8 @@ from encaisse.cli import main
 from encaisse.rules import load_legal
 from encaisse.rules.legal import EcbRate, LegalData, LegalDataError, LegalRate
 from encaisse.rules.records import LimitAction, RiskPolicy
-from encaisse.rules import DEFAULT_RULES_DIR, FILES, RulesError, check, load
+from encaisse.rules import CHANNELS as rules_channels, DEFAULT_RULES_DIR, FILES, RulesError, check, load
+from encaisse.tables import CHANNELS
 from encaisse.rules.records import Factor, ScoringPolicy
 
 # A small complete rule set whose line numbers the tests below rely on (line numbers in comments).
@@ -157,6 +158,7 @@ def test_default_rules_are_valid_and_reproduce_the_seed_policy():
         ("mise_en_demeure", 20, "recommande", "formel"),
     ]
     assert standard.steps[1].payment_link and standard.steps[2].phone_task
+    assert [s.label for s in standard.steps][-1] == "Mise en demeure (lettre recommandée AR)"  # labels for people: the rules'
     assert [s.offset for s in rules.dunning.timelines["souple"].steps] == [5, 15, 30]
     assert [s.offset for s in rules.dunning.timelines["renforce"].steps] == [-5, 1, 15, 30]
     assert rules.dunning.timeline_for("PME", "D")[0].name == "renforce"
@@ -650,4 +652,25 @@ def test_load_legal_reports_problems_with_positions(tmp_path):
     assert [f"{p.where}: {p.message}" for p in caught.value.problems] == [
         f"{path.as_posix()}:3:30: « taux » : « quatre » n'est pas un nombre"
     ]
+
+
+def test_channels_are_defined_once_and_the_schema_lists_the_same():
+    """The channel ids live in encaisse.tables (the Journal's Canal and relances.yaml's `canal`);
+    the schema repeats them for editors' completion and must not drift."""
+    schema = json.loads((DEFAULT_RULES_DIR / "schema" / "relances.schema.json").read_text(encoding="utf-8"))
+    enums = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "canal" in node.get("properties", {}):
+                enums.append(node["properties"]["canal"]["enum"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    assert enums == [list(CHANNELS)] and CHANNELS == ("email", "telephone", "courrier", "recommande")
+    assert rules_channels is CHANNELS
 

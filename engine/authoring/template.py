@@ -38,6 +38,7 @@ from encaisse.ledger import Ledger, Params
 from encaisse.authoring.sample import generate_sample
 from encaisse.tables import (
     ACTIVITY,
+    CHANNELS,
     CUSTOMERS,
     DISPUTE_CATEGORIES,
     FLOWS,
@@ -67,7 +68,6 @@ SEGMENTS = ("TPE", "PME", "Grand compte", "Secteur public")
 CURRENCIES = ("EUR", "USD", "GBP", "CHF")
 DIRECTIONS = ("encaissement", "décaissement")
 FREQUENCIES = ("hebdomadaire", "mensuel", "trimestriel", "annuel")
-CHANNELS = ("e-mail", "téléphone", "courrier", "lettre recommandée")
 
 # (table name, column key) -> allowed values, blocking?  Non-blocking lists warn but accept a
 # value pasted from an ERP; the rules (YAML) may define more categories than these.

@@ -45,10 +45,9 @@ from encaisse.rules.records import (
     Rules,
 )
 from encaisse.resources import DEFAULT_LEGAL_FILE, SCHEMA_DIR
-from encaisse.tables import DISPUTE_CATEGORIES
+from encaisse.tables import CHANNELS, DISPUTE_CATEGORIES
 
 TEMPLATES_DIR = "modeles"
-CHANNELS = ("email", "telephone", "courrier", "recommande")
 
 # file name -> schema name, in the order they are read
 FILES: tuple[str, ...] = ("conditions.yaml", "relances.yaml", "litiges.yaml", "risque.yaml", "scoring.yaml", "legal.yaml")
