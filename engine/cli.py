@@ -282,6 +282,7 @@ def _add_demo(sub) -> None:
 def _demo(args) -> int:
     import time
 
+    from encaisse.fr import number
     from encaisse.recalc import recalc
     from encaisse.report import demo_summary
     from encaisse.rules import check
@@ -300,7 +301,7 @@ def _demo(args) -> int:
     target = args.out / args.book.name.replace(".xlsx", "-recalcule.xlsx")
     report = recalc(args.book, out=target)
     print("\n" + report.summary())
-    elapsed = f"{time.perf_counter() - started:.1f}".replace(".", ",")
+    elapsed = number(time.perf_counter() - started, 1)
     print(f"\nDémonstration terminée en {elapsed} s. Le tableau de bord recalculé est dans {target}.")
     return 0
 

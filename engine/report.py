@@ -1,52 +1,18 @@
 """French text of the KPIs, for `encaisse kpi` and `encaisse demo`.
 
-Amounts as `1 234,56 €` (narrow no-break space between thousands), dates as `31/10/2026`,
-days with one decimal, rates as percentages; an undefined KPI reads « non calculable ».
+Every figure is formatted by `encaisse.fr` (amounts `1 234,56 €`, dates `31/10/2026`, days with
+one decimal, rates as percentages); an undefined KPI reads « non calculable ».
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 
+from encaisse.fr import UNDEFINED, count, date, days, euros, month, percent, signed_days
 from encaisse.kpi.summary import BEHAVIOUR_DAYS, CEI_MONTHS, DAYS, DUNNING_WINDOW, kpi_summary, resolve_as_of
 from encaisse.ledger import Ledger
-
-NARROW_NBSP = "\u202f"
-UNDEFINED = "non calculable"
-MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
-
-
-def _grouped(text: str) -> str:
-    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
-    groups = []
-    while len(digits) > 3:
-        digits, tail = digits[:-3], digits[-3:]
-        groups.insert(0, tail)
-    return sign + NARROW_NBSP.join([digits, *groups])
-
-
-def euros(value: float | None) -> str:
-    """1234.5 -> '1 234,50 €' (narrow no-break spaces)."""
-    if value is None:
-        return UNDEFINED
-    whole, cents = f"{round(value, 2):.2f}".split(".")
-    return f"{_grouped(whole)},{cents}{NARROW_NBSP}€"
-
-
-def days(value: float | None) -> str:
-    return UNDEFINED if value is None else f"{value:.1f}".replace(".", ",").replace("-", "−") + " jours"
-
-
-def percent(value: float | None) -> str:
-    return UNDEFINED if value is None else f"{value * 100:.1f}".replace(".", ",") + f"{NARROW_NBSP}%"
-
-
-def count(value: int) -> str:
-    return _grouped(str(int(value)))
-
-
-def signed_days(value: float) -> str:
-    return ("+" if value > 0 else "−") + f"{abs(value):g}".replace(".", ",") + " j"
 
 
 def render_kpis(summary: dict) -> str:
@@ -62,7 +28,7 @@ def render_kpis(summary: dict) -> str:
         (f"DSO (période de {DAYS} jours)", days(summary["dso"]["period"])),
         ("Meilleur DSO possible", days(summary["best_possible_dso"])),
         ("Retard moyen (ADD)", days(summary["average_days_delinquent"])),
-        (f"Indice d'efficacité du recouvrement (CEI, {CEI_MONTHS} mois)", percent(None if summary["cei"] is None else summary["cei"] / 100)),
+        (f"Indice d'efficacité du recouvrement (CEI, {CEI_MONTHS} mois)", percent(summary["cei"])),
         ("DPO (délai fournisseurs)", days(summary["dpo"])),
         ("DIO (rotation des stocks)", days(summary["dio"])),
         ("Cycle de conversion de trésorerie", days(summary["ccc"])),
@@ -84,10 +50,9 @@ def render_kpis(summary: dict) -> str:
         plural = "s" if bucket["count"] > 1 else ""
         lines.append(f"  {bucket['bucket']:<{label_width}}  {euros(bucket['amount']):>{amount_width}}  {count(bucket['count'])} facture{plural}")
     lines += ["", "Cash-flow d'exploitation mensuel (encaissements − décaissements) :"]
-    for month in summary["operating_cash_flow"]:
-        year, number = month["month"].split("-")
-        label = f"{MONTHS[int(number) - 1]} {year}"
-        lines.append(f"  {label:<10}  {euros(month['receipts']):>16} − {euros(month['disbursements']):>16} = {euros(month['net']):>16}")
+    for row in summary["operating_cash_flow"]:
+        label = month(dt.date.fromisoformat(row["month"] + "-01"))
+        lines.append(f"  {label:<10}  {euros(row['receipts']):>16} − {euros(row['disbursements']):>16} = {euros(row['net']):>16}")
     return "\n".join(lines)
 
 
@@ -98,9 +63,8 @@ def kpi_report(ledger: Ledger, as_of: object = None, *, rates: dict[str, float] 
 
 
 def _title(ledger: Ledger, summary: dict) -> str:
-    year, month, day = summary["as_of"].split("-")
     name = ledger.params.company_name or "Indicateurs"
-    return f"{name} — situation au {day}/{month}/{year}"
+    return f"{name} — situation au {date(dt.date.fromisoformat(summary['as_of']))}"
 
 
 def demo_summary(ledger: Ledger, as_of: object = None) -> str:

@@ -173,6 +173,9 @@ PARAMS_SHEET = "Paramètres"
 DISPUTE_CATEGORIES = ("prix", "qualité", "administratif", "date", "manquant", "double facturation")
 PAYABLE_PRIORITIES = ("fiscal", "social", "salaires", "fournisseur critique", "autre")
 PAYMENT_METHODS = ("virement", "CB", "SEPA", "chèque")
+# The dunning channels: relances.yaml's `canal` and the Journal's Canal hold these ids (the
+# schema's enum repeats them for editors, a test keeps it equal); people read the rules' labels.
+CHANNELS = ("email", "telephone", "courrier", "recommande")
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 

@@ -50,9 +50,9 @@ def test_empty_template_report_says_what_cannot_be_computed(tmp_path):
     ledger = load_workbook(write_template(tmp_path / "vide.xlsx"))
     lines = {line.split("  ")[1].strip(): line.rsplit("  ", 1)[1] for line in kpi_report(ledger, "2026-10-31").splitlines()
              if line.startswith("  ") and not line.startswith("   ") and "  " in line.strip()}
-    assert lines["Créances clients ouvertes"] == "0,00\u202f€"
+    assert lines["Créances clients ouvertes"] == "0,00\u00a0€"
     assert lines["Taux de litige (365 jours)"] == "non calculable (aucune facture émise)"
-    assert lines["Marge brute (90 jours)"] == "0,00\u202f€"
+    assert lines["Marge brute (90 jours)"] == "0,00\u00a0€"
     assert lines["Indice d'efficacité du recouvrement (CEI, 3 mois)"] == "non calculable"
 
 
@@ -64,8 +64,8 @@ def test_demo_command_end_to_end_on_the_bundled_workbook(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("Atelier Dupont SAS — situation au 31/10/2026\n")
     for line in ("  Clients                 166",
-                 "  Créances ouvertes       2\u202f576\u202f073,14\u202f€ (1\u202f145 factures)",
-                 "  > 90 j       89\u202f795,61\u202f€  83 factures",
+                 "  Créances ouvertes       2\u202f576\u202f073,14\u00a0€ (1\u202f145 factures)",
+                 "  > 90 j       89\u202f795,61\u00a0€  83 factures",
                  "Règles par défaut valides (6 fichiers, "):
         assert line in out, line
     assert (tmp_path / "encaisse-demo-recalcule.xlsx").is_file()

@@ -158,10 +158,10 @@ def test_precomputed_receivables_give_the_same_figures():
 def test_cei_over_one_month():
     """Begin 31/05: AR 1 000 (A, due 31/05). June: B 3 000 issued (due 05/07), A paid 600.
     AR end = 400 + 3 000 = 3 400; current AR end = 3 000; S = 3 000 / 1.
-    CEI = (1 000 + 3 000 − 3 400) / (1 000 + 3 000 − 3 000) × 100 = 600 / 1 000 × 100 = 60."""
+    CEI = (1 000 + 3 000 − 3 400) / (1 000 + 3 000 − 3 000) = 600 / 1 000 = 0,60 (60 %)."""
     inv = invoices(("A", "C1", "2026-05-01", "2026-05-31", 1_000.0), ("B", "C1", "2026-06-05", "2026-07-05", 3_000.0))
     pay = payments(("2026-06-10", "C1", "A", 600.0))
-    assert cei(inv, pay, "2026-06-30", months=1) == pytest.approx(60.0)
+    assert cei(inv, pay, "2026-06-30", months=1) == pytest.approx(0.60)
     # three months from 31/03 (no AR then): S = 4 000 / 3; denominator 4 000/3 − 3 000 < 0 → undefined
     assert pd.isna(cei(inv, pay, "2026-06-30"))
 
@@ -169,7 +169,7 @@ def test_cei_over_one_month():
 def test_cei_over_three_months():
     """Begin 31/03: Z 2 000 open. April, May, June: 3 000 invoiced each month (S = 9 000 / 3 = 3 000).
     End 30/06: May's 1 000 left (overdue) + June's 3 000 (not due) = 4 000, current 3 000.
-    CEI = (2 000 + 3 000 − 4 000) / (2 000 + 3 000 − 3 000) × 100 = 50."""
+    CEI = (2 000 + 3 000 − 4 000) / (2 000 + 3 000 − 3 000) = 0,50 (50 %)."""
     inv = invoices(
         ("Z", "C1", "2026-03-01", "2026-03-31", 2_000.0),
         ("F4", "C1", "2026-04-10", "2026-05-10", 3_000.0),
@@ -177,8 +177,8 @@ def test_cei_over_three_months():
         ("F6", "C1", "2026-06-10", "2026-07-10", 3_000.0),
     )
     pay = payments(("2026-04-05", "C1", "Z", 2_000.0), ("2026-05-10", "C1", "F4", 3_000.0), ("2026-06-09", "C1", "F5", 2_000.0))
-    assert cei(inv, pay, "2026-06-30") == pytest.approx(50.0)
-    assert cei(inv, pay, "2026-06-30", months=3) == pytest.approx(50.0)
+    assert cei(inv, pay, "2026-06-30") == pytest.approx(0.50)
+    assert cei(inv, pay, "2026-06-30", months=3) == pytest.approx(0.50)
     assert pd.isna(cei(inv.iloc[:0], NO_PAYMENTS, "2026-06-30"))
 
 

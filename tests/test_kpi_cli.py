@@ -10,7 +10,8 @@ import pytest
 from encaisse.cli import main
 from encaisse.errors import EncaisseError
 from encaisse.kpi import kpi_summary
-from encaisse.report import demo_summary, euros
+from encaisse.fr import euros
+from encaisse.report import demo_summary
 from encaisse.authoring.sample import generate_sample
 from encaisse.authoring.template import write_template
 from encaisse.workbook import load_workbook
@@ -63,8 +64,3 @@ def test_demo_summary_lists_customers_invoices_receivables_and_kpis(book):
         assert bucket["bucket"] in text
     assert "Taux de litige" in text and "Cycle de conversion de trésorerie" in text
 
-
-def test_euros_format():
-    assert euros(1234567.891) == "1\u202f234\u202f567,89\u202f€"
-    assert euros(-5.5) == "-5,50\u202f€"
-    assert euros(None) == "non calculable"

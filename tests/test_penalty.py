@@ -133,12 +133,12 @@ def test_penalty_function_contractual_rate():
     assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 0.15) == 413.97
     assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 15.0) == 413.97
     assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 0.12) == (
-        "#VALEUR! taux contractuel 12,00 % inférieur au minimum légal de 12,66 % "
+        "#VALEUR! taux contractuel 12\u00a0% inférieur au minimum légal de 12,66\u00a0% "
         "(3 × le taux d'intérêt légal du semestre 2023-S2)")
     assert PENALTY(10_000.0, "15/05/2023", "30/06/2023", 0.05) == (
-        "#VALEUR! taux contractuel 5,00 % inférieur au minimum légal de 6,18 % "
+        "#VALEUR! taux contractuel 5\u00a0% inférieur au minimum légal de 6,18\u00a0% "
         "(3 × le taux d'intérêt légal du semestre 2023-S1)")
-    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 1200) == "#VALEUR! taux contractuel 1200,00 % hors de 0 % à 100 % (ex. 15 %, 15 ou 0,15)"
+    assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", 1200) == "#VALEUR! taux contractuel 1\u202f200\u00a0% hors de 0 % à 100 % (ex. 15 %, 15 ou 0,15)"
     assert PENALTY(10_000.0, "15/05/2023", "14/08/2023", "beaucoup") == "#VALEUR! taux contractuel « beaucoup » n'est pas un nombre (ex. 15 %, 15 ou 0,15)"
 
 

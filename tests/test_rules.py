@@ -14,7 +14,8 @@ from encaisse.cli import main
 from encaisse.rules import load_legal
 from encaisse.rules.legal import EcbRate, LegalData, LegalDataError, LegalRate
 from encaisse.rules.records import LimitAction, RiskPolicy
-from encaisse.rules import DEFAULT_RULES_DIR, FILES, RulesError, check, load
+from encaisse.rules import CHANNELS as rules_channels, DEFAULT_RULES_DIR, FILES, RulesError, check, load
+from encaisse.tables import CHANNELS
 from encaisse.rules.records import Factor, ScoringPolicy
 
 # A small complete rule set whose line numbers the tests below rely on (line numbers in comments).
@@ -157,6 +158,7 @@ def test_default_rules_are_valid_and_reproduce_the_seed_policy():
         ("mise_en_demeure", 20, "recommande", "formel"),
     ]
     assert standard.steps[1].payment_link and standard.steps[2].phone_task
+    assert [s.label for s in standard.steps][-1] == "Mise en demeure (lettre recommandée AR)"  # labels for people: the rules'
     assert [s.offset for s in rules.dunning.timelines["souple"].steps] == [5, 15, 30]
     assert [s.offset for s in rules.dunning.timelines["renforce"].steps] == [-5, 1, 15, 30]
     assert rules.dunning.timeline_for("PME", "D")[0].name == "renforce"
@@ -343,8 +345,8 @@ def test_terms_above_the_legal_maximum(folder):
 def test_contractual_penalty_rate_below_three_times_the_legal_rate(folder):
     write_rules(folder, conditions=("  mode: bce_plus_10\n", "  mode: contractuel\n  taux_contractuel_pct: 7.5\n"))
     assert problems_of(folder) == [
-        f"{folder.as_posix()}/conditions.yaml:20:25: taux contractuel de 7,5 % inférieur au minimum légal de 7,86 % "
-        "(3 × taux de l'intérêt légal de 2,62 % du semestre 2026-S2, code de commerce L441-10)"
+        f"{folder.as_posix()}/conditions.yaml:20:25: taux contractuel de 7,5\u00a0% inférieur au minimum légal de 7,86\u00a0% "
+        "(3 × taux de l'intérêt légal de 2,62\u00a0% du semestre 2026-S2, code de commerce L441-10)"
     ]
     write_rules(folder, conditions=("  mode: bce_plus_10\n", "  mode: contractuel\n  taux_contractuel_pct: 7.86\n"))
     assert problems_of(folder) == []
@@ -395,7 +397,7 @@ def test_scoring_classes_and_risk_thresholds_in_order(folder):
                 risque=("{au_dela_pct: 120,", "{au_dela_pct: 90,"))
     base = folder.as_posix()
     assert problems_of(folder) == [
-        f"{base}/risque.yaml:7:19: les seuils d'action doivent être strictement croissants (90 % après 100 %)",
+        f"{base}/risque.yaml:7:19: les seuils d'action doivent être strictement croissants (90\u00a0% après 100\u00a0%)",
         f"{base}/scoring.yaml:12:28: classe « D » : score_min (45) doit être strictement inférieur à celui de la classe "
         "précédente « C » (40)",
         f"{base}/scoring.yaml:12:28: la dernière classe « D » doit avoir score_min: 0 pour que tout score ait une classe",
@@ -509,13 +511,13 @@ def test_explain_customer_with_overrides_from_clients(tmp_path, capsys):
         "Segment : PME  [Clients!C2]",
         f"Classe de risque : B – Ordinaire (score 60 au 31/10/2026)  [{base}/scoring.yaml:10]",
         "Délai de paiement : 30 jours fin de mois (conditions particulières du client)  [Clients!J2]",
-        f"Acompte : 30 % (segment PME)  [{base}/conditions.yaml:7]",
-        f"Escompte : 1,5 % si paiement sous 10 jours  [{base}/conditions.yaml:16]",
-        f"Pénalités de retard : taux BCE 2,15 % + 10 points = 12,15 % (2026, 2e semestre)  [{base}/conditions.yaml:19, {base}/legal.yaml:4]",
-        f"Indemnité forfaitaire : 40 € par facture payée en retard  [{base}/conditions.yaml:20]",
-        "Encours max : 15\u202f000 € (propre au client)  [Clients!H2]",
-        f"Encours actuel : 0 € (0 % de la limite) → action : aucune  [{base}/risque.yaml:5]",
-        f"Actions sur l'encours : au-delà de 80 % : avertir ; au-delà de 100 % : exiger acompte ; au-delà de 120 % : bloquer commandes  [{base}/risque.yaml:5]",
+        f"Acompte : 30\u00a0% (segment PME)  [{base}/conditions.yaml:7]",
+        f"Escompte : 1,5\u00a0% si paiement sous 10 jours  [{base}/conditions.yaml:16]",
+        f"Pénalités de retard : taux BCE 2,15\u00a0% + 10 points = 12,15\u00a0% (2026, 2e semestre)  [{base}/conditions.yaml:19, {base}/legal.yaml:4]",
+        f"Indemnité forfaitaire : 40,00\u00a0€ par facture payée en retard  [{base}/conditions.yaml:20]",
+        "Encours max : 15\u202f000,00\u00a0€ (propre au client)  [Clients!H2]",
+        f"Encours actuel : 0,00\u00a0€ (0\u00a0% de la limite) → action : aucune  [{base}/risque.yaml:5]",
+        f"Actions sur l'encours : au-delà de 80\u00a0% : avertir ; au-delà de 100\u00a0% : exiger acompte ; au-delà de 120\u00a0% : bloquer commandes  [{base}/risque.yaml:5]",
         f"Calendrier de relance : standard (calendrier par défaut)  [{base}/relances.yaml:18]",
         f"  J+3 : amiable : email, amiable.eml.j2, ton amical  [{base}/relances.yaml:4]",
         f"  J+10 : ferme : email, ferme.eml.j2, ton ferme  [{base}/relances.yaml:9]",
@@ -536,9 +538,9 @@ def test_explain_risky_customer_takes_its_class_policy(tmp_path, capsys):
     assert document["client"] == "C2" and document["regles"] == base
     assert values["Classe de risque"] == ("D – À risque (score 29 au 31/10/2026)", f"{base}/scoring.yaml:12")
     assert values["Délai de paiement"] == ("30 jours net (classe D)", f"{base}/conditions.yaml:13")
-    assert values["Acompte"] == ("50 % (classe D)", f"{base}/conditions.yaml:14")
-    assert values["Encours max"] == ("2\u202f000 € (classe D)", f"{base}/risque.yaml:3")
-    assert values["Encours actuel"] == ("1\u202f000 € (50 % de la limite) → action : aucune", f"{base}/risque.yaml:5")
+    assert values["Acompte"] == ("50\u00a0% (classe D)", f"{base}/conditions.yaml:14")
+    assert values["Encours max"] == ("2\u202f000,00\u00a0€ (classe D)", f"{base}/risque.yaml:3")
+    assert values["Encours actuel"] == ("1\u202f000,00\u00a0€ (50\u00a0% de la limite) → action : aucune", f"{base}/risque.yaml:5")
     assert values["Calendrier de relance"] == ("renforce (classe D)", f"{base}/relances.yaml:20")
     assert values["J+1"] == ("amiable : email, amiable.eml.j2, ton ferme", f"{base}/relances.yaml:16")
 
@@ -650,3 +652,25 @@ def test_load_legal_reports_problems_with_positions(tmp_path):
     assert [f"{p.where}: {p.message}" for p in caught.value.problems] == [
         f"{path.as_posix()}:3:30: « taux » : « quatre » n'est pas un nombre"
     ]
+
+
+def test_channels_are_defined_once_and_the_schema_lists_the_same():
+    """The channel ids live in encaisse.tables (the Journal's Canal and relances.yaml's `canal`);
+    the schema repeats them for editors' completion and must not drift."""
+    schema = json.loads((DEFAULT_RULES_DIR / "schema" / "relances.schema.json").read_text(encoding="utf-8"))
+    enums = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "canal" in node.get("properties", {}):
+                enums.append(node["properties"]["canal"]["enum"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    assert enums == [list(CHANNELS)] and CHANNELS == ("email", "telephone", "courrier", "recommande")
+    assert rules_channels is CHANNELS
+

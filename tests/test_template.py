@@ -16,10 +16,12 @@ import pytest
 
 from encaisse.authoring import template as template_module
 from encaisse.cli import main
-from encaisse.resources import DEMO_WORKBOOK, TEMPLATE_WORKBOOK
+from encaisse.resources import DEFAULT_RULES_DIR, DEMO_WORKBOOK, TEMPLATE_WORKBOOK
+from encaisse.rules import load as load_rules
 from encaisse.errors import EncaisseError
 from encaisse.authoring.sample import generate_sample
 from encaisse.tables import (
+    CHANNELS,
     DISPUTE_CATEGORIES,
     NAMED_CELLS,
     PAYABLE_PRIORITIES,
@@ -141,6 +143,8 @@ def test_list_validations(books):
         "D2:D1048576": ('"encaissement,décaissement"', "stop"),
         "E2:E1048576": ('"hebdomadaire,mensuel,trimestriel,annuel"', "stop"),
     }
+    # Canal holds the rules' channel ids (relances.yaml `canal`), the vocabulary the dunning engine reads
+    assert lists("Journal") == {"E2:E1048576": ('"email,telephone,courrier,recommande"', "warning")}
 
 
 def test_demo_formats_and_values(books, sample):
@@ -227,7 +231,7 @@ def test_sizes_are_exact(sample):
     assert (sample.invoices["amount"] < 0).sum() == 150
     assert (sample.invoices["issue_date"] > AS_OF).sum() == 40
     assert [len(sample.payments), len(sample.payables), len(sample.activity), len(sample.flows), len(sample.journal)] == [
-        9291, 929, 24, 13, 882]
+        9291, 929, 24, 13, 1480]
 
 
 def test_sizes_scale(sample):
@@ -378,17 +382,28 @@ def test_payables_and_flows(sample):
 
 
 def test_journal_follows_overdue_invoices(sample):
+    """The Journal speaks the rules' vocabulary: each row is a step of the timeline the default
+    rules give the customer's segment (standard; souple for Secteur public), sent on its day."""
     journal = sample.journal
     inv = sample.invoices.set_index("invoice_id")
     assert journal["invoice_id"].isin(inv.index).all()
     assert (journal["customer_id"].to_numpy() == inv.loc[journal["invoice_id"], "customer_id"].to_numpy()).all()
+    dunning = load_rules(DEFAULT_RULES_DIR).dunning
+    segment = sample.customers.set_index("customer_id")["segment"]
+    timeline = journal["customer_id"].map(segment).map(lambda s: dunning.timeline_for(s, None)[0].name)
+    steps = {(t.name, s.id): s for t in dunning.timelines.values() for s in t.steps}
+    step = [steps[(name, step_id)] for name, step_id in zip(timeline, journal["step"])]  # KeyError: not a step of the timeline
+    assert journal["channel"].tolist() == [s.channel for s in step]
+    assert set(journal["channel"]) <= set(CHANNELS)
     due = inv.loc[journal["invoice_id"], "due_date"].to_numpy()
     delay = (journal["date"].to_numpy() - due) / np.timedelta64(1, "D")
-    offsets = journal["step"].map({"J+3": 3, "J+10": 10, "J+20": 20}).to_numpy()
+    offsets = np.array([s.offset for s in step])
     assert ((delay >= offsets) & (delay <= offsets + 4)).all()  # the step's day, or the next working day
     assert (journal["date"] <= AS_OF).all()
-    assert journal.groupby("step")["channel"].unique().map(list).to_dict() == {
-        "J+3": ["e-mail"], "J+10": ["téléphone"], "J+20": ["lettre recommandée"]}
-    assert journal["document"].isna().sum() == (journal["channel"] == "téléphone").sum()
+    assert journal.groupby("step")["channel"].unique().map(sorted).to_dict() == {
+        "courtoisie": ["email"], "amiable": ["email"], "ferme": ["email", "telephone"], "mise_en_demeure": ["recommande"]}
+    assert journal["document"].isna().sum() == (journal["channel"] == "telephone").sum()
+    first = journal.iloc[0]
+    assert first["document"] == f"{first['step'].replace('_', '-')}-{first['date']:%Y-%m-%d}_{first['customer_id']}.eml"
     assert journal["outcome"].value_counts().to_dict().keys() >= {"payé", "sans réponse", "litige signalé", "échéancier accordé"}
     assert not journal.duplicated(["invoice_id", "step"]).any()

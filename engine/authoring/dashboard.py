@@ -43,22 +43,22 @@ LAST_ROW = 1048576
 class Kpi:
     label: str
     formula: str
-    unit: str
+    unit: str  # what the figure counts; a rate's cell format already shows the % sign
     definition: str
-    style: str  # "days", "percent", "ratio"
+    style: str  # "days", "percent" (a fraction shown as %), "ratio"
 
 
 KPIS: tuple[Kpi, ...] = (
     Kpi("DSO", f"=DSO({F},{R},{D})", "jours", "Délai moyen de recouvrement, méthode par épuisement du CA", "days"),
     Kpi("Meilleur DSO possible (BPDSO)", f"=BPDSO({F},{R},{D})", "jours", "Créances non échues / CA TTC des 90 derniers jours × 90", "days"),
     Kpi("Retard moyen (ADD)", f"=ADD({F},{R},{D})", "jours", "DSO − meilleur DSO possible", "days"),
-    Kpi("Efficacité du recouvrement (CEI)", f"=CEI({F},{R},{D})", "%", "Collection Effectiveness Index sur 3 mois", "days"),
+    Kpi("Efficacité du recouvrement (CEI)", f"=CEI({F},{R},{D})", "taux", "Collection Effectiveness Index sur 3 mois", "percent"),
     Kpi("DPO", f"=DPO({DETTES},{ACTIVITE},{D})", "jours", "Dettes fournisseurs / achats TTC des 90 derniers jours × 90", "days"),
     Kpi("DIO", f"=DIO({ACTIVITE},{D})", "jours", "Stock / coût des ventes des 90 derniers jours × 90", "days"),
     Kpi("Cycle de conversion (CCC)", f"=CCC({F},{R},{DETTES},{ACTIVITE},{D})", "jours", "DIO + DSO − DPO", "days"),
-    Kpi("Taux de recouvrement (90 j)", f"=RECOVERY_RATE({F},{R},{D})", "%", "Encaissements / montants échus sur 90 jours", "percent"),
-    Kpi("Taux de litige (nombre, 12 mois)", f"=DISPUTE_RATE({F},{D})", "%", "Factures en litige / factures émises sur 365 jours", "percent"),
-    Kpi("Taux de litige (montant, 12 mois)", f'=DISPUTE_RATE({F},{D},"montant")', "%", "Montant en litige / montant émis sur 365 jours", "percent"),
+    Kpi("Taux de recouvrement (90 j)", f"=RECOVERY_RATE({F},{R},{D})", "taux", "Encaissements / montants échus sur 90 jours", "percent"),
+    Kpi("Taux de litige (nombre, 12 mois)", f"=DISPUTE_RATE({F},{D})", "taux", "Factures en litige / factures émises sur 365 jours", "percent"),
+    Kpi("Taux de litige (montant, 12 mois)", f'=DISPUTE_RATE({F},{D},"montant")', "taux", "Montant en litige / montant émis sur 365 jours", "percent"),
 )
 
 # Rows (0-based, as XlsxWriter counts) of each block; tests and the bench read the same constants.

@@ -19,7 +19,9 @@ Conventions chosen here (the contract is silent on them):
 - E-mail and web addresses use the reserved `.example` top-level domain (RFC 2606) so that
   nothing generated from the demo can ever reach a real mailbox.
 - Amounts are TTC in euros, to the cent; credit notes (avoirs, numbered AV-…) are negative
-  with the due date equal to the issue date.
+  with the due date equal to the issue date. Made-up amounts are cut to the cent with np.round
+  (half-even), not encaisse.fr.round_cents: this is inventing data, not rounding a result, and
+  half-up would move 574 HT amounts, 86 payments and 2 bills by a cent, hence every demo figure.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 from encaisse.ledger import Ledger, Params
+from encaisse.resources import DEFAULT_RULES_DIR
+from encaisse.rules import DunningPolicy, Rules, load as load_rules
 from encaisse.tables import (
     ACTIVITY,
     CUSTOMERS,
@@ -160,9 +164,10 @@ SUPPLIERS = (  # name, priority, term index (TERMS)
 SUPPLIER_WEIGHT = np.array([9, 6, 4, 5, 3, 2, 0.5, 2, 1.5, 1, 0.5, 1.5, 0.5, 0.5])
 
 
-def generate_sample(invoices: int = 10000, seed: int = 7, customers: int | None = None) -> Ledger:
+def generate_sample(invoices: int = 10000, seed: int = 7, customers: int | None = None, rules: Rules | None = None) -> Ledger:
     """The demo ledger: `invoices` invoices issued on or before the as-of date, plus about 1.5 % more
-    rows of credit notes (negative amounts) and 0.4 % of invoices issued after the as-of date."""
+    rows of credit notes (negative amounts) and 0.4 % of invoices issued after the as-of date.
+    The Journal's steps and channels are those of `rules` (default: encaisse's default rules)."""
     if invoices < 100:
         raise ValueError("generate_sample : au moins 100 factures")
     n_customers = customers if customers is not None else max(150, invoices // 60)
@@ -172,7 +177,9 @@ def generate_sample(invoices: int = 10000, seed: int = 7, customers: int | None 
     cust = _customers(rng, n_customers)
     inv = _invoices(rng, cust, invoices)
     pay = _payments(rng, cust, inv)
-    journal = _journal(inv, pay, cust)
+    if rules is None:
+        rules = load_rules(DEFAULT_RULES_DIR)
+    journal = _journal(inv, pay, cust, rules.dunning)
     activity, monthly = _activity(rng, inv)
     payables = _payables(rng, monthly, invoices)
     flows, bank_balance = _flows(monthly)
@@ -594,11 +601,14 @@ def _payments(rng: np.random.Generator, cust: dict, inv: dict) -> dict:
 
 # --- dunning journal -----------------------------------------------------------------------------
 
-STEPS = (("J+3", 3, "e-mail"), ("J+10", 10, "téléphone"), ("J+20", 20, "lettre recommandée"))
+def _journal(inv: dict, pay: dict, cust: dict, dunning: DunningPolicy) -> pd.DataFrame:
+    """Reminders already sent: every step reached by a still-open invoice, and recent ones for the settled.
 
-
-def _journal(inv: dict, pay: dict, cust: dict) -> pd.DataFrame:
-    """Reminders already sent: every step reached by a still-open invoice, and recent ones for the settled."""
+    The steps are those of the rules' timelines (`dunning`, the default rules unless given): the
+    Étape column holds the step id and Canal its channel, the vocabulary the dunning engine reads
+    back. Each customer follows the timeline the rules assign to its segment, else the default one;
+    the assignment by risk class is not applied here, the class being a scoring result as of a date.
+    """
     regular = inv["regular"] & (inv["issue"] <= AS_OF)
     settled_on = pay["settled_on"]
     far = np.datetime64("2100-01-01")
@@ -606,45 +616,48 @@ def _journal(inv: dict, pay: dict, cust: dict) -> pd.DataFrame:
     dispute = np.where(np.isnat(inv["dispute_date"]), far, inv["dispute_date"])
     plan = np.where(np.isnat(inv["plan_start"]), far, inv["plan_start"])
     still_open = settle > AS_OF
+    timeline_of_segment = np.array([dunning.timeline_for(str(s), None)[0].name for s in SEGMENTS], dtype=object)
+    timeline = timeline_of_segment[cust["segment"][inv["customer"]]]
     parts = []
-    for step, offset, channel in STEPS:
-        date = _roll(inv["due"] + offset)
-        sent = regular & (date <= AS_OF) & (date < settle) & (date < dispute) & (date < plan)
-        sent &= (still_open & (date >= JOURNAL_OPEN_SINCE)) | (date >= JOURNAL_SINCE)
-        idx = np.flatnonzero(sent)
-        d = date[idx]
-        outcome = np.select(
-            [
-                dispute[idx] <= d + 10,
-                plan[idx] <= d + 15,
-                settle[idx] <= d + 10,
-                np.full(len(idx), channel == "téléphone") & (settle[idx] <= d + 30),
-                np.full(len(idx), channel == "téléphone"),
-                np.full(len(idx), channel == "lettre recommandée") & (d <= AS_OF - 5),
-                np.full(len(idx), channel == "lettre recommandée"),
-            ],
-            ["litige signalé", "échéancier accordé", "payé", "promesse de paiement", "message laissé",
-             "accusé de réception signé", "en attente de l'accusé de réception"],
-            "sans réponse",
-        )
-        parts.append(pd.DataFrame({
-            "date": d,
-            "invoice_id": inv["id"][idx],
-            "customer_id": cust["id"][inv["customer"][idx]],
-            "step": step,
-            "channel": channel,
-            "offset": offset,
-            "outcome": outcome,
-        }))
+    for name in dict.fromkeys(timeline_of_segment):
+        for step in dunning.timelines[name].steps:
+            date = _roll(inv["due"] + step.offset)
+            sent = regular & (timeline == name) & (date <= AS_OF) & (date < settle) & (date < dispute) & (date < plan)
+            sent &= (still_open & (date >= JOURNAL_OPEN_SINCE)) | (date >= JOURNAL_SINCE)
+            idx = np.flatnonzero(sent)
+            d = date[idx]
+            called = step.channel == "telephone" or step.phone_task
+            letter = step.channel in ("courrier", "recommande")
+            outcome = np.select(
+                [
+                    dispute[idx] <= d + 10,
+                    plan[idx] <= d + 15,
+                    settle[idx] <= d + 10,
+                    np.full(len(idx), called) & (settle[idx] <= d + 30),
+                    np.full(len(idx), called),
+                    np.full(len(idx), step.channel == "recommande") & (d <= AS_OF - 5),
+                    np.full(len(idx), step.channel == "recommande"),
+                ],
+                ["litige signalé", "échéancier accordé", "payé", "promesse de paiement", "message laissé",
+                 "accusé de réception signé", "en attente de l'accusé de réception"],
+                "sans réponse",
+            )
+            stamp = np.datetime_as_string(d.astype("datetime64[D]"), unit="D").astype(object)
+            base = stamp + "_" + cust["id"][inv["customer"][idx]].astype(object)
+            document = (np.full(len(idx), step.id.replace("_", "-") + "-", dtype=object) + base
+                        + (".eml" if step.channel == "email" else ".pdf"))
+            parts.append(pd.DataFrame({
+                "date": d,
+                "invoice_id": inv["id"][idx],
+                "customer_id": cust["id"][inv["customer"][idx]],
+                "step": step.id,
+                "channel": step.channel,
+                "offset": step.offset,
+                "outcome": outcome,
+                "document": document if (step.channel == "email" or letter) else None,
+            }))
     journal = pd.concat(parts, ignore_index=True)
     journal = journal.sort_values(["date", "customer_id", "offset", "invoice_id"], kind="stable", ignore_index=True)
-    stamp = pd.Series(np.datetime_as_string(journal["date"].to_numpy().astype("datetime64[D]"), unit="D"))
-    base = stamp + "_" + journal["customer_id"]
-    journal["document"] = np.select(
-        [journal["channel"] == "e-mail", journal["channel"] == "lettre recommandée"],
-        [("relance-" + base + ".eml").to_numpy(), ("mise-en-demeure-" + base + ".pdf").to_numpy()],
-        None,
-    )
     return journal.drop(columns="offset")
 
 

@@ -33,10 +33,12 @@ from xlsxwriter.worksheet import Worksheet
 
 from encaisse.authoring.dashboard import SHEET as DASHBOARD_SHEET, write_dashboard
 from encaisse.errors import EncaisseError
+from encaisse.fr import count, date
 from encaisse.ledger import Ledger, Params
 from encaisse.authoring.sample import generate_sample
 from encaisse.tables import (
     ACTIVITY,
+    CHANNELS,
     CUSTOMERS,
     DISPUTE_CATEGORIES,
     FLOWS,
@@ -66,7 +68,6 @@ SEGMENTS = ("TPE", "PME", "Grand compte", "Secteur public")
 CURRENCIES = ("EUR", "USD", "GBP", "CHF")
 DIRECTIONS = ("encaissement", "décaissement")
 FREQUENCIES = ("hebdomadaire", "mensuel", "trimestriel", "annuel")
-CHANNELS = ("e-mail", "téléphone", "courrier", "lettre recommandée")
 
 # (table name, column key) -> allowed values, blocking?  Non-blocking lists warn but accept a
 # value pasted from an ERP; the rules (YAML) may define more categories than these.
@@ -149,8 +150,8 @@ def write_template(path: str | os.PathLike, ledger: Ledger | None = None) -> Pat
     for table in TABLES:
         rows = len(getattr(ledger, table.attr))
         if rows >= MAX_ROWS:
-            raise EncaisseError(f"{table.sheet} : {_count(rows)} lignes, au-delà de la limite d'Excel "
-                                f"({_count(MAX_ROWS - 1)} lignes de données)")
+            raise EncaisseError(f"{table.sheet} : {count(rows)} lignes, au-delà de la limite d'Excel "
+                                f"({count(MAX_ROWS - 1)} lignes de données)")
     with _atomic_path(path) as temporary:
         workbook = xlsxwriter.Workbook(
             str(temporary),
@@ -171,11 +172,6 @@ def write_template(path: str | os.PathLike, ledger: Ledger | None = None) -> Pat
         _write_params(workbook, formats, ledger.params)
         workbook.close()
     return path
-
-
-def _count(n: int) -> str:
-    """1 048 576 with narrow no-break spaces."""
-    return f"{n:,}".replace(",", "\u202f")
 
 
 @contextmanager
@@ -320,7 +316,6 @@ def _write_params(workbook: Workbook, formats: Formats, params: Params) -> None:
 
 def summary(path: Path, ledger: Ledger | None) -> str:
     """What was written, in French, for the command line."""
-    count = _count
     names = [DASHBOARD_SHEET] + [t.sheet for t in TABLES] + [PARAMS_SHEET]
     if ledger is None:
         return (f"Modèle vide écrit : {path}\n"
@@ -330,7 +325,7 @@ def summary(path: Path, ledger: Ledger | None) -> str:
     as_of = pd.Timestamp(ledger.params.as_of) if ledger.params.as_of else None
     credit_notes = int((invoices["amount"] < 0).sum())
     later = int((invoices["issue_date"] > as_of).sum()) if as_of is not None else 0
-    as_of_text = as_of.strftime("%d/%m/%Y") if as_of is not None else "non renseignée"
+    as_of_text = date(as_of) if as_of is not None else "non renseignée"
     return (f"Classeur de démonstration écrit : {path}\n"
             f"  {ledger.params.company_name}, date d'arrêté {as_of_text} ({ledger.source})\n"
             f"  {count(len(invoices) - credit_notes - later)} factures, {count(credit_notes)} avoirs et "

@@ -9,7 +9,7 @@ falls in, on a 365-day year:
 The rate of a half-year is, by default, the ECB main refinancing rate in force on its
 1 January or 1 July + 10 points (`LegalData.penalty_rate`); a contractual rate replaces it
 for every half-year. Each invoice open past its due date also owes the fixed recovery
-indemnity (40 €, B2B). Money is rounded to the cent only at the end, half up.
+indemnity (40 €, B2B). Money is rounded to the cent only at the end (`encaisse.fr.round_cents`).
 """
 
 from __future__ import annotations
@@ -20,14 +20,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from encaisse.fr import round_cents
 from encaisse.rules.legal import LegalData, half_year_start
 
 _CENT = 0.005
-
-
-def round_cents(values: np.ndarray | pd.Series) -> np.ndarray | pd.Series:
-    """Half-up rounding to the cent (np.round is half-even and misrounds 0.125-like amounts)."""
-    return np.floor(values * 100.0 + 0.5) / 100.0
 
 
 def _next_half_year(start: dt.date) -> dt.date:

@@ -19,27 +19,9 @@ from typing import Callable
 import pandas as pd
 
 from encaisse.errors import Problem
+from encaisse.fr import count, date, euros, number, rate
 from encaisse.rules import PaymentTerms, Rules
 from encaisse.tables import normalize_header
-
-NARROW_NBSP = "\u202f"
-
-
-def euros(value: float) -> str:
-    """'25 000 €', '1 234,56 €' (narrow no-break space between thousands, cents only when there are some)."""
-    cents = round(value * 100)
-    whole, part = divmod(abs(cents), 100)
-    text = f"{whole:,}".replace(",", NARROW_NBSP)
-    if part:
-        text += f",{part:02d}"
-    return f"{'-' if cents < 0 else ''}{text} €"
-
-
-def percent(fraction: float) -> str:
-    """0.1215 -> '12,15 %'."""
-    text = f"{fraction * 100:.2f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",") + " %"
-
 
 _CASH = {"comptant", "areception", "receptiondefacture", "alareception", "immediat", "paiementcomptant"}
 _TERMS = re.compile(r"^(\d+)\s*(?:j|jours?)\b\s*(.*)$")
@@ -137,8 +119,8 @@ def effective_policy(
     else:
         entry = class_label.get(risk_class)
         label = f" – {entry.label}" if entry and entry.label else ""
-        when = f" au {as_of:%d/%m/%Y}" if as_of else ""
-        shown_score = f"score {score:.0f}" if score is not None else "score"
+        when = f" au {date(as_of)}" if as_of else ""
+        shown_score = f"score {count(score)}" if score is not None else "score"
         add("Classe de risque", f"{risk_class}{label} ({shown_score}{when})",
             _line(entry.where) if entry else _line(rules.where("scoring.yaml", "classes")))
 
@@ -170,20 +152,20 @@ def effective_policy(
 
     if class_policy is not None and class_policy.deposit is not None:
         deposit = class_policy.deposit
-        add("Acompte", f"{percent(deposit)} (classe {risk_class})", _line(rules.where("conditions.yaml", "par_classe", risk_class, "acompte_pct")))
+        add("Acompte", f"{rate(deposit)} (classe {risk_class})", _line(rules.where("conditions.yaml", "par_classe", risk_class, "acompte_pct")))
     else:
         deposit = segment_policy.deposit
-        add("Acompte", f"{percent(deposit)} (segment {segment})", _line(rules.where("conditions.yaml", "segments", segment, "acompte_pct")))
+        add("Acompte", f"{rate(deposit)} (segment {segment})", _line(rules.where("conditions.yaml", "segments", segment, "acompte_pct")))
     if payment.deposit_tiers:
-        tiers = " ; ".join(f"dès {euros(t.from_amount)} : {percent(t.deposit)}" for t in payment.deposit_tiers)
+        tiers = " ; ".join(f"dès {euros(t.from_amount)} : {rate(t.deposit)}" for t in payment.deposit_tiers)
         add("Acompte selon la commande", tiers + " (si plus élevé)", _line(rules.where("conditions.yaml", "acomptes_par_montant")))
 
     discount = payment.discount
-    add("Escompte", f"{percent(discount.rate)} si paiement sous {discount.days} jours", _line(discount.where))
+    add("Escompte", f"{rate(discount.rate)} si paiement sous {discount.days} jours", _line(discount.where))
 
     penalty = payment.penalty
     if penalty.mode == "contractuel":
-        add("Pénalités de retard", f"taux contractuel {percent(penalty.contractual_rate or 0.0)}",
+        add("Pénalités de retard", f"taux contractuel {rate(penalty.contractual_rate or 0.0)}",
             _line(rules.where("conditions.yaml", "penalites_retard", "taux_contractuel_pct")))
     else:
         value = "taux BCE + 10 points"
@@ -191,8 +173,8 @@ def effective_policy(
         if as_of is not None:
             try:
                 ecb = legal.ecb_entry_on(dt.date(as_of.year, 1 if as_of.month <= 6 else 7, 1))
-                value = (f"taux BCE {percent(ecb.rate)} + {percent(legal.penalty_margin).replace(' %', ' points')} = "
-                         f"{percent(legal.penalty_rate(as_of))} ({as_of.year}, {'1er' if as_of.month <= 6 else '2e'} semestre)")
+                value = (f"taux BCE {rate(ecb.rate)} + {number(legal.penalty_margin * 100, 2, trim=True)} points = "
+                         f"{rate(legal.penalty_rate(as_of))} ({as_of.year}, {'1er' if as_of.month <= 6 else '2e'} semestre)")
                 source += f", {_line(ecb.where)}"
             except Exception:  # noqa: BLE001 - a date outside legal.yaml: show the rule without the figure
                 pass
@@ -215,10 +197,10 @@ def effective_policy(
         from encaisse.credit.risk import limit_action
 
         action = str(limit_action(pd.Series([usage]), rules.risk).iloc[0])
-        shown = "∞" if math.isinf(usage) else percent(usage)
+        shown = "∞" if math.isinf(usage) else rate(usage)
         add("Encours actuel", f"{euros(exposure)} ({shown} de la limite) → action : {action}",
             _line(rules.where("risque.yaml", "actions")))
-    actions = " ; ".join(f"au-delà de {percent(a.above)} : {a.action}" for a in rules.risk.actions)
+    actions = " ; ".join(f"au-delà de {rate(a.above)} : {a.action}" for a in rules.risk.actions)
     add("Actions sur l'encours", actions, _line(rules.where("risque.yaml", "actions")))
 
     timeline, reason = rules.dunning.timeline_for(segment, risk_class)
@@ -231,12 +213,12 @@ def effective_policy(
     add("Calendrier de relance", f"{timeline.name} ({why})", _line(source))
     for step in timeline.steps:
         extras = "".join([", lien de paiement" if step.payment_link else "", ", appel" if step.phone_task else ""])
-        add(f"  J{step.offset:+d}", f"{step.id} : {step.channel}, {step.template}, ton {step.tone}{extras}", _line(step.where))
+        add(f"  J{step.offset:+d}", f"{step.id}" + (f" – {step.label}" if step.label else "") + f" : {step.channel}, {step.template}, ton {step.tone}{extras}", _line(step.where))
 
     pauses = [p for p in rules.dunning.pauses.customers if p.customer_id == str(customer.get("customer_id"))]
     if pauses:
         pause = pauses[0]
-        until = f" jusqu'au {pause.until:%d/%m/%Y}" if pause.until else ""
+        until = f" jusqu'au {date(pause.until)}" if pause.until else ""
         add("Pause de relance", f"client en pause{until}" + (f" ({pause.reason})" if pause.reason else ""), _line(pause.where))
     else:
         add("Pause de relance", "aucune pause propre au client", _line(rules.where("relances.yaml", "pauses")))

@@ -19,12 +19,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from encaisse.fr import round_cents
 from encaisse.ledger import Receivables, balances as customer_balances, receivables as compute_receivables
 from encaisse.rules.records import NO_ACTION, RiskPolicy
-
-
-def _round_cents(values: pd.Series) -> pd.Series:
-    return np.floor(values * 100.0 + 0.5) / 100.0
 
 
 def limit_action(usage: pd.Series, policy: RiskPolicy) -> pd.Series:
@@ -88,5 +85,5 @@ def credit_exposure(
     frame["usage"] = usage.mask((frame["exposure"] <= 0) & frame["credit_limit"].notna(), 0.0)
     frame["action"] = limit_action(frame["usage"].fillna(0.0), policy)
     for column in ("open_amount", "credit", "open_orders", "exposure", "credit_limit", "headroom"):
-        frame[column] = _round_cents(frame[column])
+        frame[column] = round_cents(frame[column])
     return frame.reset_index()

@@ -17,6 +17,7 @@ import pandas as pd
 
 from encaisse import ledger
 from encaisse.errors import EncaisseError
+from encaisse.fr import round_cents
 from encaisse.tables import Table, normalize_header
 from encaisse.workbook.coerce import coerce_amount, coerce_date, coerce_text, frame_from_values
 
@@ -33,7 +34,8 @@ def _one_line(error: Exception) -> str:
     if problems:
         shown = " ; ".join(str(p) for p in problems[:3])
         return shown + (f" (et {len(problems) - 3} autres)" if len(problems) > 3 else "")
-    return " ".join(str(error).split())
+    # line breaks and runs of spaces become one space; the no-break spaces of French figures stay
+    return re.sub(r"[ \t\r\n]+", " ", str(error)).strip()
 
 
 def sheet_function(compute: Callable) -> Callable:
@@ -177,7 +179,7 @@ def days_or_div(value: float, why: str) -> float | str:
 
 
 def cents(value: float) -> float:
-    return round(float(value), 2)
+    return round_cents(float(value))
 
 
 NO_SALES = "aucune vente sur la période"

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from encaisse.excel.args import SheetError, blank, date_arg, number_arg, rates_arg, receivables_arg, sheet_function, table_arg
+from encaisse.fr import rate as shown_rate
 from encaisse.workbook.coerce import coerce_amount, coerce_text
 from encaisse.resources import DEFAULT_RULES_DIR
 from encaisse.rules.legal import half_year_label, half_year_start
@@ -59,10 +60,6 @@ def _rules(dossier_regles: Any, rules_dir: Any = None):
     given = rules_dir if not blank(rules_dir) else dossier_regles
     folder = None if blank(given) else coerce_text(given)
     return load(Path(folder) if folder else DEFAULT_RULES_DIR)
-
-
-def _percent(rate: float) -> str:
-    return f"{rate * 100:.2f} %".replace(".", ",")
 
 
 def _cell(value: Any) -> Any:
@@ -172,13 +169,13 @@ def _rate(value: float | None) -> float | None:
 def _check_contractual_rate(rate: float, due: dt.date, as_of: dt.date, legal) -> None:
     """L441-10: a contractual rate may not be below 3 × the legal interest rate of a half-year it covers."""
     if not 0 < rate <= 1:
-        raise SheetError(f"taux contractuel {_percent(rate)} hors de 0 % à 100 % (ex. 15 %, 15 ou 0,15)")
+        raise SheetError(f"taux contractuel {shown_rate(rate)} hors de 0 % à 100 % (ex. 15 %, 15 ou 0,15)")
     start = half_year_start(due + dt.timedelta(days=1))
     while start <= as_of:  # the half-years with days late: a handful
         minimum = legal.minimum_penalty_rate(start)
         if rate < minimum:
             raise SheetError(
-                f"taux contractuel {_percent(rate)} inférieur au minimum légal de {_percent(minimum)} "
+                f"taux contractuel {shown_rate(rate)} inférieur au minimum légal de {shown_rate(minimum)} "
                 f"(3 × le taux d'intérêt légal du semestre {half_year_label(start)})"
             )
         start = dt.date(start.year, 7, 1) if start.month == 1 else dt.date(start.year + 1, 1, 1)

@@ -79,7 +79,7 @@ def add(factures, reglements, date_arrete, methode=None, jours=None, taux_change
 @sheet_function
 def cei(factures, reglements, date_arrete, mois=None, taux_change=None):
     """CEI(Factures; Règlements; date_arrêté[; mois][; taux_change]) — indice d'efficacité du
-    recouvrement en % sur les `mois` derniers mois (défaut 3)."""
+    recouvrement sur les `mois` derniers mois (défaut 3), en fraction comme tout taux (1,041 = 104,1 %)."""
     invoices, payments = table_arg(factures, INVOICES), table_arg(reglements, PAYMENTS, optional=True)
     as_of, rates = date_arg(date_arrete), rates_arg(taux_change)
     value = kpi.cei(invoices, payments, as_of, number_arg(mois, "mois", 3, whole=True, positive=True), rates=rates,

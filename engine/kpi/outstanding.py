@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from encaisse.fr import date
 from encaisse.kpi.periods import book_of, day64, months_before, ratio_days, sales
 from encaisse.ledger import HALF_CENT, Links, Receivables, receivables as compute_receivables
 
@@ -94,21 +95,22 @@ def average_days_delinquent(invoices: pd.DataFrame, payments: pd.DataFrame | Non
 
 def cei(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object, months: int = 3, *,
         rates: dict[str, float] | None = None, receivables: Receivables | None = None, receivables_begin: Receivables | None = None) -> float:
-    """Collection effectiveness index (Credit Research Foundation), in percent, over the `months`
-    months ending at `as_of` (from a month's last day, the period starts after the last day of the
-    month `months` earlier; otherwise on the same day `months` earlier):
+    """Collection effectiveness index (Credit Research Foundation) as a fraction, like every rate
+    (1.0 = the index's 100 %), over the `months` months ending at `as_of` (from a month's last day,
+    the period starts after the last day of the month `months` earlier; otherwise on the same day
+    `months` earlier):
 
-        (AR begin + S − AR end) / (AR begin + S − current AR end) × 100
+        (AR begin + S − AR end) / (AR begin + S − current AR end)
 
     with S = sales of the period / `months` and current AR end = AR not yet due at `as_of`.
-    100 means everything collectable was collected. NaN when the denominator is not positive.
+    1.0 means everything collectable was collected. NaN when the denominator is not positive.
     """
     book = book_of(invoices, payments, as_of, rates, receivables)
     begin = months_before(book.as_of, months)
     if receivables_begin is None:
         receivables_begin = compute_receivables(None, None, begin, links=book.links)
     elif receivables_begin.as_of != begin:
-        raise ValueError(f"créances de début calculées au {receivables_begin.as_of:%d/%m/%Y} et non au {begin:%d/%m/%Y}")
+        raise ValueError(f"créances de début calculées au {date(receivables_begin.as_of)} et non au {date(begin)}")
     period_days = int((book.as_of - begin).days)
     s = sales(book.links, book.as_of, period_days) / months
     current_end = book.current_amount
@@ -116,4 +118,4 @@ def cei(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object, mo
     denominator = ar_begin + s - current_end
     if denominator <= 0:
         return float("nan")
-    return (ar_begin + s - ar_end) / denominator * 100.0
+    return (ar_begin + s - ar_end) / denominator

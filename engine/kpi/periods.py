@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from encaisse.fr import date
 from encaisse.ledger import Links, Receivables, as_timestamp, euro_factors, receivables as compute_receivables
 
 DAY = np.timedelta64(1, "D")
@@ -23,7 +24,7 @@ def book_of(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object
     """The receivables at as_of: the precomputed record when given (same date), else computed."""
     if given is not None:
         if given.as_of != as_timestamp(as_of):
-            raise ValueError(f"créances calculées au {given.as_of:%d/%m/%Y} et non au {as_timestamp(as_of):%d/%m/%Y}")
+            raise ValueError(f"créances calculées au {date(given.as_of)} et non au {date(as_timestamp(as_of))}")
         return given
     return compute_receivables(invoices, payments, as_of, rates=rates)
 

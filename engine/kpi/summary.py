@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from encaisse.errors import EncaisseError
+from encaisse.fr import round_cents
 from encaisse.kpi.aging import TOTAL, aging, bucket_labels
 from encaisse.kpi.collection import dispute_rate, dunning_success_rate, mean_days_late, mean_payment_delay, recovery_rate
 from encaisse.kpi.margin import gross_margin, operating_cash_flow
@@ -32,8 +33,9 @@ def number(value: float) -> float | None:
 
 
 def money(value: float) -> float | None:
+    """Money for JSON: to the cent (`encaisse.fr.round_cents`, half away from zero), None when undefined."""
     value = number(value)
-    return None if value is None else round(value, 2)
+    return None if value is None else round_cents(value)
 
 
 def resolve_as_of(ledger: Ledger, as_of: object = None):

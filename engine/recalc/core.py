@@ -58,6 +58,7 @@ import numpy as np
 import python_calamine as calamine
 
 from encaisse.errors import InputError, Problem
+from encaisse.fr import number
 from encaisse.recalc.references import StructuredRefError, translate
 from encaisse.workbook.package import (
     FormulaCell,
@@ -111,7 +112,7 @@ class RecalcReport:
 
 
 def _french_seconds(seconds: float) -> str:
-    return f"{seconds:.2f}".replace(".", ",") + " s"
+    return number(seconds, 2) + " s"
 
 
 def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:

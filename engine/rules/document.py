@@ -23,6 +23,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from encaisse.errors import Problem, shorten
+from encaisse.fr import as_written
 
 Path_ = tuple  # a path in the document: ('calendriers', 'standard', 'etapes', 2, 'jour')
 
@@ -284,12 +285,6 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _number(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).replace(".", ",")
-
-
 def field_name(path: Path_) -> str:
     """« jour » for ('calendriers', 'standard', 'etapes', 1, 'jour'); « etapes (élément 2) » for a list item."""
     if not path:
@@ -367,13 +362,13 @@ def _translate(error, path: Path_) -> list[tuple[Path_ | None, str]]:
         listing = ", ".join(str(a) for a in allowed)
         return [(None, f"{name} : {_show(value)} n'est pas une valeur permise{hint} (valeurs permises : {listing})")]
     if kind == "minimum":
-        return [(None, f"{name} : {_number(value)} est inférieur au minimum permis ({_number(error.validator_value)})")]
+        return [(None, f"{name} : {as_written(value)} est inférieur au minimum permis ({as_written(error.validator_value)})")]
     if kind == "maximum":
-        return [(None, f"{name} : {_number(value)} est supérieur au maximum permis ({_number(error.validator_value)})")]
+        return [(None, f"{name} : {as_written(value)} est supérieur au maximum permis ({as_written(error.validator_value)})")]
     if kind == "exclusiveMinimum":
-        return [(None, f"{name} : {_number(value)} doit être strictement supérieur à {_number(error.validator_value)}")]
+        return [(None, f"{name} : {as_written(value)} doit être strictement supérieur à {as_written(error.validator_value)}")]
     if kind == "exclusiveMaximum":
-        return [(None, f"{name} : {_number(value)} doit être strictement inférieur à {_number(error.validator_value)}")]
+        return [(None, f"{name} : {as_written(value)} doit être strictement inférieur à {as_written(error.validator_value)}")]
     if kind == "pattern":
         shape = schema.get("x-format", error.validator_value)
         return [(None, f"{name} : {_show(value)} n'a pas le format attendu ({shape})")]

@@ -19,6 +19,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from encaisse.errors import EncaisseError
+from encaisse.fr import date
 
 class LegalDataError(EncaisseError):
     """A date falls outside the legal data of rules/legal.yaml (the file must be completed)."""
@@ -92,9 +93,9 @@ class LegalData:
         starts = [r.effective for r in self.ecb_rates]
         index = bisect_right(starts, _as_date(day)) - 1
         if index < 0:
-            first = starts[0].strftime("%d/%m/%Y") if starts else "aucun"
+            first = date(starts[0]) if starts else "aucun"
             raise LegalDataError(
-                f"taux BCE inconnu au {_as_date(day):%d/%m/%Y} : l'historique de {self._file()} "
+                f"taux BCE inconnu au {date(_as_date(day))} : l'historique de {self._file()} "
                 f"commence le {first}"
             )
         return self.ecb_rates[index]

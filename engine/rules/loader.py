@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from encaisse.errors import EncaisseError, Problem
+from encaisse.fr import as_written, rate as shown_rate
 from encaisse.rules.legal import LegalData, legal_from_data
 from encaisse.rules.document import Document, Unreadable, load_schema, read_document, schema_problems, suggestion
 from encaisse.rules.records import (
@@ -44,10 +45,9 @@ from encaisse.rules.records import (
     Rules,
 )
 from encaisse.resources import DEFAULT_LEGAL_FILE, SCHEMA_DIR
-from encaisse.tables import DISPUTE_CATEGORIES
+from encaisse.tables import CHANNELS, DISPUTE_CATEGORIES
 
 TEMPLATES_DIR = "modeles"
-CHANNELS = ("email", "telephone", "courrier", "recommande")
 
 # file name -> schema name, in the order they are read
 FILES: tuple[str, ...] = ("conditions.yaml", "relances.yaml", "litiges.yaml", "risque.yaml", "scoring.yaml", "legal.yaml")
@@ -163,11 +163,6 @@ def _syntax_broken(doc: Document) -> bool:
     return any(p.message.startswith(("erreur de syntaxe", "le fichier n'est pas")) for p in doc.problems)
 
 
-def _percent(value: float) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",") + " %"
-
-
 def _own_checks(folder: Path, name: str, doc: Document, classes, segments, legal) -> None:
     if name == "conditions.yaml":
         _check_conditions(doc, classes, legal)
@@ -266,13 +261,9 @@ def _check_conditions(doc: Document, classes: list[str] | None, legal: LegalData
         minimum = round(legal.minimum_penalty_multiple * latest.professional * 100, 6)
         if rate < minimum:
             doc.problem(("penalites_retard", "taux_contractuel_pct"),
-                        f"taux contractuel de {_percent(rate)} inférieur au minimum légal de {_percent(minimum)} "
-                        f"({_number_fr(legal.minimum_penalty_multiple)} × taux de l'intérêt légal de "
-                        f"{_percent(latest.professional * 100)} du semestre {latest.label}, code de commerce L441-10)")
-
-
-def _number_fr(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value).replace(".", ",")
+                        f"taux contractuel de {shown_rate(rate / 100)} inférieur au minimum légal de {shown_rate(minimum / 100)} "
+                        f"({as_written(legal.minimum_penalty_multiple)} × taux de l'intérêt légal de "
+                        f"{shown_rate(latest.professional)} du semestre {latest.label}, code de commerce L441-10)")
 
 
 def _check_dunning(doc: Document, folder: Path, classes: list[str] | None, segments: list[str] | None) -> None:
@@ -346,7 +337,7 @@ def _check_risk(doc: Document, classes: list[str] | None) -> None:
         if actions[index]["au_dela_pct"] <= actions[index - 1]["au_dela_pct"]:
             doc.problem(("actions", index, "au_dela_pct"),
                         f"les seuils d'action doivent être strictement croissants "
-                        f"({_percent(actions[index]['au_dela_pct'])} après {_percent(actions[index - 1]['au_dela_pct'])})")
+                        f"({shown_rate(actions[index]['au_dela_pct'] / 100)} après {shown_rate(actions[index - 1]['au_dela_pct'] / 100)})")
 
 
 def _check_scoring(doc: Document) -> None:
@@ -358,9 +349,9 @@ def _check_scoring(doc: Document) -> None:
         seen.add(entry["classe"])
         if index and entry["score_min"] >= classes[index - 1]["score_min"]:
             doc.problem(("classes", index, "score_min"),
-                        f"classe « {entry['classe']} » : score_min ({_number_fr(entry['score_min'])}) doit être strictement "
+                        f"classe « {entry['classe']} » : score_min ({as_written(entry['score_min'])}) doit être strictement "
                         f"inférieur à celui de la classe précédente « {classes[index - 1]['classe']} » "
-                        f"({_number_fr(classes[index - 1]['score_min'])})")
+                        f"({as_written(classes[index - 1]['score_min'])})")
     if classes[-1]["score_min"] != 0:
         doc.problem(("classes", len(classes) - 1, "score_min"),
                     f"la dernière classe « {classes[-1]['classe']} » doit avoir score_min: 0 pour que tout score ait une classe")

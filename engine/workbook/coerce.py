@@ -24,6 +24,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from encaisse.errors import Problem, shorten
+from encaisse.fr import date
 from encaisse.tables import CELLS, Column, Table, normalize_header
 
 # Day numbers (days since 1970-01-01) that datetime64[ns] can hold.
@@ -90,9 +91,9 @@ def _shown(value: object) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     if isinstance(value, (dt.datetime, pd.Timestamp)):
-        return value.strftime("%d/%m/%Y %H:%M") if (value.hour or value.minute) else value.strftime("%d/%m/%Y")
+        return date(value) + (f" {value:%H:%M}" if (value.hour or value.minute) else "")
     if isinstance(value, dt.date):
-        return value.strftime("%d/%m/%Y")
+        return date(value)
     return str(value).strip() if isinstance(value, str) else str(value)
 
 

@@ -32,6 +32,7 @@ from encaisse.workbook.coerce import (
     grid,
 )
 from encaisse.errors import InputError, Problem
+from encaisse.fr import date
 from encaisse.ledger import Ledger, Params
 from encaisse.workbook.package import Package, error_cells, open_package, read_package, used_extent
 from encaisse.tables import (
@@ -327,7 +328,7 @@ def _check_links(reads: dict[str, TableRead], rank: dict[str, int]) -> list[Shee
     if has(invoices, "issue_date", "due_date"):
         early = np.flatnonzero((inv["due_date"] < inv["issue_date"]).to_numpy())
         due, issue = inv["due_date"], inv["issue_date"]
-        add(invoices, "due_date", early, lambda i: f"échéance {due.iat[i]:%d/%m/%Y} antérieure à la date facture {issue.iat[i]:%d/%m/%Y}")
+        add(invoices, "due_date", early, lambda i: f"échéance {date(due.iat[i])} antérieure à la date facture {date(issue.iat[i])}")
 
     # Invoice numbers: duplicates, payments naming an unknown invoice or another customer's.
     inv_first = None
