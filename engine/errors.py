@@ -6,6 +6,7 @@ Like beancount's loader: validation never stops at the first problem; it returns
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -39,3 +40,14 @@ class InputError(EncaisseError):
         count = len(self.problems)
         head = f"{self.title} ({count} problème{'s' if count > 1 else ''}) :"
         return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+
+def os_reason(error: OSError) -> str:
+    """An operating-system error in French (Python's own `strerror` is English)."""
+    reasons = {
+        errno.ENOENT: "fichier ou dossier introuvable", errno.EACCES: "droits d'accès insuffisants",
+        errno.EPERM: "opération non permise", errno.EISDIR: "c'est un dossier", errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+        errno.ENOSPC: "disque plein", errno.EROFS: "disque en lecture seule", errno.EEXIST: "le fichier existe déjà",
+        errno.ENAMETOOLONG: "nom de fichier trop long", errno.EBUSY: "fichier occupé par un autre programme",
+    }
+    return reasons.get(error.errno, f"erreur système {errno.errorcode.get(error.errno, error.errno)}")

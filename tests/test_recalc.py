@@ -240,7 +240,7 @@ def test_today_draws_a_warning(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"pas un classeur", "ce n'est pas un classeur .xlsx/.xlsm lisible (archive zip invalide : File is not a zip file)"),
+    (b"pas un classeur", "fichier illisible : ce n'est pas un classeur Excel .xlsx/.xlsm"),
 ])
 def test_corrupt_file(tmp_path, content, message):
     book = tmp_path / "b.xlsx"
