@@ -463,7 +463,7 @@ def test_cli_rules_check(folder, capsys):
 
 def test_cli_usage_error_exits_2():
     with pytest.raises(SystemExit) as caught:
-        main(["rules", "check"])
+        main(["rules", "explain", "classeur.xlsx"])  # CODE_CLIENT missing
     assert caught.value.code == 2
 
 

@@ -1,6 +1,6 @@
 """Headless recalculation: evaluate every formula cell of a workbook and store the cached values.
 
-How it stays fast (issue 5): the cells are read once by the fast reader (python-calamine);
+How it stays fast: the cells are read once by the fast reader (python-calamine);
 encaisse functions (DSO, AGING...) are evaluated by the engine on those values; each
 standard formula is compiled alone by the `formulas` library over arrays of the ranges it
 refers to (structured references translated to A1 first; the text in the file is kept).
@@ -363,11 +363,9 @@ def table_frame(values: np.ndarray) -> pd.DataFrame:
 
 def _convert_for_engine(frame: pd.DataFrame, table_name: str) -> None:
     """Convert a table ahead of the encaisse functions (which find it in the frame's cache)."""
-    try:
-        from encaisse.excel.args import table_arg
-        from encaisse.tables import TABLES
-    except ImportError:
-        return
+    from encaisse.excel.args import table_arg
+    from encaisse.tables import TABLES
+
     table = next((t for t in TABLES if t.name.upper() == table_name), None)
     if table is None:
         return

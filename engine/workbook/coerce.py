@@ -173,10 +173,6 @@ def inspect(values: np.ndarray) -> tuple[str, np.ndarray]:
     return kind, np.asarray(pd.isna(values), dtype=bool)
 
 
-def blank_mask(values: np.ndarray) -> np.ndarray:
-    return inspect(values)[1]
-
-
 def _categories(values: np.ndarray) -> np.ndarray:
     """'num', 'str', 'date' or 'other' for each cell, from its Python type (bool is 'other')."""
     if not len(values):
