@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from encaisse.errors import EncaisseError
+from encaisse.errors import EncaisseError, os_reason
 
 from encaisse.resources import DEFAULT_RULES_DIR, DEMO_WORKBOOK
 
@@ -22,6 +22,7 @@ _ARGPARSE_FR = {
     "positional arguments": "arguments",
     "options": "options",
     "show this help message and exit": "affiche cette aide",
+    "show program's version number and exit": "affiche la version et quitte",
     "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
     "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
     "the following arguments are required: %s": "arguments obligatoires absents : %s",
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     argparse._ = _french
     argparse.ngettext = lambda singular, plural, n: _french(singular if n == 1 else plural)
     parser = argparse.ArgumentParser(prog="encaisse", description="Poste clients et trésorerie depuis un classeur Excel.")
+    parser.add_argument("--version", action="version", version=f"encaisse {_version()}", help="affiche la version et quitte")
     parser.add_argument("--debug", action="store_true", help="en cas d'erreur inattendue, affiche aussi la trace Python (pour nous la signaler)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
     for add in SUBCOMMANDS:
@@ -57,20 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
 SUBCOMMANDS: list = []
 
 
-def _as_of_option(text: str | None):
-    """--as-of as a date (AAAA-MM-JJ or JJ/MM/AAAA, as in the workbook); None when not given."""
-    if not text:
-        return None
-    from encaisse.workbook.coerce import coerce_date
-    from encaisse.errors import InputError, Problem
+def _version() -> str:
+    """The installed distribution's version; the package's own when it is not installed (a bare checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
 
     try:
-        as_of = coerce_date(text.strip())
-    except ValueError:
-        as_of = None
-    if as_of is None:
-        raise InputError([Problem("--as-of", f"date « {text} » illisible ; attendu : AAAA-MM-JJ ou JJ/MM/AAAA")], title="Option invalide")
-    return as_of
+        return version("encaisse")
+    except PackageNotFoundError:
+        from encaisse import __version__
+
+        return __version__
+
+
+def _as_of(text: str | None):
+    """--as-of as a date, by the engine's one as-of parser (None when not given)."""
+    from encaisse.workbook.coerce import as_of_date
+
+    return as_of_date(text)
 
 
 def _add_recalc(sub) -> None:
@@ -81,7 +86,7 @@ def _add_recalc(sub) -> None:
     parser.add_argument("book", metavar="CLASSEUR", type=Path, help="classeur .xlsx ou .xlsm")
     parser.add_argument("-o", "--output", metavar="SORTIE", type=Path, help="fichier (ou dossier) de sortie ; "
                         "sans -o le classeur est remplacé (écriture atomique)")
-    parser.add_argument("--as-of", metavar="DATE", help="date d'arrêté pour ce calcul (AAAA-MM-JJ), à la place de DateArrete ; "
+    parser.add_argument("--as-of", metavar="DATE", help="date d'arrêté pour ce calcul (AAAA-MM-JJ, JJ/MM/AAAA ou JJ.MM.AAAA), à la place de DateArrete ; "
                         "la cellule DateArrete du classeur n'est pas modifiée")
     parser.add_argument("--rules", metavar="DOSSIER", type=Path, help="dossier des règles YAML pour les fonctions qui en dépendent")
     parser.set_defaults(handler=_recalc)
@@ -115,14 +120,16 @@ def _add_rules(sub) -> None:
     rules = sub.add_parser("rules", help="vérifier et expliquer les règles YAML")
     commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     check = commands.add_parser("check", help="valider un dossier de règles (fichier:ligne:colonne par problème)")
-    check.add_argument("folder", metavar="DOSSIER")
+    check.add_argument("folder", metavar="DOSSIER", nargs="?", default=DEFAULT_RULES_DIR,
+                       help="dossier des règles YAML (défaut : les règles fournies avec encaisse)")
     check.set_defaults(handler=_rules_check)
     explain = commands.add_parser("explain", help="politique effective d'un client et d'où vient chaque valeur")
-    explain.add_argument("book", metavar="CLASSEUR")
-    explain.add_argument("customer", metavar="CODE_CLIENT")
+    explain.add_argument("book", metavar="CLASSEUR", help="classeur .xlsx ou .xlsm (tables Clients, Factures, Règlements)")
+    explain.add_argument("customer", metavar="CODE_CLIENT", help="code du client dans la table Clients (ex. C0001)")
     explain.add_argument("--rules", metavar="DOSSIER", help="dossier des règles (défaut : DossierRegles du classeur, sinon rules/)")
-    explain.add_argument("--as-of", metavar="DATE", help="date d'arrêté AAAA-MM-JJ ou JJ/MM/AAAA (défaut : DateArrete du classeur)")
-    explain.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
+    explain.add_argument("--as-of", metavar="DATE", help="date d'arrêté AAAA-MM-JJ, JJ/MM/AAAA ou JJ.MM.AAAA (défaut : DateArrete du classeur)")
+    explain.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard (clés anglaises, "
+                         "nombres, fractions pour les taux, dates ISO)")
     explain.set_defaults(handler=_rules_explain)
 
 
@@ -143,19 +150,10 @@ def _rules_check(args) -> int:
 def _rules_explain(args) -> int:
     import json
 
-    from encaisse.credit.policy import render
     from encaisse.jobs.explain import explain_customer
 
-    policy, folder = explain_customer(args.book, args.customer, args.rules, _as_of_option(args.as_of))
-    if args.json:
-        document = {
-            "client": policy.customer_id, "raison_sociale": policy.name, "regles": folder,
-            "valeurs": [{"libelle": line.label.strip(), "valeur": line.value, "source": line.source} for line in policy.lines],
-            "problemes": [{"ou": p.where, "message": p.message} for p in policy.problems],
-        }
-        print(json.dumps(document, ensure_ascii=False, indent=2))
-    else:
-        print(render(policy, folder))
+    explanation = explain_customer(args.book, args.customer, args.rules, _as_of(args.as_of))
+    print(json.dumps(explanation.to_json(), ensure_ascii=False, indent=2) if args.json else explanation.text())
     return 0
 
 
@@ -168,7 +166,9 @@ def _add_template(sub) -> None:
         description="Écrit un classeur .xlsx avec toutes les tables (Factures, Règlements, Clients, Dettes, Activité, "
                     "Trésorerie, Journal) et la feuille Paramètres. Avec --sample, les tables sont remplies de données "
                     "fictives réalistes (Atelier Dupont SAS, arrêté au 31/10/2026), identiques d'une fois à l'autre.")
-    parser.add_argument("out", metavar="SORTIE", type=_xlsx_path, help="fichier .xlsx à écrire (remplacé s'il existe)")
+    parser.add_argument("out", metavar="SORTIE", type=_xlsx_path, help="fichier .xlsx à écrire (un fichier existant n'est "
+                        "remplacé qu'avec --force)")
+    parser.add_argument("--force", action="store_true", help="remplacer SORTIE s'il existe déjà (ses données sont perdues)")
     parser.add_argument("--sample", action="store_true", help="remplir avec les données de démonstration")
     parser.add_argument("--invoices", metavar="N", type=_invoice_count, help="nombre de factures (défaut 10 000, au moins 100 ; implique --sample)")
     parser.add_argument("--seed", metavar="GRAINE", type=_seed, help="graine du générateur (défaut 7 ; implique --sample)")
@@ -208,6 +208,11 @@ def _seed(text: str) -> int:
 def _template(args) -> int:
     from encaisse.authoring.template import summary, write_template
 
+    if args.out.is_dir():
+        raise EncaisseError(f"{args.out} est un dossier : donnez le nom du fichier .xlsx à écrire")
+    if args.out.exists() and not args.force:
+        raise EncaisseError(f"{args.out} existe déjà : encaisse template ne remplace pas un classeur existant, dont les "
+                            "données seraient perdues. Choisissez un autre nom, ou ajoutez --force pour le remplacer.")
     ledger = None
     if args.sample or args.invoices is not None or args.seed is not None:
         from encaisse.authoring.sample import generate_sample
@@ -228,7 +233,7 @@ def _add_kpi(sub) -> None:
                     "(DateArrete du classeur, ou --as-of). Avec --json : un document JSON dont les clés sont les noms "
                     "des fonctions du moteur (dso, aging, cei…).")
     parser.add_argument("book", metavar="CLASSEUR", type=Path, help="classeur .xlsx")
-    parser.add_argument("--as-of", metavar="DATE", help="date d'arrêté AAAA-MM-JJ ou JJ/MM/AAAA (défaut : DateArrete du classeur)")
+    parser.add_argument("--as-of", metavar="DATE", help="date d'arrêté AAAA-MM-JJ, JJ/MM/AAAA ou JJ.MM.AAAA (défaut : DateArrete du classeur)")
     parser.add_argument("--rate", metavar="DEVISE=TAUX", action="append", default=[],
                         help="taux de change en euros pour une unité d'une autre devise (ex. --rate USD=0.92) ; répétable")
     parser.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
@@ -244,7 +249,7 @@ def _kpi(args) -> int:
     from encaisse.workbook import load_workbook
     from encaisse.workbook.coerce import coerce_amount
 
-    as_of = _as_of_option(args.as_of)
+    as_of = _as_of(args.as_of)
     rates = {}
     for text in args.rate:
         code, _, value = text.partition("=")
@@ -338,7 +343,7 @@ def main(argv: list[str] | None = None, *, exiting: bool = False) -> int:
         if args.debug:
             raise
         _silence_stdout()
-        _say(_os_message(error))
+        _say(f"Opération impossible sur {error.filename or 'la sortie standard'} : {os_reason(error)}.")
         return 1
     except Exception as error:  # noqa: BLE001 - the last guard: never a traceback for a person
         if args.debug:
@@ -363,29 +368,6 @@ def _silence_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass
-
-
-_OS_ERRORS = {
-    "ENOSPC": "plus de place sur le disque",
-    "EACCES": "accès refusé",
-    "EPERM": "opération non permise",
-    "EROFS": "système de fichiers en lecture seule",
-    "ENOENT": "fichier ou dossier introuvable",
-    "ENOTDIR": "un élément du chemin n'est pas un dossier",
-    "EISDIR": "c'est un dossier, pas un fichier",
-    "EEXIST": "existe déjà",
-    "ENAMETOOLONG": "nom de fichier trop long",
-    "EIO": "erreur d'entrée-sortie",
-}
-
-
-def _os_message(error: OSError) -> str:
-    import errno
-
-    name = errno.errorcode.get(error.errno or 0, "")
-    reason = _OS_ERRORS.get(name, "erreur du système")
-    where = error.filename if error.filename is not None else "sortie standard"
-    return f"Écriture ou lecture impossible ({where}) : {reason}."
 
 
 def _console_safe(stream) -> None:

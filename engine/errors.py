@@ -6,6 +6,7 @@ Like beancount's loader: validation never stops at the first problem; it returns
 
 from __future__ import annotations
 
+import errno
 import re
 from dataclasses import dataclass
 from typing import Iterable
@@ -55,3 +56,14 @@ class InputError(EncaisseError):
         if count > MAX_LISTED:
             lines.append(f"  … et {count - MAX_LISTED} autres problèmes (corrigez les premiers puis relancez)")
         return "\n".join(lines)
+
+
+def os_reason(error: OSError) -> str:
+    """An operating-system error in French (Python's own `strerror` is English)."""
+    reasons = {
+        errno.ENOENT: "fichier ou dossier introuvable", errno.EACCES: "droits d'accès insuffisants",
+        errno.EPERM: "opération non permise", errno.EISDIR: "c'est un dossier", errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+        errno.ENOSPC: "disque plein", errno.EROFS: "disque en lecture seule", errno.EEXIST: "le fichier existe déjà",
+        errno.ENAMETOOLONG: "nom de fichier trop long", errno.EBUSY: "fichier occupé par un autre programme",
+    }
+    return reasons.get(error.errno, f"erreur système {errno.errorcode.get(error.errno, error.errno)}")

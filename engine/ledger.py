@@ -279,7 +279,7 @@ def receivables(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: ob
                 links: Links | None = None) -> Receivables:
     """Open receivables as of `as_of`: every invoice's open amount and each customer's unapplied credit.
 
-    Rules (SPEC, issue 2 point 5), all vectorised:
+    Rules (SPEC), all vectorised:
 
     1. Only invoices issued on or before `as_of` exist; later ones are ignored. Only payments
        dated on or before `as_of` count.

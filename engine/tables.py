@@ -187,11 +187,3 @@ def normalize_header(text: object) -> str:
     decomposed = unicodedata.normalize("NFKD", str(text))
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
     return _NON_ALNUM.sub("", plain)
-
-
-def table_by_name(name: str) -> Table:
-    wanted = normalize_header(name)
-    for table in TABLES:
-        if normalize_header(table.name) == wanted or normalize_header(table.sheet) == wanted:
-            return table
-    raise KeyError(name)

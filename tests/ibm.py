@@ -52,7 +52,6 @@ def load_ibm(path: Path = IBM_CSV) -> Ledger:
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     n = len(raw)
     amount = raw["InvoiceAmount"].astype(float).to_numpy()
-    disputed = raw["Disputed"].eq("Yes").to_numpy()
     invoices = _canonical(INVOICES, {
         "invoice_id": _text(raw["invoiceNumber"]),
         "customer_id": _text(raw["customerID"]),

@@ -355,7 +355,7 @@ def test_output_to_a_full_device(tmp_path):
                               stdout=full, stderr=subprocess.PIPE)
     assert done.returncode == 1
     assert b"Traceback" not in done.stderr
-    assert "plus de place sur le disque" in done.stderr.decode()
+    assert "disque plein" in done.stderr.decode()
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -1,4 +1,4 @@
-"""Receivables as of a date (issue 2 point 5): each allocation rule with hand-computed figures,
+"""Receivables as of a date (SPEC's allocation rules): each allocation rule with hand-computed figures,
 and the IBM late-payment data set against a plain computation."""
 
 from __future__ import annotations

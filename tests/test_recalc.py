@@ -240,8 +240,7 @@ def test_today_draws_a_warning(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"pas un classeur", "ce n'est pas un classeur Excel .xlsx/.xlsm lisible (le fichier n'est pas une archive zip valide ; "
-                         "un ancien classeur .xls doit être réenregistré au format .xlsx)"),
+    (b"pas un classeur", "fichier illisible : ce n'est pas un classeur Excel .xlsx/.xlsm"),
 ])
 def test_corrupt_file(tmp_path, content, message):
     book = tmp_path / "b.xlsx"

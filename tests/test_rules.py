@@ -465,7 +465,7 @@ def test_cli_rules_check(folder, capsys):
 
 def test_cli_usage_error_exits_2():
     with pytest.raises(SystemExit) as caught:
-        main(["rules", "check"])
+        main(["rules", "explain", "classeur.xlsx"])  # CODE_CLIENT missing
     assert caught.value.code == 2
 
 
@@ -534,15 +534,40 @@ def test_explain_risky_customer_takes_its_class_policy(tmp_path, capsys):
     # C2: one invoice of 1 000 € due 31/08/2026, unpaid at 31/10/2026 (61 days late). Sub-scores:
     # days late 0, late share 0, unpaid count (1-5)/(0-5) = 80, disputes 100, volume 1000/50000 = 2,
     # no external rating: (30*0 + 20*0 + 20*80 + 10*100 + 10*2) / 90 = 29.1 -> 29, class D.
-    values = {line["libelle"]: (line["valeur"], line["source"]) for line in document["valeurs"]}
-    assert document["client"] == "C2" and document["regles"] == base
-    assert values["Classe de risque"] == ("D – À risque (score 29 au 31/10/2026)", f"{base}/scoring.yaml:12")
-    assert values["Délai de paiement"] == ("30 jours net (classe D)", f"{base}/conditions.yaml:13")
-    assert values["Acompte"] == ("50\u00a0% (classe D)", f"{base}/conditions.yaml:14")
-    assert values["Encours max"] == ("2\u202f000,00\u00a0€ (classe D)", f"{base}/risque.yaml:3")
-    assert values["Encours actuel"] == ("1\u202f000,00\u00a0€ (50\u00a0% de la limite) → action : aucune", f"{base}/risque.yaml:5")
-    assert values["Calendrier de relance"] == ("renforce (classe D)", f"{base}/relances.yaml:20")
-    assert values["J+1"] == ("amiable : email, amiable.eml.j2, ton ferme", f"{base}/relances.yaml:16")
+    policy = document["policy"]
+    assert (document["customer_id"], document["name"], document["rules"], document["as_of"], document["rules_note"]) == (
+        "C2", "Beta SA", base, "2026-10-31", None)
+    assert policy["risk_class"] == {"value": {"name": "D", "label": "À risque", "score": 29.0, "as_of": "2026-10-31"},
+                                    "source": f"{base}/scoring.yaml:12"}
+    assert policy["payment_terms"] == {"value": {"days": 30, "end_of_month": False, "origin": "risk_class", "above_legal_maximum": False},
+                                       "source": f"{base}/conditions.yaml:13"}
+    assert policy["deposit"] == {"value": {"rate": 0.5, "origin": "risk_class"}, "source": f"{base}/conditions.yaml:14"}
+    assert policy["credit_limit"] == {"value": {"amount": 2000.0, "origin": "risk_class"}, "source": f"{base}/risque.yaml:3"}
+    assert policy["exposure"] == {"value": {"amount": 1000.0, "limit_usage": 0.5, "action": "aucune"}, "source": f"{base}/risque.yaml:5"}
+    assert policy["late_penalty"]["value"] == {"mode": "bce_plus_10", "rate": 0.1215, "ecb_rate": 0.0215, "margin": 0.1}
+    assert policy["recovery_indemnity"] == {"value": 40.0, "source": f"{base}/conditions.yaml:20"}
+    timeline = policy["dunning_timeline"]
+    assert (timeline["value"]["name"], timeline["value"]["origin"], timeline["source"]) == ("renforce", "risk_class", f"{base}/relances.yaml:20")
+    assert timeline["value"]["steps"][0] == {"id": "amiable", "offset_days": 1, "channel": "email", "template": "amiable.eml.j2",
+                                             "tone": "ferme", "payment_link": False, "phone_task": False, "source": f"{base}/relances.yaml:16"}
+    assert policy["dunning_pause"] == {"value": None, "source": f"{base}/relances.yaml:22"}
+    assert document["problems"] == []
+    # English keys only, and no value preformatted for people (no « € », « % » or French date in them)
+    keys = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            keys.update(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str):
+            assert "€" not in node and "%" not in node and "/2026" not in node, node
+
+    walk(document)
+    assert all(key.isascii() and key == key.lower() for key in keys), keys
 
 
 def test_explain_unknown_customer(tmp_path, capsys):
@@ -561,7 +586,7 @@ def test_explain_as_of_in_either_date_format_like_kpi(tmp_path, capsys):
     assert capsys.readouterr().out == french and "au 31/08/2026)" in french
     assert main(["rules", "explain", str(book), "C2", "--as-of", "31/02/2026"]) == 1
     assert capsys.readouterr().err == ("Option invalide (1 problème) :\n"
-                                       "  - --as-of : date « 31/02/2026 » illisible ; attendu : AAAA-MM-JJ ou JJ/MM/AAAA\n")
+                                       "  - --as-of : date « 31/02/2026 » illisible ; attendu : AAAA-MM-JJ, JJ/MM/AAAA ou JJ.MM.AAAA\n")
 
 
 def test_explain_rules_folder_fallback_and_unreadable_terms(tmp_path):

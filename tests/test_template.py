@@ -52,12 +52,12 @@ def books(tmp_path_factory):
 
 def test_committed_template_is_regenerated_byte_for_byte(books):
     assert books[0].read_bytes() == TEMPLATE_WORKBOOK.read_bytes(), (
-        "xlsx/encaisse-modele.xlsx est périmé : encaisse template xlsx/encaisse-modele.xlsx")
+        "xlsx/encaisse-modele.xlsx est périmé : encaisse template xlsx/encaisse-modele.xlsx --force")
 
 
 def test_committed_demo_is_regenerated_byte_for_byte(books):
     assert books[1].read_bytes() == DEMO_WORKBOOK.read_bytes(), (
-        "xlsx/encaisse-demo.xlsx est périmé : encaisse template xlsx/encaisse-demo.xlsx --sample")
+        "xlsx/encaisse-demo.xlsx est périmé : encaisse template xlsx/encaisse-demo.xlsx --sample --force")
 
 
 def test_cli_prints_what_it_wrote(tmp_path, capsys):

@@ -20,7 +20,7 @@ Markup decisions (what Excel 365 expects, see the README):
   columns is one dynamic-array formula over the ten ranks (LARGE, INDEX/MATCH, VLOOKUP), so
   the lookups run once over the balance instead of once per rank.
 
-Speed (issue 5: `encaisse recalc` within 2× the fast reader's read time): a standard criteria
+Speed (`encaisse recalc` must stay within 2× the fast reader's read time): a standard criteria
 function costs the formula library about 0.03 s per criteria pair per 100 000 rows, so the
 standard formulas put their criteria on Règlements, Dettes and the monthly Activité table; the
 figures over Factures (KPIs, recovery and dispute rates, aged balance) come from the encaisse

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +28,7 @@ from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from encaisse.atomic import atomic_path
 from encaisse.authoring.dashboard import SHEET as DASHBOARD_SHEET, write_dashboard
 from encaisse.errors import EncaisseError
 from encaisse.fr import count, date
@@ -152,7 +150,7 @@ def write_template(path: str | os.PathLike, ledger: Ledger | None = None) -> Pat
         if rows >= MAX_ROWS:
             raise EncaisseError(f"{table.sheet} : {count(rows)} lignes, au-delà de la limite d'Excel "
                                 f"({count(MAX_ROWS - 1)} lignes de données)")
-    with _atomic_path(path) as temporary:
+    with atomic_path(path) as temporary:
         workbook = xlsxwriter.Workbook(
             str(temporary),
             {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
@@ -174,22 +172,6 @@ def write_template(path: str | os.PathLike, ledger: Ledger | None = None) -> Pat
     return path
 
 
-@contextmanager
-def _atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary file beside `path`, moved onto it only when the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix or ".xlsx", dir=path.parent)
-    os.close(handle)
-    temporary = Path(name)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; the workbook is an ordinary file
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
 
 
 def add_sheet(workbook: Workbook, name: str) -> Worksheet:

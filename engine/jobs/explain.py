@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
-from encaisse.credit.policy import _blank, effective_policy
+from encaisse.credit.policy import CustomerPolicy, _blank, effective_policy, render, to_json
 from encaisse.credit.risk import credit_exposure
 from encaisse.credit.scoring import score_customers
 from encaisse.errors import InputError, Problem
@@ -64,7 +65,21 @@ def resolve_rules_dir(book, params_rules_dir: str | None, explicit: str | None):
     return DEFAULT_RULES_DIR, "DossierRegles vide : règles par défaut"
 
 
-def explain_customer(book, customer_id: str, rules_dir: str | None = None, as_of: dt.date | None = None):
+@dataclass(frozen=True)
+class Explanation:
+    policy: CustomerPolicy
+    rules_folder: str
+    note: str  # why the default rules were used, when they were; else blank
+    as_of: dt.date | None
+
+    def text(self) -> str:
+        return render(self.policy, self.rules_folder + (f" ({self.note})" if self.note else ""))
+
+    def to_json(self) -> dict:
+        return {**to_json(self.policy, self.rules_folder, self.as_of), "rules_note": self.note or None}
+
+
+def explain_customer(book, customer_id: str, rules_dir: str | None = None, as_of: dt.date | None = None) -> Explanation:
     """Load the workbook and the rules, score the customers, and resolve one customer's policy."""
     ledger = load_workbook(book)
     folder, note = resolve_rules_dir(book, ledger.params.rules_dir, rules_dir)
@@ -85,4 +100,4 @@ def explain_customer(book, customer_id: str, rules_dir: str | None = None, as_of
     row = int(customer["row"]) if "row" in customer and not _blank(customer["row"]) else 0
     policy = effective_policy(rules, customer, cell=lambda key: locate(key, row), risk_class=risk_class,
                               score=score, as_of=day, exposure=exposure)
-    return policy, rules.folder + (f" ({note})" if note else "")
+    return Explanation(policy, rules.folder, note, day)

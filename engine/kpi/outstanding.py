@@ -6,7 +6,7 @@ customer credit, see `encaisse.ledger.receivables`). A customer's leftover credi
 ours, not negative receivables: it is never netted against other customers' invoices.
 Sales S are TTC, net of the credit notes issued in the same window or month.
 
-Edge cases (issue 3 point 2):
+Edge cases:
 - AR of zero gives a DSO of 0 (nothing to collect), even without sales.
 - AR with no sales in the window gives NaN (undefined: division by zero); the Excel function
   shows it as « #DIV/0! », JSON as null.

@@ -1,6 +1,6 @@
 """Headless recalculation: evaluate every formula cell of a workbook and store the cached values.
 
-How it stays fast (issue 5): the cells are read once by the fast reader (python-calamine);
+How it stays fast: the cells are read once by the fast reader (python-calamine);
 encaisse functions (DSO, AGING...) are evaluated by the engine on those values; each
 standard formula is compiled alone by the `formulas` library over arrays of the ranges it
 refers to (structured references translated to A1 first; the text in the file is kept).
@@ -277,12 +277,8 @@ class SheetReader:
         return self._pool.submit(check)
 
     def _name_sheet(self, name: str) -> str | None:
-        _, text, _ = self.package.defined_names[name.upper()]
-        m = re.match(r"(?:'((?:[^']|'')+)'|([^'!]+))!", text)
-        if not m:
-            return None
-        found = self.package.sheet((m.group(1) or "").replace("''", "'") or m.group(2))
-        return found.name if found is not None else None
+        found = self.package.name_range(name)
+        return found[0] if found is not None else None
 
     def _sizes(self) -> dict[str, int]:
         """Sheet name -> size of its XML, uncompressed (what the reader has to parse)."""
@@ -368,11 +364,9 @@ def table_frame(values: np.ndarray) -> pd.DataFrame:
 
 def _convert_for_engine(frame: pd.DataFrame, table_name: str) -> None:
     """Convert a table ahead of the encaisse functions (which find it in the frame's cache)."""
-    try:
-        from encaisse.excel.args import table_arg
-        from encaisse.tables import TABLES
-    except ImportError:
-        return
+    from encaisse.excel.args import table_arg
+    from encaisse.tables import TABLES
+
     table = next((t for t in TABLES if t.name.upper() == table_name), None)
     if table is None:
         return
@@ -398,8 +392,8 @@ def _formula_cells(path: Path, package: Package, found=None, skip: frozenset = f
                 cells.extend(sheet_cells)
                 if found is not None:
                     found(sheet_cells)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
-            raise InputError([Problem(str(path), f"classeur illisible : {error}")], title="Classeur corrompu") from None
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError):
+            raise InputError([Problem(str(path), "fichier illisible : classeur Excel endommagé")], title="Classeur corrompu") from None
     return sheets_xml, cells
 
 
@@ -781,16 +775,8 @@ class Evaluator:
         if entry is None:
             table = self.package.tables.get(key)
             return None if table is None else self._table_rect(table)
-        _, text, _ = entry
-        result: Rect | str = text
-        m = re.fullmatch(r"(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?([0-9]+)(?::\$?([A-Z]{1,3})\$?([0-9]+))?", text)
-        if m:
-            sheet_name = (m.group(1) or "").replace("''", "'") or m.group(2)
-            sheet = self.package.sheet(sheet_name)
-            if sheet is not None:
-                ref = m.group(3) + m.group(4) + (f":{m.group(5)}{m.group(6)}" if m.group(5) else "")
-                c1, r1, c2, r2 = range_boundaries(ref)
-                result = Rect(sheet.name, r1, c1, r2, c2)
+        found = self.package.name_range(key)
+        result: Rect | str = entry.text if found is None else Rect(found[0], found[2], found[1], found[4], found[3])
         self._names[key] = result
         return result
 
@@ -1103,15 +1089,9 @@ def _parameter_position(function, parameter: str) -> int | None:
 
 
 def _parse_as_of(value) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value.date() if isinstance(value, dt.datetime) else value
-    text = str(value).strip()
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            pass
-    raise InputError([Problem("--as-of", f"date « {text} » illisible ; attendu : AAAA-MM-JJ ou JJ/MM/AAAA")], title=TITLE)
+    from encaisse.workbook.coerce import as_of_date  # with pandas: not before the reading has started
+
+    return as_of_date(value, title=TITLE)
 
 
 def _outside_strings(text: str, change) -> str:

@@ -37,10 +37,6 @@ class TableRef:
     first_col: int  # 0-based index into table.columns
     last_col: int
 
-    @property
-    def whole_table(self) -> bool:
-        return self.items == ("all",) and self.first_col == 0 and self.last_col == len(self.table.columns) - 1
-
 
 def translate(formula: str, tables: dict, row: int | None = None) -> tuple[str, list[TableRef]]:
     """Replace every structured reference in `formula` by an absolute A1 range.

@@ -32,15 +32,6 @@ class Factor:
 HISTORY_FACTORS: tuple[str, ...] = ("days_late", "late_share", "unpaid_count", "dispute_rate", "volume")
 FACTORS: tuple[str, ...] = (*HISTORY_FACTORS, "external_rating")
 
-FACTOR_LABELS: dict[str, str] = {
-    "days_late": "Retard moyen pondéré (jours)",
-    "late_share": "Part de factures en retard",
-    "unpaid_count": "Factures échues impayées",
-    "dispute_rate": "Taux de litige",
-    "volume": "Chiffre d'affaires 12 mois",
-    "external_rating": "Note externe",
-}
-
 
 @dataclass(frozen=True)
 class ScoringPolicy:
@@ -271,5 +262,3 @@ class Rules:
         while key not in self.positions and len(key) > 1:
             key = key[:-1]
         return self.positions.get(key, file)
-
-

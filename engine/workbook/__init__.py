@@ -10,8 +10,12 @@ __all__ = ["load_workbook", "defined_names"]
 
 
 def __getattr__(name: str):
-    if name in __all__:
-        from encaisse.workbook import loader
+    if name == "load_workbook":
+        from encaisse.workbook.loader import load_workbook
 
-        return getattr(loader, name)
+        return load_workbook
+    if name == "defined_names":
+        from encaisse.workbook.package import read_defined_names
+
+        return read_defined_names
     raise AttributeError(f"module 'encaisse.workbook' has no attribute {name!r}")

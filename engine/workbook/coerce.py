@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from encaisse.errors import Problem, shorten
+from encaisse.errors import InputError, Problem, shorten
 from encaisse.fr import date
 from encaisse.tables import CELLS, Column, Table, normalize_header
 
@@ -196,10 +196,6 @@ def inspect(values: np.ndarray) -> tuple[str, np.ndarray]:
     if values.dtype == object:
         return kind, np.asarray(pd.isna(values) | (values == ""), dtype=bool)
     return kind, np.asarray(pd.isna(values), dtype=bool)
-
-
-def blank_mask(values: np.ndarray) -> np.ndarray:
-    return inspect(values)[1]
 
 
 def _categories(values: np.ndarray) -> np.ndarray:
@@ -414,6 +410,21 @@ def coerce_date(value: object) -> dt.date | None:
     if bad[0]:
         raise ValueError(bad_message(None, "date", value))
     return None if np.isnat(result[0]) else pd.Timestamp(result[0]).date()
+
+
+def as_of_date(value: object, where: str = "--as-of", *, title: str = "Option invalide") -> dt.date | None:
+    """The as-of date a person gives (a command's --as-of, recalc's argument): every form a workbook
+    cell accepts (2026-09-30, 30/09/2026, 30.09.2026, a date); None when blank; otherwise InputError
+    naming `where`. The one parser of as-of dates: the loader reads DateArrete and the Excel
+    functions their date argument through `coerce_date` as well."""
+    if isinstance(value, str):
+        value = value.strip()
+    try:
+        day = coerce_date(value)
+    except ValueError:
+        raise InputError([Problem(where, f"date « {value} » illisible ; attendu : AAAA-MM-JJ, JJ/MM/AAAA ou JJ.MM.AAAA")],
+                         title=title) from None
+    return day
 
 
 def coerce_amount(value: object, *, percent: bool = False) -> float | None:

@@ -10,7 +10,6 @@ collected, sorted by sheet then row, and raised together as one InputError.
 from __future__ import annotations
 
 import gc
-import re
 import zipfile
 import zlib
 import xml.etree.ElementTree as ET
@@ -31,10 +30,10 @@ from encaisse.workbook.coerce import (
     empty_frame,
     grid,
 )
-from encaisse.errors import InputError, Problem
+from encaisse.errors import InputError, Problem, os_reason
 from encaisse.fr import date
 from encaisse.ledger import Ledger, Params
-from encaisse.workbook.package import Package, error_cells, open_package, read_package, used_extent
+from encaisse.workbook.package import Package, error_cells, open_package, read_defined_names, read_package, used_extent, workbook_file_problem
 from encaisse.tables import (
     CUSTOMERS,
     INVOICES,
@@ -46,9 +45,8 @@ from encaisse.tables import (
     normalize_header,
 )
 
-_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REFERENCE = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^!']+))!\$?([A-Za-z]{1,3})\$?(\d+)(?::\$?[A-Za-z]{1,3}\$?\d+)?$")
 _HEADER_SEARCH_ROWS = 20
+_TITLE = "Lecture impossible"
 
 
 @dataclass(frozen=True)
@@ -78,18 +76,19 @@ def load_workbook(path: str | Path) -> Ledger:
     Named cells of Paramètres (and SoldeBanque) go to `Ledger.params`.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Classeur introuvable : {path}", title="Lecture impossible")
+    problem = workbook_file_problem(path)
+    if problem is not None:
+        raise InputError([problem], title=_TITLE)
     was_enabled = gc.isenabled()
     gc.disable()  # millions of small cell objects: the cyclic collector only slows the read down
     try:
         return _load(path)
-    except calamine.CalamineError:  # its messages are English and technical: say what it means
-        raise InputError(f"Le fichier {path} n'est pas un classeur Excel lisible (contenu non reconnu : est-ce bien un "
-                         f"classeur .xlsx ou .xlsm enregistré par Excel ?)", title="Lecture impossible") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, ET.ParseError, OSError):
-        raise InputError(f"Le fichier {path} n'est pas un classeur Excel lisible (archive endommagée : somme de contrôle ou "
-                         f"compression incorrecte)", title="Lecture impossible") from None
+    except (calamine.CalamineError, zipfile.BadZipFile, zlib.error, ET.ParseError, EOFError):
+        # The reader's own message is English ("Cannot detect file format"): the file is named instead.
+        raise InputError([Problem(str(path), "fichier illisible : ce n'est pas un classeur Excel .xlsx/.xlsm lisible "
+                                             "(contenu endommagé ou d'un autre format)")], title=_TITLE) from None
+    except OSError as error:
+        raise InputError([Problem(str(path), f"lecture impossible ({os_reason(error)})")], title=_TITLE) from None
     finally:
         if was_enabled:
             gc.enable()
@@ -103,8 +102,8 @@ def _open(path: Path) -> calamine.CalamineWorkbook:
 
 
 def _load(path: Path) -> Ledger:
-    package = read_package(str(path))  # refuses what is unsafe to inflate (zip bombs, encrypted parts) before any reading
-    with open_package(str(path)) as archive, _open(path) as book:
+    package = read_package(str(path), _TITLE)  # refuses what is unsafe to inflate (zip bombs, encrypted parts) before any reading
+    with open_package(str(path), _TITLE) as archive, _open(path) as book:
         sheets = _Sheets(archive, package)
         sheet_names = list(book.sheet_names)
         table_names = list(book.table_names or [])
@@ -231,43 +230,23 @@ def _header_index(rows: list[list[object]], table: Table) -> int:
 # ---------------------------------------------------------------- named cells
 
 
-def defined_names(path: Path) -> dict[str, tuple[str, int, int]]:
-    """Defined names of xl/workbook.xml -> (sheet, 0-based row, 0-based col) of their first cell."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            root = ET.fromstring(archive.read("xl/workbook.xml"))
-    except KeyError:
-        return {}
-    names: dict[str, tuple[str, int, int]] = {}
-    for node in root.iter(f"{_MAIN_NS}definedName"):
-        match = _REFERENCE.match((node.text or "").strip())
-        if not match or not node.get("name"):
-            continue
-        sheet = match.group(1).replace("''", "'") if match.group(1) else match.group(2)
-        col = 0
-        for letter in match.group(3).upper():
-            col = col * 26 + ord(letter) - 64
-        place = (sheet, int(match.group(4)) - 1, col - 1)
-        # A workbook-wide name wins over a sheet-local one of the same name.
-        if node.get("localSheetId") is None or node.get("name") not in names:
-            names[node.get("name")] = place
-    return names
-
-
 def _read_params(path: Path, book: calamine.CalamineWorkbook, sheet_names: list[str], checked: _Sheets) -> tuple[Params, list[SheetProblem]]:
     if not zipfile.is_zipfile(path):
         return Params(), []
-    names = defined_names(path)
+    try:
+        names = read_defined_names(path)
+    except InputError:  # no xl/workbook.xml (an .ods read by calamine): no named cells
+        names = {}
     rank = {name: i for i, name in enumerate(sheet_names)}
-    lower = {n.lower(): n for n in names}
     sheets: dict[str, list[list[object]]] = {}
     values: dict[str, object] = {}
     problems: list[SheetProblem] = []
     for cell in NAMED_CELLS:
-        place = names.get(cell.name) or names.get(lower.get(cell.name.lower(), ""))
+        entry = names.get(cell.name.upper())
+        place = entry.range() if entry is not None else None
         if place is None or place[0] not in rank:
             continue
-        sheet, row, col = place
+        sheet, col, row = place[0], place[1] - 1, place[2] - 1
         if sheet not in sheets:
             checked.check(sheet)
             sheets[sheet] = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)

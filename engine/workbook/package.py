@@ -8,15 +8,16 @@ parsed; in a sheet with formulas only the `<c>` elements that hold a formula are
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 from xml.etree import ElementTree as ET
 
-from encaisse.errors import InputError, Problem
+from encaisse.errors import InputError, Problem, os_reason
 
 NS = {
     "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -82,11 +83,32 @@ class FormulaCell:
         return f"{quote_sheet(self.sheet)}!{self.ref}"
 
 
+_NAME_RANGE = re.compile(r"=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Za-z]{1,3})\$?([0-9]+)(?::\$?([A-Za-z]{1,3})\$?([0-9]+))?")
+
+
+class DefinedName(NamedTuple):
+    """A defined name of the workbook (DateArrete, SoldeBanque, a print area...)."""
+
+    name: str  # as written in the workbook
+    text: str  # what it refers to, without '=' (a range "Paramètres!$B$2", or any formula)
+    scope: str | None  # the sheet of a sheet-local name; None for a workbook-wide one
+
+    def range(self) -> tuple[str, int, int, int, int] | None:
+        """(sheet as written in the name, first_col, first_row, last_col, last_row), 1-based, when
+        the name designates one range of one sheet; None for any other formula."""
+        m = _NAME_RANGE.fullmatch(self.text)
+        if not m:
+            return None
+        c1, r1 = column_index_from_string(m.group(3).upper()), int(m.group(4))
+        c2, r2 = (column_index_from_string(m.group(5).upper()), int(m.group(6))) if m.group(5) else (c1, r1)
+        return (m.group(1) or "").replace("''", "'") or m.group(2), min(c1, c2), min(r1, r2), max(c1, c2), max(r1, r2)
+
+
 @dataclass(frozen=True)
 class Package:
     path: str
     sheets: tuple[Sheet, ...]
-    defined_names: dict  # upper-cased name -> (name, formula text, local sheet name or None)
+    defined_names: dict  # upper-cased name -> DefinedName (Excel's names are case-insensitive)
     tables: dict  # upper-cased table name -> TableDef
     members: tuple[str, ...]
     date1904: bool = False  # Excel's "1904 date system": serial 0 is 1904-01-01, not 1899-12-30
@@ -95,6 +117,14 @@ class Package:
     def sheet(self, name: str) -> Sheet | None:
         wanted = name.casefold()
         return next((s for s in self.sheets if s.name.casefold() == wanted), None)
+
+    def name_range(self, name: str) -> tuple[str, int, int, int, int] | None:
+        """(sheet, first_col, first_row, last_col, last_row) of a defined name designating a range
+        of one of the workbook's sheets (the sheet's name as the workbook spells it); else None."""
+        entry = self.defined_names.get(name.upper())
+        found = entry.range() if entry is not None else None
+        sheet = self.sheet(found[0]) if found is not None else None
+        return None if sheet is None else (sheet.name, *found[1:])
 
 
 def quote_sheet(name: str) -> str:
@@ -165,13 +195,53 @@ def archive_problems(zf: zipfile.ZipFile, path: str) -> list[Problem]:
     return problems
 
 
-def open_package(path: str) -> zipfile.ZipFile:
-    zf = _open_zip(path)
-    problems = archive_problems(zf, path)
+_NOT_A_WORKBOOK = "fichier illisible : ce n'est pas un classeur Excel .xlsx/.xlsm"
+
+
+def workbook_file_problem(path) -> Problem | None:
+    """Why the file at `path` cannot be an Excel workbook, in French and naming it; None when it
+    is a zip archive (what .xlsx and .xlsm are). Read from the file's first bytes, so that no
+    library's English message ("Cannot detect file format", "Could not find EOCD") reaches the user."""
+    path = str(path)
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(8)
+    except FileNotFoundError:
+        return Problem(path, "fichier introuvable")
+    except IsADirectoryError:
+        return Problem(path, "c'est un dossier, pas un classeur Excel .xlsx/.xlsm")
+    except PermissionError:
+        if os.path.isdir(path):
+            return Problem(path, "c'est un dossier, pas un classeur Excel .xlsx/.xlsm")
+        return Problem(path, "lecture refusée (droits d'accès insuffisants)")
+    except OSError as error:
+        return Problem(path, f"lecture impossible ({os_reason(error)})")
+    if not head:
+        return Problem(path, "fichier vide : ce n'est pas un classeur Excel .xlsx/.xlsm")
+    if head == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":  # OLE container: Excel 97-2003, or a password-protected workbook
+        return Problem(path, "classeur Excel 97-2003 (.xls) ou protégé par mot de passe : enregistrez-le au format "
+                             ".xlsx sans mot de passe (Fichier > Enregistrer sous) puis relancez")
+    if not head.startswith(b"PK"):
+        return Problem(path, _NOT_A_WORKBOOK)
+    if not zipfile.is_zipfile(path):
+        return Problem(path, "fichier illisible : classeur Excel endommagé ou incomplet (archive .xlsx tronquée)")
+    return None
+
+
+def open_package(path: str, title: str = "Recalcul impossible") -> zipfile.ZipFile:
+    """The workbook's zip archive, once it is known to be one and safe to inflate."""
+    problem = workbook_file_problem(path)
+    if problem is not None:
+        raise InputError([problem], title=title)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise InputError([Problem(str(path), _NOT_A_WORKBOOK)], title=title) from None
+    problems = archive_problems(archive, path)
     if problems:
-        zf.close()
+        archive.close()
         raise InputError(problems, title="Classeur refusé")
-    return zf
+    return archive
 
 
 _ERROR_CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*?\bt="e"[^>]*>(.*?)</(?:\w+:)?c>', re.S)
@@ -229,19 +299,6 @@ def used_extent(zf: zipfile.ZipFile, member: str) -> tuple[int, int]:
     return rows, cols
 
 
-def _open_zip(path: str) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise InputError([Problem(str(path), "fichier introuvable")], title="Lecture impossible") from None
-    except IsADirectoryError:
-        raise InputError([Problem(str(path), "c'est un dossier, pas un classeur")], title="Lecture impossible") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        raise InputError(
-            [Problem(str(path), "ce n'est pas un classeur Excel .xlsx/.xlsm lisible (le fichier n'est pas une archive zip valide ; "
-                                "un ancien classeur .xls doit être réenregistré au format .xlsx)")],
-            title="Lecture impossible",
-        ) from None
 
 
 def _parse(zf: zipfile.ZipFile, member: str, path: str) -> ET.Element:
@@ -275,8 +332,8 @@ def _rels(zf: zipfile.ZipFile, part: str, path: str) -> dict[str, str]:
     return out
 
 
-def read_package(path: str) -> Package:
-    with open_package(path) as zf:
+def read_package(path: str, title: str = "Recalcul impossible") -> Package:
+    with open_package(path, title) as zf:
         members = tuple(zf.namelist())
         workbook_part = _main_part(zf, path)
         workbook = _parse(zf, workbook_part, path)
@@ -288,13 +345,7 @@ def read_package(path: str) -> Package:
                 raise InputError([Problem(str(path), f"feuille « {el.get('name')} » : partie introuvable dans le classeur")],
                                  title="Classeur corrompu")
             sheets.append(Sheet(el.get("name"), part, i))
-        names = {}
-        for el in workbook.findall("m:definedNames/m:definedName", NS):
-            local = el.get("localSheetId")
-            scope = sheets[int(local)].name if local is not None and int(local) < len(sheets) else None
-            name = el.get("name", "")
-            if scope is None or name.upper() not in names:
-                names[name.upper()] = (name, (el.text or "").strip(), scope)
+        names = _defined_names(workbook, [sheet.name for sheet in sheets])
         tables = {}
         for sheet in sheets:
             for member in _rels(zf, sheet.part, path).values():
@@ -304,6 +355,26 @@ def read_package(path: str) -> Package:
         properties = workbook.find("m:workbookPr", NS)
         date1904 = properties is not None and properties.get("date1904", "0").lower() in ("1", "true")
         return Package(str(path), tuple(sheets), names, tables, members, date1904, workbook_part)
+
+
+def read_defined_names(path) -> dict[str, DefinedName]:
+    """Only the defined names of a workbook (upper-cased name -> DefinedName), without its tables."""
+    with open_package(path) as zf:
+        workbook = _parse(zf, _main_part(zf, path), path)
+        return _defined_names(workbook, [el.get("name", "") for el in workbook.findall("m:sheets/m:sheet", NS)])
+
+
+def _defined_names(workbook: ET.Element, sheet_names: list[str]) -> dict[str, DefinedName]:
+    """The one reading of workbook.xml's <definedNames>; a workbook-wide name wins over a
+    sheet-local one of the same name."""
+    names: dict[str, DefinedName] = {}
+    for el in workbook.findall("m:definedNames/m:definedName", NS):
+        local = el.get("localSheetId")
+        scope = sheet_names[int(local)] if local is not None and local.isdigit() and int(local) < len(sheet_names) else None
+        name = el.get("name", "")
+        if name and (scope is None or name.upper() not in names):
+            names[name.upper()] = DefinedName(name, (el.text or "").strip(), scope)
+    return names
 
 
 def _main_part(zf: zipfile.ZipFile, path: str) -> str:

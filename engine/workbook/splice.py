@@ -4,7 +4,7 @@ A worksheet's XML is spliced as bytes: only the `<c>` elements of formula cells 
 cells of dynamic-array spill ranges) are rewritten; every other byte of the sheet stays.
 Every other zip member is copied raw (same compressed bytes, no recompression), so parts
 that were not recalculated are byte-identical. The new package is written to a temporary
-file in the target folder and moved into place with os.replace.
+file in the target folder and moved into place (`encaisse.atomic`).
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from html import escape as _html_escape
 
+from encaisse.atomic import atomic_path
 from encaisse.workbook.package import get_column_letter, range_boundaries
 
 _ROW = re.compile(rb"<row\b[^>]*?(?:/>|>.*?</row>)", re.S)
@@ -259,31 +258,20 @@ def _raw_member(source: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 def write_package(source: str | Path, target: str | Path, replaced: dict[str, bytes]) -> None:
     """Copy the package `source` to `target`, replacing the content of the members in `replaced`.
 
-    Unchanged members are copied compressed as they are. Written atomically: a temporary file
-    in the target's folder, then os.replace (so `target` may be `source`).
+    Unchanged members are copied compressed as they are. Written atomically through
+    `encaisse.atomic.atomic_path` (so `target` may be `source`).
     """
-    target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(source) as src, zipfile.ZipFile(tmp, "w") as out:
-            for info in src.infolist():
-                if info.filename in replaced:
-                    clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                    clone.compress_type = info.compress_type
-                    clone.external_attr = info.external_attr
-                    clone.create_system = info.create_system
-                    out.writestr(clone, replaced[info.filename], compress_type=info.compress_type)
-                    continue
-                raw = _raw_member(src, info)
-                _write_raw(out, info, raw)
-        if os.path.exists(target):
-            os.chmod(tmp, os.stat(target).st_mode & 0o7777)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(target) as tmp, zipfile.ZipFile(source) as src, zipfile.ZipFile(tmp, "w") as out:
+        for info in src.infolist():
+            if info.filename in replaced:
+                clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                clone.compress_type = info.compress_type
+                clone.external_attr = info.external_attr
+                clone.create_system = info.create_system
+                out.writestr(clone, replaced[info.filename], compress_type=info.compress_type)
+                continue
+            raw = _raw_member(src, info)
+            _write_raw(out, info, raw)
 
 
 def _write_raw(out: zipfile.ZipFile, info: zipfile.ZipInfo, raw: bytes) -> None:
