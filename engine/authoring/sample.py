@@ -39,6 +39,7 @@ from encaisse.tables import (
     JOURNAL,
     PAYABLES,
     PAYMENTS,
+    PROMISE_DATE,
     Table,
 )
 
@@ -56,7 +57,6 @@ COMPANY = Params(
     company_address="14 rue des Tanneurs, 69007 Lyon",
     iban="FR76 3000 4019 2500 0123 4567 876",  # fictitious account, RIB key and mod-97 check valid
     payment_link="https://paiement.atelier-dupont.example/regler",
-    ecb_rate=2.15,
     rules_dir="../rules",  # the demo workbook lives in xlsx/, beside rules/
     bank_balance=None,  # set from the volume of business
 )
@@ -185,7 +185,7 @@ def generate_sample(invoices: int = 10000, seed: int = 7, customers: int | None 
         payables=_canonical(PAYABLES, payables),
         activity=_canonical(ACTIVITY, activity),
         flows=_canonical(FLOWS, flows),
-        journal=_canonical(JOURNAL, journal),
+        journal=_canonical(JOURNAL, journal).assign(**{PROMISE_DATE: journal[PROMISE_DATE].to_numpy(dtype="datetime64[ns]")}),
         params=params,
         source=f"données de démonstration, graine {seed}",
     )
@@ -594,11 +594,18 @@ def _payments(rng: np.random.Generator, cust: dict, inv: dict) -> dict:
 
 # --- dunning journal -----------------------------------------------------------------------------
 
-STEPS = (("J+3", 3, "e-mail"), ("J+10", 10, "téléphone"), ("J+20", 20, "lettre recommandée"))
+# The standard timeline of rules/relances.yaml: (step id, days after the due date, channel, with a call).
+STEPS = (("amiable", 3, "email", False), ("ferme", 10, "email", True), ("mise_en_demeure", 20, "recommande", False))
 
 
 def _journal(inv: dict, pay: dict, cust: dict) -> pd.DataFrame:
-    """Reminders already sent: every step reached by a still-open invoice, and recent ones for the settled."""
+    """Reminders already sent: every step reached by a still-open invoice, and recent ones for the settled.
+
+    Étape and Canal hold the rules' step ids and channels; Issue follows the Journal's vocabulary
+    (encaisse.dunning.records): « envoye », or what followed — « échéancier accordé », « payé »,
+    « promesse JJ/MM/AAAA » after the firm step's call (a third of the promises made on invoices
+    still open are not kept), « message laissé », the registered letter's receipt.
+    """
     regular = inv["regular"] & (inv["issue"] <= AS_OF)
     settled_on = pay["settled_on"]
     far = np.datetime64("2100-01-01")
@@ -607,25 +614,28 @@ def _journal(inv: dict, pay: dict, cust: dict) -> pd.DataFrame:
     plan = np.where(np.isnat(inv["plan_start"]), far, inv["plan_start"])
     still_open = settle > AS_OF
     parts = []
-    for step, offset, channel in STEPS:
+    for step, offset, channel, call in STEPS:
         date = _roll(inv["due"] + offset)
         sent = regular & (date <= AS_OF) & (date < settle) & (date < dispute) & (date < plan)
         sent &= (still_open & (date >= JOURNAL_OPEN_SINCE)) | (date >= JOURNAL_SINCE)
         idx = np.flatnonzero(sent)
         d = date[idx]
+        promised = _roll(np.where(settle[idx] <= d + 30, settle[idx], d + 14))  # kept: the day it was paid
+        promise = pd.Series(promised.astype("datetime64[ns]")).dt.strftime("promesse %d/%m/%Y").to_numpy(dtype=object)
         outcome = np.select(
             [
                 dispute[idx] <= d + 10,
                 plan[idx] <= d + 15,
                 settle[idx] <= d + 10,
-                np.full(len(idx), channel == "téléphone") & (settle[idx] <= d + 30),
-                np.full(len(idx), channel == "téléphone"),
-                np.full(len(idx), channel == "lettre recommandée") & (d <= AS_OF - 5),
-                np.full(len(idx), channel == "lettre recommandée"),
+                np.full(len(idx), call) & (settle[idx] <= d + 30),
+                np.full(len(idx), call) & still_open[idx] & (idx % 3 == 0),
+                np.full(len(idx), call),
+                np.full(len(idx), channel == "recommande") & (d <= AS_OF - 5),
+                np.full(len(idx), channel == "recommande"),
             ],
-            ["litige signalé", "échéancier accordé", "payé", "promesse de paiement", "message laissé",
+            ["litige signalé", "échéancier accordé", "payé", promise, promise, "message laissé",
              "accusé de réception signé", "en attente de l'accusé de réception"],
-            "sans réponse",
+            "envoye",
         )
         parts.append(pd.DataFrame({
             "date": d,
@@ -635,13 +645,14 @@ def _journal(inv: dict, pay: dict, cust: dict) -> pd.DataFrame:
             "channel": channel,
             "offset": offset,
             "outcome": outcome,
+            PROMISE_DATE: np.where(np.char.startswith(outcome.astype(str), "promesse"), promised, np.datetime64("NaT")),
         }))
     journal = pd.concat(parts, ignore_index=True)
     journal = journal.sort_values(["date", "customer_id", "offset", "invoice_id"], kind="stable", ignore_index=True)
     stamp = pd.Series(np.datetime_as_string(journal["date"].to_numpy().astype("datetime64[D]"), unit="D"))
     base = stamp + "_" + journal["customer_id"]
     journal["document"] = np.select(
-        [journal["channel"] == "e-mail", journal["channel"] == "lettre recommandée"],
+        [journal["channel"] == "email", journal["channel"] == "recommande"],
         [("relance-" + base + ".eml").to_numpy(), ("mise-en-demeure-" + base + ".pdf").to_numpy()],
         None,
     )

@@ -66,7 +66,7 @@ SEGMENTS = ("TPE", "PME", "Grand compte", "Secteur public")
 CURRENCIES = ("EUR", "USD", "GBP", "CHF")
 DIRECTIONS = ("encaissement", "décaissement")
 FREQUENCIES = ("hebdomadaire", "mensuel", "trimestriel", "annuel")
-CHANNELS = ("e-mail", "téléphone", "courrier", "lettre recommandée")
+CHANNELS = ("email", "telephone", "courrier", "recommande")  # the rules' channel ids (relances.yaml canal)
 
 # (table name, column key) -> allowed values, blocking?  Non-blocking lists warn but accept a
 # value pasted from an ERP; the rules (YAML) may define more categories than these.
@@ -95,10 +95,9 @@ PARAM_NOTES = {
     "Adresse": "Adresse postale de l'entreprise",
     "IBAN": "Coordonnées bancaires indiquées dans les relances",
     "LienPaiement": "Lien de paiement en ligne proposé dans les e-mails",
-    "TauxBCE": "En % (2,15 = 2,15 %) ; pénalités de retard par défaut : taux BCE + 10 points",
     "DossierRegles": "Dossier des règles YAML, relatif au classeur",
 }
-DEFAULT_PARAMS = Params(ecb_rate=2.15, rules_dir="rules")
+DEFAULT_PARAMS = Params(rules_dir="rules")
 
 
 @dataclass(frozen=True)
