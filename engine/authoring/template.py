@@ -32,6 +32,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from encaisse.authoring.dashboard import SHEET as DASHBOARD_SHEET, write_dashboard
+from encaisse.authoring.worklist_sheet import SHEET as WORKLIST_SHEET, write_worklist_sheet
 from encaisse.errors import EncaisseError
 from encaisse.ledger import Ledger, Params
 from encaisse.authoring.sample import generate_sample
@@ -163,8 +164,9 @@ def write_template(path: str | os.PathLike, ledger: Ledger | None = None) -> Pat
             "created": CREATED,
         })
         formats = make_formats(workbook)
-        # The dashboard sheet comes first, before the tables its formulas read.
+        # The dashboard and the day's dunning actions come first, before the tables their formulas read.
         write_dashboard(workbook, formats, ledger)
+        write_worklist_sheet(workbook)
         sheets = {table.name: _write_table(workbook, formats, table, getattr(ledger, table.attr)) for table in TABLES}
         _write_bank_balance(workbook, sheets[FLOWS.name], formats, ledger.params)
         _write_params(workbook, formats, ledger.params)
@@ -320,7 +322,7 @@ def _write_params(workbook: Workbook, formats: Formats, params: Params) -> None:
 def summary(path: Path, ledger: Ledger | None) -> str:
     """What was written, in French, for the command line."""
     count = _count
-    names = [DASHBOARD_SHEET] + [t.sheet for t in TABLES] + [PARAMS_SHEET]
+    names = [DASHBOARD_SHEET, WORKLIST_SHEET] + [t.sheet for t in TABLES] + [PARAMS_SHEET]
     if ledger is None:
         return (f"Modèle vide écrit : {path}\n"
                 f"  {len(names)} feuilles : {', '.join(names)}\n"

@@ -37,11 +37,15 @@ new customer gets ordinary terms) unless an external rating moves it.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from encaisse.rules.records import ScoringPolicy, FACTORS, HISTORY_FACTORS
+
+if TYPE_CHECKING:
+    from encaisse.ledger import Receivables
 
 
 _CENT = 0.005  # an open amount below half a cent is settled
@@ -76,15 +80,23 @@ def customer_factors(
     customers: pd.DataFrame,
     as_of: dt.date | pd.Timestamp,
     window_days: int = 365,
+    *,
+    book: Receivables | None = None,
 ) -> pd.DataFrame:
     """The factor values per customer (index customer_id), NA where a factor cannot be measured.
 
     Customers are integer codes (their place in the universe) and every per-customer figure
-    is one np.bincount over the invoices or payments.
+    is one np.bincount over the invoices or payments. The open items and the payments' invoices
+    come from the one allocation (`encaisse.ledger.receivables`); `book`, when the caller already
+    has it for the same tables and date, spares computing it again.
     """
-    from encaisse.ledger import open_items
+    from encaisse.ledger import receivables
 
     as_of = pd.Timestamp(as_of).normalize()
+    if book is None:
+        book = receivables(invoices, payments, as_of)
+    links = book.links
+    invoices, payments = links.invoices, links.payments
     as_of64 = np.datetime64(as_of.to_datetime64(), "ns")
     window_start = np.datetime64((as_of - pd.Timedelta(days=window_days - 1)).to_datetime64(), "ns")
     universe = _customer_universe(invoices, customers)
@@ -94,30 +106,29 @@ def customer_factors(
         known = codes >= 0
         return np.bincount(codes[known], weights=None if weights is None else weights[known], minlength=n).astype("float64")
 
-    items = open_items(invoices, payments, as_of)
-    customer = universe.get_indexer(_text(items["customer_id"]))
-    open_amount = items["open_amount"].to_numpy(dtype="float64")
-    days_past_due = items["days_past_due"].to_numpy(dtype="float64", na_value=np.nan)
-    issue = items["issue_date"].to_numpy(dtype="datetime64[ns]")
-    due = items["due_date"].to_numpy(dtype="datetime64[ns]")
+    # Customer codes of the allocation (links.customers) -> places in the universe: one small lookup.
+    code_place = np.append(universe.get_indexer(pd.Index(links.customers, dtype=object).astype("str")), -1)
+    item_rows = np.flatnonzero(book.is_item)
+    customer = code_place[links.invoice_customer[item_rows]]
+    open_amount = book.open_by_invoice[item_rows]
+    days_past_due = book.days_past_due[item_rows]
+    issue = links.issue_date[item_rows]
+    due = links.due_date[item_rows]
     overdue_open = (open_amount >= _CENT) & (days_past_due > 0)
     measured = (issue >= window_start) | overdue_open
     fallen_due = measured & (due <= as_of64)
 
-    # Payments matched to an invoice fallen due (the first invoice of a duplicated number).
-    paid = payments[payments["payment_date"].to_numpy(dtype="datetime64[ns]") <= as_of64]
-    numbers = pd.Index(_text(items["invoice_id"]))
-    first = np.arange(len(numbers))
-    if not numbers.is_unique:
-        keep = ~numbers.duplicated()
-        numbers, first = numbers[keep], first[keep]
-    hit = numbers.get_indexer(_text(paid["invoice_id"]))
-    position = np.where(hit >= 0, first[np.maximum(hit, 0)], -1)
+    # Payments dated up to as_of matched to an invoice fallen due (links: the first invoice of a duplicated number).
+    paid_rows = links.payment_date <= as_of64
+    item_of_row = np.full(len(links.invoice_amount), -1, dtype=np.int64)
+    item_of_row[item_rows] = np.arange(len(item_rows))
+    target = links.payment_invoice[paid_rows]
+    position = np.where(target >= 0, item_of_row[np.maximum(target, 0)], -1)
     matched = position >= 0
     matched[matched] = fallen_due[position[matched]]
     position = position[matched]
-    paid_on = _days(paid["payment_date"].to_numpy(dtype="datetime64[ns]")[matched])
-    paid_amount = np.clip(np.nan_to_num(paid["amount"].to_numpy(dtype="float64")[matched]), 0.0, None)
+    paid_on = _days(links.payment_date[paid_rows][matched])
+    paid_amount = np.clip(np.nan_to_num(links.payment_amount[paid_rows][matched]), 0.0, None)
     due_day = _days(due)
 
     # Days late weighted by amount: each matched payment, and each euro still open past due.
@@ -128,23 +139,23 @@ def customer_factors(
     weight = per_customer(codes, weights)
     days_late = per_customer(codes, weights * days) / np.where(weight > 0, weight, np.nan)
 
-    last_payment = np.full(len(items), -np.inf)
+    last_payment = np.full(len(item_rows), -np.inf)
     np.maximum.at(last_payment, position, paid_on)
     late = (last_payment > due_day) | overdue_open
     fallen_count = per_customer(customer[fallen_due])
     late_share = per_customer(customer[fallen_due], late[fallen_due].astype("float64")) / np.where(fallen_count > 0, fallen_count, np.nan)
 
-    disputed = _has_text(items["dispute"]) if "dispute" in items.columns else np.zeros(len(items), dtype=bool)
+    disputed = _has_text(invoices["dispute"].iloc[item_rows]) if "dispute" in invoices.columns else np.zeros(len(item_rows), dtype=bool)
     measured_count = per_customer(customer[measured])
     dispute_rate = per_customer(customer[measured], disputed[measured].astype("float64")) / np.where(measured_count > 0, measured_count, np.nan)
     unpaid_count = per_customer(customer[overdue_open])
 
-    all_codes = universe.get_indexer(_text(invoices["customer_id"]))
-    all_issue = invoices["issue_date"].to_numpy(dtype="datetime64[ns]")
+    all_codes = code_place[links.invoice_customer]
+    all_issue = links.issue_date
     issued = all_issue <= as_of64
     history = per_customer(all_codes[issued]) > 0
     recent = issued & (all_issue >= window_start)
-    volume = per_customer(all_codes[recent], np.nan_to_num(invoices["amount"].to_numpy(dtype="float64")[recent]))
+    volume = per_customer(all_codes[recent], np.nan_to_num(links.invoice_amount[recent]))
 
     rating = np.full(n, np.nan)
     if "external_rating" in customers.columns:
@@ -173,13 +184,15 @@ def score_customers(
     customers: pd.DataFrame,
     as_of: dt.date | pd.Timestamp,
     policy: ScoringPolicy = ScoringPolicy(),
+    *,
+    book: Receivables | None = None,
 ) -> pd.DataFrame:
     """One row per customer: factor values, their sub-scores (`<factor>_score`), `score` 0–100, `risk_class`.
 
     A history factor that cannot be measured (no history, or nothing fallen due in the window)
     scores `policy.neutral_score`; a blank external rating drops out of the weighted mean.
     """
-    frame = customer_factors(invoices, payments, customers, as_of, policy.window_days)
+    frame = customer_factors(invoices, payments, customers, as_of, policy.window_days, book=book)
     weighted = pd.Series(0.0, index=frame.index)
     weights = pd.Series(0.0, index=frame.index)
     for name in FACTORS:  # six factors, each a whole column at once

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -29,21 +30,33 @@ from encaisse.rules.records import Rules
 
 @dataclass(frozen=True)
 class DunningRun:
-    """What a run of dunning proposes on a date."""
+    """What a run of dunning proposes on a date: the ranked worklist, and the communications
+    (built on first use: the worklist does not need them, the letters do)."""
 
-    as_of: dt.date
-    communications: tuple[Communication, ...]
+    state: DunningState
     worklist: pd.DataFrame  # every action, ranked (see encaisse.dunning.worklist)
-    warnings: tuple[str, ...]  # legal data not verified for the date, in French
+
+    @property
+    def as_of(self) -> dt.date:
+        return self.state.as_of.date()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Legal data not verified for the date, in French (see LegalData.penalty_warnings)."""
+        return self.state.warnings
+
+    @cached_property
+    def communications(self) -> tuple[Communication, ...]:
+        return communications(self.state)
 
 
 def run_dunning(ledger: Ledger, rules: Rules, as_of: object = None, *, scores: pd.DataFrame | None = None) -> DunningRun:
-    """The day's communications and worklist for a loaded workbook (`as_of` defaults to its DateArrete)."""
+    """The day's worklist (and communications) for a loaded workbook (`as_of` defaults to its DateArrete)."""
     day = as_of if as_of is not None else ledger.params.as_of
     if day is None:
         raise ValueError("date d'arrêté absente : renseignez DateArrete (Paramètres) ou donnez --as-of")
     state = dunning_state(ledger.invoices, ledger.payments, ledger.customers, ledger.journal, rules, day, scores=scores)
-    return DunningRun(state.as_of.date(), communications(state), worklist(state), state.warnings)
+    return DunningRun(state, worklist(state))
 
 
 __all__ = [

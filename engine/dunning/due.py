@@ -157,7 +157,7 @@ def dunning_state(invoices: pd.DataFrame | None, payments: pd.DataFrame | None, 
     links = book.links
     if scores is None:
         scores = score_customers(links.invoices, links.payments, customers if customers is not None else _no_customers(),
-                                 as_of, rules.scoring)
+                                 as_of, rules.scoring, book=book)
     timelines = tuple(rules.dunning.timelines.values())
     people = _customers(rules, links, customers, scores, timelines)
     invoice_timeline = np.where(links.invoice_customer >= 0, people.timeline[np.maximum(links.invoice_customer, 0)], -1) \

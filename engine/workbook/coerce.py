@@ -447,7 +447,8 @@ def grid(rows: list[list[object]], width: int) -> np.ndarray:
 
 
 def empty_frame(table: Table) -> pd.DataFrame:
-    return pd.DataFrame({**{c.key: _empty_column(c, 0) for c in table.columns}, "row": np.zeros(0, dtype=np.int64)})
+    derived = {PROMISE_DATE: np.zeros(0, dtype="datetime64[ns]")} if table.name == JOURNAL.name else {}
+    return pd.DataFrame({**{c.key: _empty_column(c, 0) for c in table.columns}, "row": np.zeros(0, dtype=np.int64), **derived})
 
 
 def _empty_column(column: Column, n: int):
@@ -528,6 +529,7 @@ def coerce_columns(
             text = missing_message(column)
             for i in np.flatnonzero(missing):
                 located.append(Located(int(rows[i]), index, Problem(where(index, int(rows[i]), headers[index]), text)))
+    data["row"] = rows
     if table.name == JOURNAL.name:  # the promised date of « promesse 15/12/2026 » outcomes, read once here
         data[PROMISE_DATE], bad = promise_dates(data["outcome"])
         if "outcome" in found:
@@ -536,7 +538,6 @@ def coerce_columns(
                 located.append(Located(int(rows[i]), index, Problem(
                     where(index, int(rows[i]), headers[index]),
                     f"promesse sans date lisible « {show(raws['outcome'][i])} » (attendu : « promesse 15/12/2026 »)")))
-    data["row"] = rows
     frame = pd.DataFrame(data, copy=False)  # the columns are fresh arrays: no need for pandas to copy them
     if sheet is not None:  # so that a later check (e.g. the currency) can name cells, not just rows
         frame.attrs[CELLS] = {"sheet": sheet, "columns": {key: column_letter(first_col + index) for key, index in found.items()}}
