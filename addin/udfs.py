@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import xlwings as xw
 
-from encaisse.excel import credit, kpi
+from encaisse.excel import credit, dunning, kpi
 
 CATEGORY = "encaisse"
 TABLE = {"index": False, "header": True}
@@ -194,3 +194,17 @@ def CREDIT_HEADROOM(factures, reglements, clients, date_arrete, code_client=None
 def PENALTY(montant, echeance, date_arrete, taux_contractuel=None, dossier_regles=None):
     """Pénalités de retard (code de commerce L441-10) d'une facture en € : intérêts jour par jour au taux de chaque semestre (taux BCE au 1er janvier / 1er juillet + 10 points, ou taux contractuel) + indemnité forfaitaire de 40 €."""
     return credit.penalty(montant, echeance, date_arrete, taux_contractuel, dossier_regles)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("clients", pd.DataFrame, doc=CLIENTS, **TABLE)
+@xw.arg("journal", pd.DataFrame, doc="Table Journal des relances avec sa ligne d'en-têtes (ex. Journal[#Tout])", **TABLE)
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("nombre", doc="Nombre de lignes à garder, les plus prioritaires (vide : toutes)")
+@xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (calendriers, pauses, escalade et priorités de relances.yaml)")
+def WORKLIST(factures, reglements, clients, journal, date_arrete, nombre=None, dossier_regles=None):
+    """Actions de relance du jour classées par priorité : e-mails à envoyer, appels à passer, lettres et recommandés à poster, escalades après mise en demeure, litiges en retard à relancer en interne ; un tableau qui se déverse avec sa ligne d'en-têtes."""
+    return dunning.worklist(factures, reglements, clients, journal, date_arrete, nombre, dossier_regles)
+

@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import gc
 import resource
-import time
 import tracemalloc
 
 from encaisse import kpi
 from encaisse.kpi.periods import months_before
 from encaisse.ledger import balances, link, receivables
-from encaisse.authoring.sample import generate_sample
-from timing import best_of  # bench/timing.py
+from timing import best_of, sample  # bench/timing.py
 
 
 def steps(ledger, as_of):
@@ -59,11 +57,8 @@ def steps(ledger, as_of):
 
 
 def bench(size: int) -> None:
-    start = time.perf_counter()
-    ledger = generate_sample(invoices=size)
+    ledger = sample(size)
     as_of = ledger.params.as_of
-    print(f"\n{size:,} factures".replace(",", " ") + f" ({len(ledger.payments):,} règlements, {len(ledger.customers):,} clients, "
-          f"{len(ledger.journal):,} relances ; générées en {time.perf_counter() - start:.1f} s)".replace(",", " "))
     gc.collect()
     total = 0.0
     for name, function in steps(ledger, as_of):

@@ -78,6 +78,10 @@ def _as_of(text: str | None):
     return as_of_date(text)
 
 
+def _as_of_argument(parser) -> None:
+    parser.add_argument("--as-of", metavar="DATE", help="date d'arrêté AAAA-MM-JJ, JJ/MM/AAAA ou JJ.MM.AAAA (défaut : DateArrete du classeur)")
+
+
 def _add_recalc(sub) -> None:
     parser = sub.add_parser(
         "recalc", help="recalcule toutes les formules du classeur sans Excel et enregistre les valeurs",
@@ -127,7 +131,7 @@ def _add_rules(sub) -> None:
     explain.add_argument("book", metavar="CLASSEUR", help="classeur .xlsx ou .xlsm (tables Clients, Factures, Règlements)")
     explain.add_argument("customer", metavar="CODE_CLIENT", help="code du client dans la table Clients (ex. C0001)")
     explain.add_argument("--rules", metavar="DOSSIER", help="dossier des règles (défaut : DossierRegles du classeur, sinon rules/)")
-    explain.add_argument("--as-of", metavar="DATE", help="date d'arrêté AAAA-MM-JJ, JJ/MM/AAAA ou JJ.MM.AAAA (défaut : DateArrete du classeur)")
+    _as_of_argument(explain)
     explain.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard (clés anglaises, "
                          "nombres, fractions pour les taux, dates ISO)")
     explain.set_defaults(handler=_rules_explain)
@@ -188,6 +192,15 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"« {text} » n'est pas un nombre entier") from None
 
 
+def _at_least(minimum: int, what: str = ""):
+    def check(text: str) -> int:
+        count = _integer(text)
+        if count < minimum:
+            raise argparse.ArgumentTypeError(f"{count} : au moins {minimum}{what}")
+        return count
+    return check
+
+
 MAX_SAMPLE_INVOICES = 1_000_000  # an Excel sheet holds 1 048 576 rows: room for the credit notes and later invoices too
 
 
@@ -233,7 +246,7 @@ def _add_kpi(sub) -> None:
                     "(DateArrete du classeur, ou --as-of). Avec --json : un document JSON dont les clés sont les noms "
                     "des fonctions du moteur (dso, aging, cei…).")
     parser.add_argument("book", metavar="CLASSEUR", type=Path, help="classeur .xlsx")
-    parser.add_argument("--as-of", metavar="DATE", help="date d'arrêté AAAA-MM-JJ, JJ/MM/AAAA ou JJ.MM.AAAA (défaut : DateArrete du classeur)")
+    _as_of_argument(parser)
     parser.add_argument("--rate", metavar="DEVISE=TAUX", action="append", default=[],
                         help="taux de change en euros pour une unité d'une autre devise (ex. --rate USD=0.92) ; répétable")
     parser.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
@@ -272,11 +285,45 @@ def _kpi(args) -> int:
 SUBCOMMANDS.append(_add_kpi)
 
 
+def _add_worklist(sub) -> None:
+    parser = sub.add_parser(
+        "worklist", help="les actions de relance du jour, classées par priorité",
+        description="Calcule les relances dues à la date d'arrêté (étapes des calendriers de relances.yaml non encore "
+                    "faites selon le Journal, pauses, escalades, litiges en retard) et les classe par priorité "
+                    "(pondérations de relances.yaml « priorite »). Avec --json : un document JSON (clés anglaises).")
+    parser.add_argument("book", metavar="CLASSEUR", type=Path, help="classeur .xlsx ou .xlsm")
+    _as_of_argument(parser)
+    parser.add_argument("--top", metavar="N", type=_at_least(1), help="n'afficher que les N actions les plus prioritaires")
+    parser.add_argument("--rules", metavar="DOSSIER", help="dossier des règles (défaut : DossierRegles du classeur, sinon rules/)")
+    parser.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
+    parser.set_defaults(handler=_worklist)
+
+
+def _worklist(args) -> int:
+    import json
+
+    from encaisse.jobs.dunning import day_dunning
+    from encaisse.report import worklist_document, worklist_report
+
+    ledger, run, _ = day_dunning(args.book, args.rules, _as_of(args.as_of))
+    for warning in run.warnings:
+        print(f"Attention : {warning}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(worklist_document(run, args.top), ensure_ascii=False, indent=2))
+    else:
+        print(worklist_report(run, ledger.params.company_name, args.top))
+    return 0
+
+
+SUBCOMMANDS.append(_add_worklist)
+
+
 def _add_demo(sub) -> None:
     parser = sub.add_parser(
         "demo", help="le travail principal de bout en bout sur le classeur de démonstration",
         description="Charge et valide xlsx/encaisse-demo.xlsx, affiche la synthèse du poste clients et les "
-                    "indicateurs, vérifie les règles par défaut et recalcule le classeur dans un dossier de sortie.")
+                    "indicateurs, vérifie les règles par défaut, affiche les 10 relances du jour les plus prioritaires "
+                    "et recalcule le classeur dans un dossier de sortie.")
     parser.add_argument("--book", metavar="CLASSEUR", type=Path, default=DEMO_WORKBOOK,
                         help="classeur à utiliser (défaut : le classeur de démonstration)")
     parser.add_argument("--out", metavar="DOSSIER", type=Path, default=Path("out"),
@@ -288,8 +335,9 @@ def _demo(args) -> int:
     import time
 
     from encaisse.fr import number
+    from encaisse.jobs.dunning import day_dunning
     from encaisse.recalc import recalc
-    from encaisse.report import demo_summary
+    from encaisse.report import demo_summary, worklist_report
     from encaisse.rules import check
     from encaisse.workbook import load_workbook
 
@@ -302,6 +350,10 @@ def _demo(args) -> int:
     if problems:
         raise EncaisseError("Les règles par défaut sont invalides :\n" + "\n".join(f"  - {p}" for p in problems))
     print(f"\nRègles par défaut valides ({len(files)} fichiers, {DEFAULT_RULES_DIR}).")
+    _, run, _ = day_dunning(args.book, str(DEFAULT_RULES_DIR), ledger=ledger)
+    print("\n" + worklist_report(run, None, top=10))
+    for warning in run.warnings:
+        print(f"Attention : {warning}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / args.book.name.replace(".xlsx", "-recalcule.xlsx")
     report = recalc(args.book, out=target)

@@ -22,7 +22,6 @@ class Params:
     company_address: str | None = None
     iban: str | None = None
     payment_link: str | None = None
-    ecb_rate: float | None = None
     rules_dir: str | None = None
     bank_balance: float | None = None
 

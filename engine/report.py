@@ -93,3 +93,79 @@ def demo_summary(ledger: Ledger, as_of: object = None) -> str:
         render_kpis(summary),
     ]
     return "\n".join(lines)
+
+
+ACTION_LABELS = {
+    "email": "E-mail à envoyer",
+    "appel": "Appel à passer",
+    "courrier": "Lettre à poster",
+    "recommande": "Recommandé AR",
+    "escalade": "Escalade à engager",
+    "litige": "Litige à relancer",
+}
+
+
+def _cut(text: object, width: int) -> str:
+    text = "" if text is None or text != text else str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def worklist_report(run, company: str | None = None, top: int | None = None) -> str:
+    """The day's actions as a French table (`encaisse worklist`, the demo): rank, priority, action,
+    customer, step or subject, invoices, amount due, days late, penalties + indemnities, class."""
+    frame = run.worklist if top is None else run.worklist.head(top)
+    day = run.as_of.strftime("%d/%m/%Y")
+    total = len(run.worklist)
+    title = f"{company + ' — ' if company else ''}relances du jour au {day} : {count(total)} action{'s' if total > 1 else ''}"
+    if top is not None and total > top:
+        title += f" (les {count(top)} plus prioritaires)"
+    if frame.empty:
+        return title + "\n  Aucune action aujourd'hui."
+    header = ("Rang", "Prio.", "Action", "Client", "Raison sociale", "Étape / objet", "Fact.", "Montant dû", "Retard",
+              "Pénalités + indemn.", "Classe")
+    rows = []
+    for r in frame.to_dict("records"):
+        subject = r["label"] if r["action"] != "litige" else f"{r['label']} → {r['team'] or 'équipe inconnue'}"
+        rows.append((
+            str(r["rank"]), f"{r['priority']:.0f}", ACTION_LABELS.get(r["action"], r["action"]), str(r["customer_id"]),
+            _cut(r["customer_name"], 30), _cut(subject, 48), count(r["invoices"]), euros(r["amount_due"]),
+            f"{int(r['days_past_due'])} j", euros(r["penalty"] + r["indemnity"]), "" if r["risk_class"] is None else str(r["risk_class"])
+            + (" !" if r["broken_promise"] else ""),
+        ))
+    right = {0, 1, 6, 7, 8, 9}
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    line = lambda cells: "  " + "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()  # noqa: E731
+    lines = [title, line(header)] + [line(row) for row in rows]
+    lines.append("  (« ! » : promesse de paiement non tenue ; pénalités L441-10 et indemnité de 40 € par facture à la date d'arrêté)")
+    return "\n".join(lines)
+
+
+def worklist_document(run, top: int | None = None) -> dict:
+    """`encaisse worklist --json`: English keys, numbers (amounts to the cent, half up), ISO dates."""
+    from encaisse.credit.penalty import round_cents
+
+    frame = run.worklist if top is None else run.worklist.head(top)
+    actions = []
+    for r in frame.to_dict("records"):
+        actions.append({
+            "rank": int(r["rank"]),
+            "priority": float(np.floor(float(r["priority"]) * 10 + 0.5) / 10),
+            "action": r["action"],
+            "customer_id": str(r["customer_id"]),
+            "customer_name": None if r["customer_name"] is None or r["customer_name"] != r["customer_name"] else str(r["customer_name"]),
+            "step": None if r["step"] is None else str(r["step"]),
+            "label": r["label"],
+            "channel": r["channel"],
+            "invoices": int(r["invoices"]),
+            "invoice_ids": [i for i in str(r["invoice_ids"]).split(", ") if i],
+            "amount_due": float(round_cents(np.float64(r["amount_due"]))),
+            "days_past_due": int(r["days_past_due"]),
+            "penalty": float(round_cents(np.float64(r["penalty"]))),
+            "indemnity": float(round_cents(np.float64(r["indemnity"]))),
+            "risk_class": r["risk_class"],
+            "score": None if r["score"] != r["score"] else float(r["score"]),
+            "broken_promise": bool(r["broken_promise"]),
+            "team": r["team"],
+        })
+    return {"as_of": run.as_of.isoformat(), "warnings": list(run.warnings), "count": len(run.worklist), "actions": actions}
+

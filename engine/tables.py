@@ -150,6 +150,12 @@ JOURNAL = Table(
     ),
 )
 
+# Derived column of the canonical Journal frame: the date of a promise to pay (outcome « promesse
+# 15/12/2026 »), NaT on every other row. The loader reads it from Issue (an unreadable date is a
+# problem naming the cell); dunning treats a frame without it as holding no promise.
+PROMISE_DATE = "promise_date"
+PROMISE_WORD = "promesse"
+
 # DataFrame.attrs key of a table read from a sheet: {"sheet": name, "columns": {key: column letter}},
 # so that a check made later (the currency, by the ledger) can name cells rather than rows.
 CELLS = "encaisse.cells"
@@ -163,7 +169,6 @@ NAMED_CELLS: tuple[NamedCell, ...] = (
     NamedCell("Adresse", "company_address", "Adresse", "text"),
     NamedCell("IBAN", "iban", "IBAN", "text"),
     NamedCell("LienPaiement", "payment_link", "Lien de paiement", "text"),
-    NamedCell("TauxBCE", "ecb_rate", "Taux de refinancement BCE", "number"),
     NamedCell("DossierRegles", "rules_dir", "Dossier des règles", "text"),
     NamedCell("SoldeBanque", "bank_balance", "Solde bancaire", "amount", sheet="Trésorerie"),
 )

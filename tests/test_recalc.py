@@ -429,11 +429,32 @@ def test_demo_cached_values_equal_the_engine_api(demo):
     assert report.warnings == ()
 
 
+def test_demo_worklist_sheet_is_the_engines_worklist(demo):
+    """« Relances du jour »: WORKLIST spills a header row and every action, as run_dunning ranks them."""
+    import python_calamine
+
+    import encaisse
+    from encaisse.authoring import worklist_sheet
+    from encaisse.dunning import run_dunning
+    from encaisse.resources import DEFAULT_RULES_DIR
+    from encaisse.rules import load
+
+    out, _ = demo
+    rows = python_calamine.CalamineWorkbook.from_path(str(out)).get_sheet_by_name(worklist_sheet.SHEET).to_python()
+    table = [r for r in rows[worklist_sheet.ANCHOR_ROW:] if any(v not in ("", None) for v in r)]
+    expected = run_dunning(encaisse.load_workbook(DEMO), load(DEFAULT_RULES_DIR)).worklist
+    assert table[0][:4] == ["Rang", "Priorité", "Action", "Code client"]
+    assert len(table) == len(expected) + 1
+    got = [(int(r[0]), r[3], r[5], round(r[8], 2)) for r in table[1:]]
+    assert got == [(int(a), c, s, round(m, 2)) for a, c, s, m in expected[["rank", "customer_id", "step", "amount_due"]].itertuples(index=False)]
+
+
 def test_demo_untouched_parts(demo):
     out, _ = demo
     before, after = parts(DEMO), parts(out)
     assert list(before) == list(after)
-    assert [k for k in before if before[k] != after[k]] == ["xl/worksheets/sheet1.xml"]
+    # The dashboard and « Relances du jour » (the WORKLIST spill): only the two formula sheets change.
+    assert [k for k in before if before[k] != after[k]] == ["xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml"]
 
 
 # --------------------------------------------------------------------------- LibreOffice

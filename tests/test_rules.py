@@ -648,7 +648,10 @@ def test_legal_lookups_on_the_default_data():
         assert (legal.ecb_rate_on(day), legal.penalty_rate(day), legal.legal_interest_rate(day),
                 legal.minimum_penalty_rate(day)) == (ecb, penalty, legal_rate, minimum), day
     assert (legal.recovery_indemnity, legal.max_terms_days, legal.max_terms_end_of_month_days) == (40.0, 60, 45)
-    assert legal.ecb_checked_until == dt.date(2026, 2, 5)
+    assert legal.ecb_checked_until == dt.date(2026, 7, 1)
+    # The June 2026 rise (decision of 11/06, in force from 17/06): 12,40 % for the second half of 2026.
+    assert (legal.ecb_rate_on(dt.date(2026, 6, 16)), legal.ecb_rate_on(dt.date(2026, 6, 17))) == (0.0215, 0.024)
+    assert legal.penalty_rate(dt.date(2026, 7, 1)) == legal.penalty_rate(dt.date(2026, 12, 31)) == 0.124
     assert [r.label for r in legal.legal_rates if not r.verified] == ["2026-S2"]
     assert all(r.verified for r in legal.ecb_rates)
 

@@ -32,7 +32,7 @@ from encaisse.authoring.template import empty_ledger, write_template
 from encaisse.workbook import load_workbook
 
 AS_OF = pd.Timestamp("2026-10-31")
-SHEETS = ["Tableau de bord", "Factures", "Règlements", "Clients", "Dettes", "Activité", "Trésorerie", "Journal", "Paramètres"]
+SHEETS = ["Tableau de bord", "Relances du jour", "Factures", "Règlements", "Clients", "Dettes", "Activité", "Trésorerie", "Journal", "Paramètres"]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_cli_prints_what_it_wrote(tmp_path, capsys):
     assert out.startswith(f"Classeur de démonstration écrit : {tmp_path / 'd.xlsx'}\n")
     assert "500 factures, 8 avoirs et 3 factures émises après l'arrêté, 150 clients" in out
     assert main(["template", str(tmp_path / "m.xlsx")]) == 0
-    assert capsys.readouterr().out.startswith(f"Modèle vide écrit : {tmp_path / 'm.xlsx'}\n  9 feuilles : Tableau de bord, Factures, Règlements")
+    assert capsys.readouterr().out.startswith(f"Modèle vide écrit : {tmp_path / 'm.xlsx'}\n  10 feuilles : Tableau de bord, Relances du jour, Factures, Règlements")
 
 
 @pytest.mark.parametrize("argv", [["template", "x.xls"], ["template", "x.xlsx", "--invoices", "50"],
@@ -102,7 +102,7 @@ def test_every_table_is_an_excel_table_with_french_headers(books, which):
         assert [cell.value for cell in sheet[1][: len(table.columns)]] == [c.header for c in table.columns]
         assert sheet.freeze_panes == "B2"
     (params,) = book["Paramètres"].tables.values()
-    assert (params.name, params.ref) == ("Parametres", "A1:C9")
+    assert (params.name, params.ref) == ("Parametres", f"A1:C{len(NAMED_CELLS)}")  # header + one row per cell of Paramètres
     names = {name: d.attr_text for name, d in book.defined_names.items()}
     expected = {c.name: f"'Paramètres'!$B${i}" for i, c in enumerate(NAMED_CELLS[:-1], start=2)}
     expected["SoldeBanque"] = "'Trésorerie'!$I$1"
@@ -119,11 +119,11 @@ def test_empty_template_has_one_blank_formatted_row_and_default_params(books):
     factures = book["Factures"]
     assert [factures.cell(2, col).number_format for col in (3, 4, 5)] == ["dd/mm/yyyy", "dd/mm/yyyy", '#,##0.00 "€"']
     values = [c.value for c in book["Paramètres"]["B"]][1:]
-    assert values == [None, None, None, None, None, None, 2.15, "rules"]
+    assert values == [None, None, None, None, None, None, "rules"]
     assert book["Trésorerie"]["H1"].value == "Solde bancaire" and book["Trésorerie"]["I1"].value is None
     loaded = load_workbook(books[0])
     assert [len(getattr(loaded, t.attr)) for t in TABLES] == [0] * 7
-    assert (loaded.params.as_of, loaded.params.ecb_rate, loaded.params.rules_dir) == (None, 2.15, "rules")
+    assert (loaded.params.as_of, loaded.params.rules_dir) == (None, "rules")
 
 
 def test_list_validations(books):
@@ -216,7 +216,7 @@ def _luhn(digits: str) -> bool:
 
 def test_company_identity(sample):
     p = sample.params
-    assert (p.as_of, p.company_name, p.ecb_rate, p.rules_dir) == (dt.date(2026, 10, 31), "Atelier Dupont SAS", 2.15, "../rules")
+    assert (p.as_of, p.company_name, p.rules_dir) == (dt.date(2026, 10, 31), "Atelier Dupont SAS", "../rules")
     assert re.fullmatch(r"\d{9}", p.siren) and _luhn(p.siren)
     iban = p.iban.replace(" ", "")
     assert iban.startswith("FR76") and len(iban) == 27
@@ -405,5 +405,9 @@ def test_journal_follows_overdue_invoices(sample):
     assert journal["document"].isna().sum() == (journal["channel"] == "telephone").sum()
     first = journal.iloc[0]
     assert first["document"] == f"{first['step'].replace('_', '-')}-{first['date']:%Y-%m-%d}_{first['customer_id']}.eml"
-    assert journal["outcome"].value_counts().to_dict().keys() >= {"payé", "sans réponse", "litige signalé", "échéancier accordé"}
+    assert journal["outcome"].value_counts().to_dict().keys() >= {"envoye", "payé", "message laissé", "litige signalé", "échéancier accordé"}
+    promised = journal["outcome"].str.startswith("promesse ")
+    assert promised.sum() > 0 and journal.loc[promised, "promise_date"].notna().all() and journal.loc[~promised, "promise_date"].isna().all()
+    shown = journal.loc[promised, "promise_date"].dt.strftime("promesse %d/%m/%Y")
+    assert (shown == journal.loc[promised, "outcome"]).all()
     assert not journal.duplicated(["invoice_id", "step"]).any()

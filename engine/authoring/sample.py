@@ -43,6 +43,7 @@ from encaisse.tables import (
     JOURNAL,
     PAYABLES,
     PAYMENTS,
+    PROMISE_DATE,
     Table,
 )
 
@@ -60,7 +61,6 @@ COMPANY = Params(
     company_address="14 rue des Tanneurs, 69007 Lyon",
     iban="FR76 3000 4019 2500 0123 4567 876",  # fictitious account, RIB key and mod-97 check valid
     payment_link="https://paiement.atelier-dupont.example/regler",
-    ecb_rate=2.15,
     rules_dir="../rules",  # the demo workbook lives in xlsx/, beside rules/
     bank_balance=None,  # set from the volume of business
 )
@@ -192,7 +192,7 @@ def generate_sample(invoices: int = 10000, seed: int = 7, customers: int | None 
         payables=_canonical(PAYABLES, payables),
         activity=_canonical(ACTIVITY, activity),
         flows=_canonical(FLOWS, flows),
-        journal=_canonical(JOURNAL, journal),
+        journal=_canonical(JOURNAL, journal).assign(**{PROMISE_DATE: journal[PROMISE_DATE].to_numpy(dtype="datetime64[ns]")}),
         params=params,
         source=f"données de démonstration, graine {seed}",
     )
@@ -608,6 +608,10 @@ def _journal(inv: dict, pay: dict, cust: dict, dunning: DunningPolicy) -> pd.Dat
     Étape column holds the step id and Canal its channel, the vocabulary the dunning engine reads
     back. Each customer follows the timeline the rules assign to its segment, else the default one;
     the assignment by risk class is not applied here, the class being a scoring result as of a date.
+    Issue follows the Journal's vocabulary (encaisse.dunning.records): « envoye », or what followed
+    — « échéancier accordé », « payé », « promesse JJ/MM/AAAA » after a call (a third of the
+    promises made on invoices still open are not kept), « message laissé », the registered
+    letter's receipt.
     """
     regular = inv["regular"] & (inv["issue"] <= AS_OF)
     settled_on = pay["settled_on"]
@@ -628,19 +632,22 @@ def _journal(inv: dict, pay: dict, cust: dict, dunning: DunningPolicy) -> pd.Dat
             d = date[idx]
             called = step.channel == "telephone" or step.phone_task
             letter = step.channel in ("courrier", "recommande")
+            promised = _roll(np.where(settle[idx] <= d + 30, settle[idx], d + 14))  # kept: the day it was paid
+            promise = pd.Series(promised.astype("datetime64[ns]")).dt.strftime("promesse %d/%m/%Y").to_numpy(dtype=object)
             outcome = np.select(
                 [
                     dispute[idx] <= d + 10,
                     plan[idx] <= d + 15,
                     settle[idx] <= d + 10,
                     np.full(len(idx), called) & (settle[idx] <= d + 30),
+                    np.full(len(idx), called) & still_open[idx] & (idx % 3 == 0),
                     np.full(len(idx), called),
                     np.full(len(idx), step.channel == "recommande") & (d <= AS_OF - 5),
                     np.full(len(idx), step.channel == "recommande"),
                 ],
-                ["litige signalé", "échéancier accordé", "payé", "promesse de paiement", "message laissé",
+                ["litige signalé", "échéancier accordé", "payé", promise, promise, "message laissé",
                  "accusé de réception signé", "en attente de l'accusé de réception"],
-                "sans réponse",
+                "envoye",
             )
             stamp = np.datetime_as_string(d.astype("datetime64[D]"), unit="D").astype(object)
             base = stamp + "_" + cust["id"][inv["customer"][idx]].astype(object)
@@ -654,6 +661,7 @@ def _journal(inv: dict, pay: dict, cust: dict, dunning: DunningPolicy) -> pd.Dat
                 "channel": step.channel,
                 "offset": step.offset,
                 "outcome": outcome,
+                PROMISE_DATE: np.where(np.char.startswith(outcome.astype(str), "promesse"), promised, np.datetime64("NaT")),
                 "document": document if (step.channel == "email" or letter) else None,
             }))
     journal = pd.concat(parts, ignore_index=True)

@@ -30,6 +30,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from encaisse.atomic import atomic_path
 from encaisse.authoring.dashboard import SHEET as DASHBOARD_SHEET, write_dashboard
+from encaisse.authoring.worklist_sheet import SHEET as WORKLIST_SHEET, write_worklist_sheet
 from encaisse.errors import EncaisseError
 from encaisse.fr import count, date
 from encaisse.ledger import Ledger, Params
@@ -94,10 +95,9 @@ PARAM_NOTES = {
     "Adresse": "Adresse postale de l'entreprise",
     "IBAN": "Coordonnées bancaires indiquées dans les relances",
     "LienPaiement": "Lien de paiement en ligne proposé dans les e-mails",
-    "TauxBCE": "En % (2,15 = 2,15 %) ; pénalités de retard par défaut : taux BCE + 10 points",
     "DossierRegles": "Dossier des règles YAML, relatif au classeur",
 }
-DEFAULT_PARAMS = Params(ecb_rate=2.15, rules_dir="rules")
+DEFAULT_PARAMS = Params(rules_dir="rules")
 
 
 @dataclass(frozen=True)
@@ -163,8 +163,9 @@ def write_template(path: str | os.PathLike, ledger: Ledger | None = None) -> Pat
             "created": CREATED,
         })
         formats = make_formats(workbook)
-        # The dashboard sheet comes first, before the tables its formulas read.
+        # The dashboard and the day's dunning actions come first, before the tables their formulas read.
         write_dashboard(workbook, formats, ledger)
+        write_worklist_sheet(workbook)
         sheets = {table.name: _write_table(workbook, formats, table, getattr(ledger, table.attr)) for table in TABLES}
         _write_bank_balance(workbook, sheets[FLOWS.name], formats, ledger.params)
         _write_params(workbook, formats, ledger.params)
@@ -298,7 +299,7 @@ def _write_params(workbook: Workbook, formats: Formats, params: Params) -> None:
 
 def summary(path: Path, ledger: Ledger | None) -> str:
     """What was written, in French, for the command line."""
-    names = [DASHBOARD_SHEET] + [t.sheet for t in TABLES] + [PARAMS_SHEET]
+    names = [DASHBOARD_SHEET, WORKLIST_SHEET] + [t.sheet for t in TABLES] + [PARAMS_SHEET]
     if ledger is None:
         return (f"Modèle vide écrit : {path}\n"
                 f"  {len(names)} feuilles : {', '.join(names)}\n"

@@ -37,12 +37,16 @@ new customer gets ordinary terms) unless an external rating moves it.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from encaisse.ledger import Receivables, receivables as compute_receivables
 from encaisse.rules.records import FACTORS, HISTORY_FACTORS, ScoringPolicy
+
+if TYPE_CHECKING:
+    from encaisse.ledger import Receivables
 
 
 _CENT = 0.005  # an open amount below half a cent is settled

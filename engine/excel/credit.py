@@ -161,7 +161,7 @@ def penalty(montant, echeance, date_arrete, taux_contractuel=None, dossier_regle
 
 def _rate(value: float | None) -> float | None:
     """A yearly rate as a fraction: 0,15 (a cell formatted in %) stays, 15 or « 15 % » (the workbook's
-    convention for rates, like TauxBCE) is divided by 100. A penalty rate of 1 % or less is never
+    convention for rates) is divided by 100. A penalty rate of 1 % or less is never
     lawful, so a value up to 1 can only be a fraction."""
     return None if value is None else value / 100.0 if value > 1 else value
 

@@ -22,6 +22,7 @@ from encaisse.rules.records import (
     LatePenalty,
     LimitAction,
     PauseConditions,
+    WorklistPriority,
     PaymentPolicy,
     PaymentTerms,
     RiskClass,
@@ -36,7 +37,7 @@ from encaisse.rules.records import (
 __all__ = [
     "CHANNELS", "DEFAULT_RULES_DIR", "FILES", "SCHEMA_DIR", "TEMPLATES_DIR", "ClassPolicy", "CustomerPause",
     "DepositTier", "Discount", "DisputeCategory", "DunningPolicy", "Escalation", "EscalationRoute", "Factor",
-    "LatePenalty", "LegalData", "LegalDataError", "LimitAction", "PauseConditions", "PaymentPolicy", "PaymentTerms",
+    "LatePenalty", "LegalData", "LegalDataError", "LimitAction", "PauseConditions", "WorklistPriority", "PaymentPolicy", "PaymentTerms",
     "RiskClass", "RiskPolicy", "Rules", "RulesError", "ScoringPolicy", "SegmentPolicy", "Step", "Timeline", "check",
     "format_problem", "load", "load_legal", "problem_order",
 ]

@@ -126,6 +126,41 @@ class LegalData:
         """Lowest contractual penalty rate allowed for the half-year containing `day` (3 × legal rate)."""
         return round(self.minimum_penalty_multiple * self.legal_interest_rate(day), 12)
 
+    def penalty_warnings(self, first_late_day: dt.date | None, as_of: dt.date, contractual: bool = False) -> tuple[str, ...]:
+        """What a penalty computed as of `as_of` rests on that is not verified, in French (empty when all is).
+
+        - `as_of` after `ecb_checked_until`: a later ECB decision may be missing from the file;
+        - a half-year from the one containing `first_late_day` (the first day late of the
+          invoices concerned; None: only `as_of`'s half-year) to `as_of`'s whose ECB rate
+          (in force on its 1 January / 1 July) is marked `verifie: false`, or absent;
+        - with a contractual rate (`contractual`), a half-year whose legal interest rate (the
+          minimum is 3 × it) is unverified or absent.
+        """
+        as_of = _as_date(as_of)
+        found: list[str] = []
+        if self.ecb_checked_until is None or as_of > self.ecb_checked_until:
+            checked = f"jusqu'au {self.ecb_checked_until:%d/%m/%Y} seulement" if self.ecb_checked_until else "sans date de vérification"
+            found.append(f"taux BCE vérifiés {checked} ({self._file()}, taux_bce_verifie_jusqu_au) : une décision "
+                         f"plus récente de la BCE n'y figure peut-être pas (date d'arrêté {as_of:%d/%m/%Y})")
+        start = half_year_start(_as_date(first_late_day) if first_late_day is not None and _as_date(first_late_day) <= as_of else as_of)
+        while start <= as_of:  # a handful of half-years
+            label = half_year_label(start)
+            try:
+                entry = self.ecb_entry_on(start)
+                if not entry.verified:
+                    found.append(f"taux BCE du semestre {label} ({entry.rate * 100:.2f} %".replace(".", ",")
+                                 + f") non vérifié ({entry.where or self._file()})")
+            except LegalDataError as error:
+                found.append(str(error))
+            if contractual:
+                entry = next((r for r in self.legal_rates if r.start == start), None)
+                if entry is None or not entry.verified:
+                    where = entry.where if entry is not None and entry.where else self._file()
+                    found.append(f"taux d'intérêt légal du semestre {label} {'absent' if entry is None else 'non vérifié'} "
+                                 f"({where}) : le minimum légal du taux contractuel (3 × ce taux) est incertain")
+            start = dt.date(start.year, 7, 1) if start.month == 1 else dt.date(start.year + 1, 1, 1)
+        return tuple(found)
+
     def _file(self) -> str:
         return self.source or "rules/legal.yaml"
 

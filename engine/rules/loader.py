@@ -37,6 +37,7 @@ from encaisse.rules.records import (
     Timeline,
     CustomerPause,
     PauseConditions,
+    WorklistPriority,
     EscalationRoute,
     Escalation,
     DunningPolicy,
@@ -404,6 +405,20 @@ def _legal(doc: Document) -> LegalData:
     return legal_from_data(doc.data, source=doc.display, where=where)
 
 
+def _priority(data: dict | None, where: str) -> WorklistPriority:
+    """relances.yaml « priorite » (optional: the defaults of WorklistPriority without it)."""
+    if not data:
+        return WorklistPriority()
+    weights, severity = data["poids"], data["severite"]
+    return WorklistPriority(
+        weight_amount=float(weights["montant"]), weight_days=float(weights["retard"]), weight_risk=float(weights["risque"]),
+        weight_severity=float(weights["etape"]), weight_broken_promise=float(weights["promesse_non_tenue"]),
+        full_amount=float(data["montant_plein"]), full_days=int(data["retard_plein_jours"]),
+        severity_by_tone=tuple((tone, float(severity[tone])) for tone in ("courtois", "amical", "ferme", "formel")),
+        severity_escalation=float(severity["escalade"]), severity_dispute=float(severity["litige"]), where=where,
+    )
+
+
 def _build(folder: Path, docs: dict[str, Document]) -> Rules:
     conditions = docs["conditions.yaml"]
     c = conditions.data
@@ -470,6 +485,8 @@ def _build(folder: Path, docs: dict[str, Document]) -> Rules:
                               p.get("motif", ""), dunning_doc.where(("pauses", "clients", i)))
                 for i, p in enumerate(pauses.get("clients", []))
             ),
+            int(pauses.get("echeancier_jours_sans_versement", PauseConditions.plan_max_gap_days)),
+            int(pauses.get("promesse_delai_grace_jours", PauseConditions.promise_grace_days)),
         ),
         escalation=Escalation(
             int(d["escalade"]["delai_mise_en_demeure_jours"]),
@@ -479,6 +496,7 @@ def _build(folder: Path, docs: dict[str, Document]) -> Rules:
                 for i, r in enumerate(d["escalade"]["voies"])
             ),
         ),
+        priority=_priority(d.get("priorite"), dunning_doc.where(("priorite",), key=True) if "priorite" in d else ""),
     )
 
     disputes_doc = docs["litiges.yaml"]

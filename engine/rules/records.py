@@ -188,6 +188,27 @@ class PauseConditions:
     open_dispute: bool
     respected_payment_plan: bool
     customers: tuple[CustomerPause, ...] = ()
+    plan_max_gap_days: int = 35  # a plan is respected while its last instalment is at most this old
+    promise_grace_days: int = 3  # a promise pauses its invoice until the promised date + this
+
+
+@dataclass(frozen=True)
+class WorklistPriority:
+    """How the day's actions are ranked (relances.yaml « priorite »): a 0–100 weighted mean of
+    sub-scores — amount due (0 € → 0, `full_amount` and more → 100), days past due (likewise with
+    `full_days`), risk (100 − solvency score), the action's severity, a broken promise (100 or 0)."""
+
+    weight_amount: float = 35.0
+    weight_days: float = 25.0
+    weight_risk: float = 15.0
+    weight_severity: float = 15.0
+    weight_broken_promise: float = 10.0
+    full_amount: float = 20_000.0
+    full_days: int = 90
+    severity_by_tone: tuple[tuple[str, float], ...] = (("courtois", 10.0), ("amical", 35.0), ("ferme", 65.0), ("formel", 90.0))
+    severity_escalation: float = 100.0
+    severity_dispute: float = 50.0
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -214,6 +235,7 @@ class DunningPolicy:
     by_segment: Mapping[str, str]
     pauses: PauseConditions
     escalation: Escalation
+    priority: WorklistPriority = WorklistPriority()
 
     def timeline_for(self, segment: str | None, risk_class: str | None) -> tuple[Timeline, str]:
         """The customer's timeline and why: 'classe', 'segment' or 'defaut'."""

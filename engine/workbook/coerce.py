@@ -25,7 +25,7 @@ from pandas.api.types import infer_dtype
 
 from encaisse.errors import InputError, Problem, shorten
 from encaisse.fr import date
-from encaisse.tables import CELLS, Column, Table, normalize_header
+from encaisse.tables import CELLS, JOURNAL, PROMISE_DATE, PROMISE_WORD, Column, Table, normalize_header
 
 # Day numbers (days since 1970-01-01) that datetime64[ns] can hold.
 _MIN_DAY = int(np.datetime64("1677-09-22", "D").astype(np.int64))
@@ -404,6 +404,35 @@ def _texts(values: np.ndarray, seen: tuple[str, np.ndarray] | None = None) -> tu
 # ---------------------------------------------------------------- single cells
 
 
+_PROMISED_ON = re.compile(r"(\d{4}-\d{2}-\d{2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})")
+
+
+def promise_dates(outcomes: np.ndarray | pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Journal « Issue » cells -> (promised date, datetime64[ns] with NaT elsewhere; mask of
+    promises whose date cannot be read).
+
+    A promise is an outcome starting with « promesse » (any case), followed somewhere by the
+    promised date in one of the workbook's date formats: « promesse 15/12/2026 »,
+    « Promesse de paiement au 2026-12-15 ».
+    """
+    texts = pd.Series(np.asarray(outcomes, dtype=object), dtype=object).str.strip()  # NaN for blanks
+    promised = texts.str.lower().str.startswith(PROMISE_WORD).fillna(False).to_numpy(dtype=bool)
+    result = np.full(len(texts), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if not promised.any():
+        return result, np.zeros(len(texts), dtype=bool)
+    found = texts[promised].str.extract(_PROMISED_ON, expand=False)
+    days = np.full(len(found), np.nan)
+    has = found.notna().to_numpy()
+    if has.any():
+        days[has] = _days_from_texts(found[has].to_numpy(dtype=object))
+    ok = ~np.isnan(days) & (days >= _MIN_DAY) & (days <= _MAX_DAY)
+    where = np.flatnonzero(promised)
+    result[where[ok]] = days[ok].astype(np.int64).astype("datetime64[D]").astype("datetime64[ns]")
+    bad = np.zeros(len(texts), dtype=bool)
+    bad[where[~ok]] = True
+    return result, bad
+
+
 def coerce_date(value: object) -> dt.date | None:
     """One cell -> date; None when blank; ValueError (French message) when unreadable."""
     result, bad = to_dates(np.array([value], dtype=object))
@@ -457,7 +486,8 @@ def grid(rows: list[list[object]], width: int) -> np.ndarray:
 
 
 def empty_frame(table: Table) -> pd.DataFrame:
-    return pd.DataFrame({**{c.key: _empty_column(c, 0) for c in table.columns}, "row": np.zeros(0, dtype=np.int64)})
+    derived = {PROMISE_DATE: np.zeros(0, dtype="datetime64[ns]")} if table.name == JOURNAL.name else {}
+    return pd.DataFrame({**{c.key: _empty_column(c, 0) for c in table.columns}, "row": np.zeros(0, dtype=np.int64), **derived})
 
 
 def _empty_column(column: Column, n: int):
@@ -554,6 +584,14 @@ def coerce_columns(
         located.append(Located(row, index, Problem(where(index, row, headers[index]),
                                                    f"valeur d'erreur Excel {shorten(text, 20)} dans « {column.header} » : corrigez la formule ou la saisie")))
     data["row"] = rows
+    if table.name == JOURNAL.name:  # the promised date of « promesse 15/12/2026 » outcomes, read once here
+        data[PROMISE_DATE], bad = promise_dates(data["outcome"])
+        if "outcome" in found:
+            index = found["outcome"]
+            for i in np.flatnonzero(bad):
+                located.append(Located(int(rows[i]), index, Problem(
+                    where(index, int(rows[i]), headers[index]),
+                    f"promesse sans date lisible « {show(raws['outcome'][i])} » (attendu : « promesse 15/12/2026 »)")))
     frame = pd.DataFrame(data, copy=False)  # the columns are fresh arrays: no need for pandas to copy them
     if sheet is not None:  # so that a later check (e.g. the currency) can name cells, not just rows
         frame.attrs[CELLS] = {"sheet": sheet, "columns": {key: column_letter(first_col + index) for key, index in found.items()}}
