@@ -97,8 +97,17 @@ PARAM_NOTES = {
     "LienPaiement": "Lien de paiement en ligne proposé dans les e-mails",
     "TauxBCE": "En % (2,15 = 2,15 %) ; pénalités de retard par défaut : taux BCE + 10 points",
     "DossierRegles": "Dossier des règles YAML, relatif au classeur",
+    "ExpediteurNom": "Signataire des relances (prénom et nom)",
+    "ExpediteurFonction": "Sa fonction, sous la signature",
+    "ExpediteurTelephone": "Numéro à rappeler, dans chaque relance",
+    "ExpediteurEmail": "Expéditeur des e-mails et adresse de réponse",
+    "DossierFactures": "Dossier des factures PDF (<N° facture>.pdf), relatif au classeur ; jointes aux e-mails",
+    "SmtpServeur": "Serveur d'envoi des e-mails (encaisse letters --send) ; ou variable ENCAISSE_SMTP_HOST",
+    "SmtpPort": "587 (starttls), 465 (ssl) ou 25 ; ou ENCAISSE_SMTP_PORT",
+    "SmtpSecurite": "starttls, ssl ou aucune ; ou ENCAISSE_SMTP_SECURITY",
+    "SmtpUtilisateur": "Identifiant SMTP ; le mot de passe n'est jamais ici : ENCAISSE_SMTP_PASSWORD ou trousseau système",
 }
-DEFAULT_PARAMS = Params(ecb_rate=2.15, rules_dir="rules")
+DEFAULT_PARAMS = Params(ecb_rate=2.15, rules_dir="rules", smtp_port="587", smtp_security="starttls")
 
 
 @dataclass(frozen=True)
