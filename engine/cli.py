@@ -284,6 +284,12 @@ def _demo(args) -> int:
     target = args.out / args.book.name.replace(".xlsx", "-recalcule.xlsx")
     report = recalc(args.book, out=target)
     print("\n" + report.summary())
+    from encaisse.jobs.letters import DunningUnavailable, run_letters
+
+    try:  # a dry run: the day's letters and e-mails are written, nothing is sent or journaled
+        print("\n" + run_letters(args.book, args.out / "relances", progress=False).summary())
+    except DunningUnavailable as error:
+        print(f"\n{error}")
     elapsed = f"{time.perf_counter() - started:.1f}".replace(".", ",")
     print(f"\nDémonstration terminée en {elapsed} s. Le tableau de bord recalculé est dans {target}.")
     return 0

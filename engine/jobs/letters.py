@@ -33,7 +33,7 @@ from encaisse.letters.message import InvalidAddress
 from encaisse.letters.pdf import LayoutFailure
 from encaisse.letters.docx import DocxFailure
 from encaisse.letters.render import Rendered, Renderer
-from encaisse.letters.smtp import Outcome, smtp_settings, send_all
+from encaisse.letters.smtp import Envelope, Outcome, send_all, smtp_settings
 from encaisse.letters.templates import TemplateFailure
 from encaisse.ledger import Ledger
 from encaisse.rules import Rules, load
@@ -72,12 +72,16 @@ class LettersRun:
         return summarize(self)
 
 
+class DunningUnavailable(EncaisseError):
+    """The dunning engine that says who is due what is not part of this build."""
+
+
 def communications_for(ledger: Ledger, rules: Rules, as_of: dt.date) -> list[Communication]:
     """The day's communications from `encaisse.dunning.communications(ledger, rules, as_of)`."""
     dunning = importlib.import_module("encaisse.dunning")
     compute = getattr(dunning, "communications", None)
     if compute is None:
-        raise EncaisseError("Le calcul des relances dues (encaisse.dunning.communications) n'est pas disponible "
+        raise DunningUnavailable("Le calcul des relances dues (encaisse.dunning.communications) n'est pas disponible "
                             "dans cette version : aucune relance à générer")
     return list(compute(ledger, rules, as_of))
 
@@ -155,7 +159,7 @@ def run_letters(book: str | Path, out: str | Path, *, as_of: dt.date | None = No
 
     outcomes: dict[int, Outcome] = {}
     if send and settings is not None:
-        emails = [(i, r.email) for i, r in enumerate(rendered) if r.email is not None]
+        emails = [(i, Envelope(sender.email, r.recipients, r.email_bytes)) for i, r in enumerate(rendered) if r.email is not None]
         results = send_all(settings, [m for _, m in emails])
         outcomes = {i: result for (i, _), result in zip(emails, results)}
 

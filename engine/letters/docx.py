@@ -8,7 +8,8 @@ in a Jinja2 sandbox.
 
 from __future__ import annotations
 
-import io
+import re
+import zipfile
 from pathlib import Path
 from typing import Mapping
 
@@ -17,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from encaisse.errors import EncaisseError, Problem
 from encaisse.rules.loader import DOCX_TEMPLATE as TEMPLATE, display_path
+from encaisse.workbook.splice import write_package
 
 
 class DocxFailure(EncaisseError):
@@ -36,24 +38,48 @@ def paragraphs(data: Mapping[str, object]) -> list[str]:
 
 
 class DocxWriter:
+    """The Word template prepared once (docxtpl's clean-up of Word's split runs, one Jinja compile),
+    then each letter's body rendered into a copy of the template's package.
+
+    docxtpl's `render()` reopens, re-parses and recompiles the document for every letter (a quarter
+    of a second each); the template has no tables, images, headers or footers to fix, so only the
+    body is rendered and spliced into word/document.xml, every other part copied as it is.
+    """
+
     def __init__(self, folder: str | Path):
         self.path = Path(folder) / TEMPLATE
         if not self.path.is_file():
             raise DocxFailure(Problem(display_path(self.path), "modèle Word des lettres introuvable"))
-        self.source = self.path.read_bytes()
-        self._environment = SandboxedEnvironment(undefined=StrictUndefined)
-
-    def docx(self, data: Mapping[str, object]) -> bytes:
         from docxtpl import DocxTemplate
 
-        document = DocxTemplate(io.BytesIO(self.source))
+        self._docx = DocxTemplate(str(self.path))
+        self._docx.init_docx()
+        body = re.sub(r"<w:p([ >])", r"\n<w:p\1", self._docx.patch_xml(self._docx.get_xml()))
+        environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
         try:
-            document.render({**data, "paragraphes": paragraphs(data)}, jinja_env=self._environment, autoescape=True)
+            self._body = environment.from_string(body)
         except TemplateError as error:
             raise DocxFailure(Problem(display_path(self.path), f"modèle Word : {error}")) from None
-        out = io.BytesIO()
-        document.save(out)
-        return out.getvalue()
+        with zipfile.ZipFile(self.path) as package:
+            document = package.read("word/document.xml").decode("utf-8")
+        match = re.search(r"<w:body\b.*</w:body>", document, re.S)
+        if match is None:
+            raise DocxFailure(Problem(display_path(self.path), "modèle Word sans corps de document"))
+        self._head, self._tail = document[:match.start()], document[match.end():]
+
+    def document_xml(self, data: Mapping[str, object]) -> bytes:
+        """word/document.xml of the letter."""
+        try:
+            body = self._body.render({**data, "paragraphes": paragraphs(data)})
+        except TemplateError as error:
+            raise DocxFailure(Problem(display_path(self.path), f"modèle Word : {error}")) from None
+        body = re.sub(r"\n<w:p([ >])", r"<w:p\1", body)
+        body = body.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
+        return (self._head + self._docx.resolve_listing(body) + self._tail).encode("utf-8")
+
+    def write(self, data: Mapping[str, object], target: Path) -> None:
+        """The letter as a .docx at `target`: the template's parts copied as they are, the body replaced."""
+        write_package(self.path, target, {"word/document.xml": self.document_xml(data)})
 
 
 def check_docx(folder: str | Path, data: Mapping[str, object]) -> list[Problem]:
@@ -61,7 +87,7 @@ def check_docx(folder: str | Path, data: Mapping[str, object]) -> list[Problem]:
     if not path.is_file():
         return []  # optional: only the steps with `docx: true` need it, and the rules check says so
     try:
-        DocxWriter(folder).docx(data)
+        DocxWriter(folder).document_xml(data)
     except DocxFailure as failure:
         return [failure.problem]
     return []

@@ -31,6 +31,8 @@ class Rendered:
     customer: Customer
     files: tuple[Path, ...]  # every file written, the main document first
     email: EmailMessage | None = None
+    email_bytes: bytes = b""  # the message as written to the .eml, and as sent
+    recipients: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what the person should know (an invoice PDF not found…)
 
     @property
@@ -50,10 +52,14 @@ class Renderer:
         self._printer: LetterPrinter | None = None
         self._docx: DocxWriter | None = None
 
-    def _write(self, name: str, content: bytes) -> Path:
+    def _target(self, name: str) -> Path:
         path = self.folder / name
         if path.resolve().parent != self.folder.resolve():  # names are sanitised; this is the proof
             raise ValueError(f"nom de fichier hors du dossier de sortie : {name!r}")
+        return path
+
+    def _write(self, name: str, content: bytes) -> Path:
+        path = self._target(name)
         path.write_bytes(content)
         return path
 
@@ -65,7 +71,7 @@ class Renderer:
         context = document_context(communication, customer, self.sender, step_labels)
         files: list[Path] = []
         notes: list[str] = []
-        message = None
+        message, raw, to = None, b"", []
         if step.channel == "email":
             to = recipients(customer.email)
             rendered = self.templates.email(step.template, context)
@@ -74,7 +80,8 @@ class Renderer:
                 notes.append(f"facture{'s' if len(missing) > 1 else ''} PDF absente{'s' if len(missing) > 1 else ''} "
                              f"du dossier des factures : {', '.join(missing)}")
             message = build_email(rendered, self.sender, customer, to, communication.as_of, attachments, sent_at)
-            files.append(self._write(f"{stem}.eml", bytes(message)))
+            raw = bytes(message)
+            files.append(self._write(f"{stem}.eml", raw))
         elif step.channel in LETTER_CHANNELS:
             text = self.templates.text(step.template, context)
             data = letter_data(context, text)
@@ -84,7 +91,9 @@ class Renderer:
             if step.docx:
                 if self._docx is None:
                     self._docx = DocxWriter(self.templates_dir)
-                files.append(self._write(f"{stem}.docx", self._docx.docx(data)))
+                target = self._target(f"{stem}.docx")
+                self._docx.write(data, target)
+                files.append(target)
             if step.channel == "recommande" and not customer.siren:
                 notes.append("SIREN du client non renseigné (colonne « SIREN » des Clients) : la mise en demeure ne le mentionne pas")
         if step.channel == "telephone" or step.phone_task:
@@ -92,7 +101,7 @@ class Renderer:
             sheet = self.templates.text(template, context)
             body = (sheet.subject + "\n\n" if sheet.subject else "") + sheet.body
             files.append(self._write(f"{stem}-appel.txt", body.encode("utf-8")))
-        return Rendered(communication, customer, tuple(files), message, tuple(notes))
+        return Rendered(communication, customer, tuple(files), message, raw, tuple(to) if message else (), tuple(notes))
 
     def _invoice_pdfs(self, communication: Communication) -> tuple[list[Path], list[str]]:
         if self.invoices_dir is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from typing import Callable, Mapping, Sequence
 
 from encaisse.errors import Problem
@@ -85,12 +84,21 @@ def _keyring_password(service: str, account: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class Envelope:
+    """One message as sent: the envelope's sender and recipients, and the bytes written to its .eml."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Outcome:
     accepted: bool
     reason: str = ""  # why it was refused, or which recipients were refused when accepted for the others
 
 
-def send_all(settings: SmtpSettings, messages: Sequence[EmailMessage],
+def send_all(settings: SmtpSettings, messages: Sequence[Envelope],
              on_sent: Callable[[int], None] | None = None) -> list[Outcome]:
     """Send each message over one connection; an `Outcome` per message, in order."""
     if not messages:
@@ -104,7 +112,7 @@ def send_all(settings: SmtpSettings, messages: Sequence[EmailMessage],
     try:
         for message in messages:
             try:
-                refused = client.send_message(message)
+                refused = client.sendmail(message.sender, list(message.recipients), message.data)
             except smtplib.SMTPRecipientsRefused as error:
                 outcomes.append(Outcome(False, "destinataire refusé par le serveur : " + _refusals(error.recipients)))
             except smtplib.SMTPServerDisconnected as error:
