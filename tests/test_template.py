@@ -100,7 +100,7 @@ def test_every_table_is_an_excel_table_with_french_headers(books, which):
         assert [cell.value for cell in sheet[1][: len(table.columns)]] == [c.header for c in table.columns]
         assert sheet.freeze_panes == "B2"
     (params,) = book["Paramètres"].tables.values()
-    assert (params.name, params.ref) == ("Parametres", "A1:C9")
+    assert (params.name, params.ref) == ("Parametres", f"A1:C{len(NAMED_CELLS)}")  # header + every cell but SoldeBanque
     names = {name: d.attr_text for name, d in book.defined_names.items()}
     expected = {c.name: f"'Paramètres'!$B${i}" for i, c in enumerate(NAMED_CELLS[:-1], start=2)}
     expected["SoldeBanque"] = "'Trésorerie'!$I$1"
@@ -117,7 +117,9 @@ def test_empty_template_has_one_blank_formatted_row_and_default_params(books):
     factures = book["Factures"]
     assert [factures.cell(2, col).number_format for col in (3, 4, 5)] == ["dd/mm/yyyy", "dd/mm/yyyy", '#,##0.00 "€"']
     values = [c.value for c in book["Paramètres"]["B"]][1:]
-    assert values == [None, None, None, None, None, None, 2.15, "rules"]
+    assert values == [None, None, None, None, None, None, 2.15, "rules",  # DateArrete … DossierRegles
+                      None, None, None, None, None,  # sender of the reminders, invoices folder
+                      None, "587", "starttls", None]  # SMTP server, port, security, user
     assert book["Trésorerie"]["H1"].value == "Solde bancaire" and book["Trésorerie"]["I1"].value is None
     loaded = load_workbook(books[0])
     assert [len(getattr(loaded, t.attr)) for t in TABLES] == [0] * 7

@@ -28,6 +28,7 @@ from encaisse.rules.loader import display_path
 HTML_LAYOUT = "email.html.j2"
 LAYOUT_FIELDS = ("objet", "corps")
 CALL_SHEET = "appel_relance.txt.j2"  # the call sheet of an e-mail step with `appel: true`
+BARE_LAYOUT = '<!DOCTYPE html>\n<html lang="fr">\n<head><meta charset="utf-8"><title>{{ objet }}</title></head>\n<body>\n{{ corps }}\n</body>\n</html>\n'
 
 _SUBJECT = re.compile(r"^\s*(?:objet|subject)\s*:\s*(.*)$", re.I)
 _BULLET = re.compile(r"^\s*[-•]\s+")
@@ -89,7 +90,11 @@ class Templates:
         _, escaped = split_subject(self._render(self._html, name, context))
         link = str(context.get("societe", {}).get("lien_paiement", "")) if isinstance(context.get("societe"), Mapping) else ""
         body = text_to_html(escaped, link)
-        html = self._render(self._html, HTML_LAYOUT, {**context, "objet": subject, "corps": body})
+        layout = {**context, "objet": subject, "corps": body}
+        if (self.folder / HTML_LAYOUT).is_file():
+            html = self._render(self._html, HTML_LAYOUT, layout)
+        else:  # a rules folder without its own layout: the message's paragraphs alone
+            html = self._html.from_string(BARE_LAYOUT).render(layout)
         return RenderedEmail(subject, text, html)
 
 
