@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import io
 import re
 import shutil
 
@@ -14,14 +13,13 @@ import pytest
 from pypdf import PdfReader
 
 from encaisse.cli import main
-from encaisse.errors import InputError
 from encaisse.jobs.letters import run_letters
 from encaisse.letters.context import SAMPLE_CUSTOMER, SAMPLE_SENDER, document_context, sample_communication
 from encaisse.letters.naming import safe_stem
-from encaisse.letters.templates import Templates, check_templates, text_to_html
+from encaisse.letters.templates import check_templates, text_to_html
 from encaisse.resources import DEFAULT_RULES_DIR
 
-from letters_fixtures import AS_OF, CUSTOMERS, PREVIOUS, STEPS, communication, invoice, write_book
+from letters_fixtures import AS_OF, PREVIOUS, communication, invoice, write_book
 
 DAY = "2026-10-31"
 
@@ -79,7 +77,7 @@ def test_dry_run_writes_each_document_and_leaves_the_journal(run):
         ("C1", "amiable", "ecrit"), ("C2", "mise_en_demeure", "ecrit"), ("C3", "ferme", "ecrit")]
     assert result.produced[1].files == (f"{DAY}/C2-mise_en_demeure.pdf", f"{DAY}/C2-mise_en_demeure.docx")
     summary = result.summary()
-    assert "3 communications : 1 lettres PDF, 1 lettres Word, 2 e-mails, 1 fiches d'appel" in summary
+    assert "3 communications : 1 lettre PDF, 1 lettre Word, 2 e-mails, 1 fiche d'appel" in summary
     assert "Simulation : rien n'a été envoyé ni inscrit au journal" in summary
 
 
@@ -331,7 +329,7 @@ def test_cli_takes_the_communications_from_dunning(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(dunning, "communications", communications, raising=False)
     assert main(["letters", str(book), "--out", str(tmp_path / "out"), "--as-of", "31/10/2026"]) == 0
     assert seen["as_of"] == AS_OF
-    assert "1 communication : 1 e-mails" in capsys.readouterr().out
+    assert "1 communication : 1 e-mail" in capsys.readouterr().out
     assert (tmp_path / "out" / DAY / "C1-amiable.eml").is_file()
 
 

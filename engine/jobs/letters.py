@@ -18,7 +18,7 @@ import importlib
 import os
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -30,8 +30,6 @@ from encaisse.errors import EncaisseError, InputError, Problem
 from encaisse.jobs.explain import resolve_rules_dir
 from encaisse.letters.context import customers_by_id, listed_invoices, sender_from_params
 from encaisse.letters.message import InvalidAddress
-from encaisse.letters.pdf import LayoutFailure
-from encaisse.letters.docx import DocxFailure
 from encaisse.letters.render import Rendered, Renderer
 from encaisse.letters.smtp import Envelope, Outcome, send_all, smtp_settings
 from encaisse.letters.templates import TemplateFailure
@@ -148,7 +146,7 @@ def run_letters(book: str | Path, out: str | Path, *, as_of: dt.date | None = No
             except InvalidAddress as error:
                 problems.append(Problem(customer.email_cell, f"client {customer.customer_id} : {error} ; relance par e-mail "
                                                              "non écrite"))
-            except (TemplateFailure, LayoutFailure, DocxFailure) as failure:
+            except TemplateFailure as failure:
                 raise InputError([failure.problem], title="Modèle de relance invalide") from None
             finally:
                 if bar is not None:
@@ -201,7 +199,8 @@ def _progress(total: int, wanted: bool | None):
     return tqdm(total=total, desc="Relances", unit="doc", file=sys.stderr, leave=False)
 
 
-KINDS = {".pdf": "lettres PDF", ".docx": "lettres Word", ".eml": "e-mails", ".txt": "fiches d'appel"}
+KINDS = {".pdf": ("lettre PDF", "lettres PDF"), ".docx": ("lettre Word", "lettres Word"), ".eml": ("e-mail", "e-mails"),
+         ".txt": ("fiche d'appel", "fiches d'appel")}
 STATUS = {WRITTEN: "écrits", journal.SENT: "envoyés", journal.GENERATED: "à poster ou appeler", journal.FAILED: "en échec"}
 
 
@@ -211,7 +210,8 @@ def summarize(run: LettersRun) -> str:
     if run.rules_note:
         lines.append(f"  ({run.rules_note})")
     kinds = Counter(Path(f).suffix for p in run.produced for f in p.files)
-    produced = ", ".join(f"{n} {KINDS.get(kind, kind)}" for kind, n in sorted(kinds.items(), key=lambda item: list(KINDS).index(item[0]) if item[0] in KINDS else 99))
+    order = sorted(kinds.items(), key=lambda item: list(KINDS).index(item[0]) if item[0] in KINDS else len(KINDS))
+    produced = ", ".join(f"{n} {KINDS.get(kind, (kind, kind))[n > 1]}" for kind, n in order)
     lines.append(f"  {len(run.produced)} communication{'s' if len(run.produced) != 1 else ''} : {produced or 'aucun document'}")
     if run.send:
         statuses = Counter(p.status for p in run.produced)

@@ -16,15 +16,10 @@ from typing import Mapping
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from encaisse.errors import EncaisseError, Problem
+from encaisse.errors import Problem
+from encaisse.letters.templates import TemplateFailure
 from encaisse.rules.loader import DOCX_TEMPLATE as TEMPLATE, display_path
 from encaisse.workbook.splice import write_package
-
-
-class DocxFailure(EncaisseError):
-    def __init__(self, problem: Problem):
-        self.problem = problem
-        super().__init__(str(problem))
 
 
 def paragraphs(data: Mapping[str, object]) -> list[str]:
@@ -49,7 +44,7 @@ class DocxWriter:
     def __init__(self, folder: str | Path):
         self.path = Path(folder) / TEMPLATE
         if not self.path.is_file():
-            raise DocxFailure(Problem(display_path(self.path), "modèle Word des lettres introuvable"))
+            raise TemplateFailure(Problem(display_path(self.path), "modèle Word des lettres introuvable"))
         from docxtpl import DocxTemplate
 
         self._docx = DocxTemplate(str(self.path))
@@ -59,12 +54,12 @@ class DocxWriter:
         try:
             self._body = environment.from_string(body)
         except TemplateError as error:
-            raise DocxFailure(Problem(display_path(self.path), f"modèle Word : {error}")) from None
+            raise TemplateFailure(Problem(display_path(self.path), f"modèle Word : {error}")) from None
         with zipfile.ZipFile(self.path) as package:
             document = package.read("word/document.xml").decode("utf-8")
         match = re.search(r"<w:body\b.*</w:body>", document, re.S)
         if match is None:
-            raise DocxFailure(Problem(display_path(self.path), "modèle Word sans corps de document"))
+            raise TemplateFailure(Problem(display_path(self.path), "modèle Word sans corps de document"))
         self._head, self._tail = document[:match.start()], document[match.end():]
 
     def document_xml(self, data: Mapping[str, object]) -> bytes:
@@ -72,7 +67,7 @@ class DocxWriter:
         try:
             body = self._body.render({**data, "paragraphes": paragraphs(data)})
         except TemplateError as error:
-            raise DocxFailure(Problem(display_path(self.path), f"modèle Word : {error}")) from None
+            raise TemplateFailure(Problem(display_path(self.path), f"modèle Word : {error}")) from None
         body = re.sub(r"\n<w:p([ >])", r"<w:p\1", body)
         body = body.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
         return (self._head + self._docx.resolve_listing(body) + self._tail).encode("utf-8")
@@ -88,6 +83,6 @@ def check_docx(folder: str | Path, data: Mapping[str, object]) -> list[Problem]:
         return []  # optional: only the steps with `docx: true` need it, and the rules check says so
     try:
         DocxWriter(folder).document_xml(data)
-    except DocxFailure as failure:
+    except TemplateFailure as failure:
         return [failure.problem]
     return []

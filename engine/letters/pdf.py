@@ -17,18 +17,12 @@ from typing import Mapping
 
 import typst
 
-from encaisse.errors import EncaisseError, Problem
-from encaisse.letters.templates import RenderedText
+from encaisse.errors import Problem
+from encaisse.letters.templates import RenderedText, TemplateFailure
 from encaisse.rules.loader import display_path
 
 LAYOUT = "lettre.typ"
 _BULLET = re.compile(r"^\s*[-•]\s+")
-
-
-class LayoutFailure(EncaisseError):
-    def __init__(self, problem: Problem):
-        self.problem = problem
-        super().__init__(str(problem))
 
 
 def address_lines(text: str) -> list[str]:
@@ -99,7 +93,7 @@ class LetterPrinter:
         self.folder = Path(folder)
         self.layout = self.folder / LAYOUT
         if not self.layout.is_file():
-            raise LayoutFailure(Problem(display_path(self.layout), "mise en page des lettres introuvable"))
+            raise TemplateFailure(Problem(display_path(self.layout), "mise en page des lettres introuvable"))
         self._compiler = typst.Compiler(str(self.layout), root=str(self.folder), ignore_system_fonts=True)
 
     def pdf(self, data: Mapping[str, object], day: dt.date) -> bytes:
@@ -111,7 +105,7 @@ class LetterPrinter:
             match = re.search(r"┌─\s*(\S+?):(\d+):(\d+)", str(getattr(error, "diagnostic", "") or ""))
             if match:
                 where = f"{display_path(self.folder / match.group(1))}:{match.group(2)}:{match.group(3)}"
-            raise LayoutFailure(Problem(where, f"mise en page impossible : {_typst_message(error)}")) from None
+            raise TemplateFailure(Problem(where, f"mise en page impossible : {_typst_message(error)}")) from None
 
 
 def _typst_message(error: BaseException) -> str:
@@ -126,6 +120,6 @@ def check_layout(folder: str | Path, context: Mapping[str, object], text: Render
         return [Problem(display_path(folder / LAYOUT), "mise en page des lettres introuvable")]
     try:
         LetterPrinter(folder).pdf(letter_data(context, text), dt.date(2026, 10, 31))
-    except LayoutFailure as failure:
+    except TemplateFailure as failure:
         return [failure.problem]
     return []

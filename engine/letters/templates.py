@@ -35,7 +35,8 @@ _BULLET = re.compile(r"^\s*[-•]\s+")
 
 
 class TemplateFailure(EncaisseError):
-    """A template could not be rendered; `problem.where` is 'rules/modeles/x.j2:12'."""
+    """A template of rules/modeles (Jinja, the Typst layout, the Word letter) could not be rendered;
+    `problem.where` is 'rules/modeles/x.j2:12'."""
 
     def __init__(self, problem: Problem):
         self.problem = problem
