@@ -138,9 +138,11 @@ def _add_rules(sub) -> None:
 
 
 def _rules_check(args) -> int:
-    from encaisse.rules import check, format_problem
+    from encaisse.letters.checks import check_letter_templates
+    from encaisse.rules import TEMPLATES_DIR, check, format_problem
 
     files, problems = check(args.folder)
+    problems = problems + check_letter_templates(Path(args.folder) / TEMPLATES_DIR)
     if problems:
         for problem in problems:
             print(format_problem(problem), file=sys.stderr)
@@ -358,12 +360,47 @@ def _demo(args) -> int:
     target = args.out / args.book.name.replace(".xlsx", "-recalcule.xlsx")
     report = recalc(args.book, out=target)
     print("\n" + report.summary())
+    from encaisse.jobs.letters import run_letters
+
+    # a dry run: the day's letters and e-mails are written, nothing is sent or journaled
+    print("\n" + run_letters(args.book, args.out / "relances", progress=False).summary())
     elapsed = number(time.perf_counter() - started, 1)
     print(f"\nDémonstration terminée en {elapsed} s. Le tableau de bord recalculé est dans {target}.")
     return 0
 
 
 SUBCOMMANDS.append(_add_demo)
+
+
+def _add_letters(sub) -> None:
+    parser = sub.add_parser(
+        "letters", help="écrit (et avec --send, envoie) les relances du jour : lettres PDF, e-mails, fiches d'appel",
+        description="Pour chaque client à relancer à la date d'arrêté (une communication par client, à l'étape la plus "
+                    "haute due), écrit dans DOSSIER/AAAA-MM-JJ/ la lettre PDF (courrier, recommandé), l'e-mail .eml "
+                    "ou la fiche d'appel. Sans --send, simulation : rien n'est envoyé ni inscrit au journal. Avec "
+                    "--send, les e-mails partent par SMTP et le Journal du classeur reçoit une ligne par facture.")
+    parser.add_argument("book", metavar="CLASSEUR", type=Path, help="classeur .xlsx ou .xlsm")
+    parser.add_argument("--out", metavar="DOSSIER", type=Path, required=True, help="dossier de sortie (un sous-dossier par jour)")
+    parser.add_argument("--as-of", metavar="DATE", help="date d'arrêté AAAA-MM-JJ ou JJ/MM/AAAA (défaut : DateArrete du classeur)")
+    parser.add_argument("--rules", metavar="DOSSIER", help="dossier des règles (défaut : DossierRegles du classeur, sinon rules/)")
+    parser.add_argument("--send", action="store_true", help="envoyer les e-mails (SMTP) et inscrire les relances au Journal")
+    parser.add_argument("--force", action="store_true", help="refaire les relances déjà inscrites au Journal aujourd'hui")
+    parser.set_defaults(handler=_letters)
+
+
+def _letters(args) -> int:
+    import datetime as dt
+
+    from encaisse.jobs.letters import run_letters
+
+    sent_at = dt.datetime.now(dt.timezone.utc).astimezone() if args.send else None  # the adapter dates what it sends
+    run = run_letters(args.book, args.out, as_of=_as_of(args.as_of), send=args.send, force=args.force,
+                      rules_dir=args.rules, sent_at=sent_at)
+    print(run.summary())
+    return 1 if any(p.status == "echec" for p in run.produced) or run.problems else 0
+
+
+SUBCOMMANDS.append(_add_letters)
 
 
 def main(argv: list[str] | None = None, *, exiting: bool = False) -> int:

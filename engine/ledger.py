@@ -23,6 +23,15 @@ class Params:
     iban: str | None = None
     payment_link: str | None = None
     rules_dir: str | None = None
+    sender_name: str | None = None
+    sender_role: str | None = None
+    sender_phone: str | None = None
+    sender_email: str | None = None
+    invoices_dir: str | None = None  # folder of the invoice PDFs (<N° facture>.pdf), relative to the workbook
+    smtp_host: str | None = None
+    smtp_port: str | None = None
+    smtp_security: str | None = None  # starttls | ssl | aucune
+    smtp_user: str | None = None
     bank_balance: float | None = None
 
 

@@ -93,6 +93,8 @@ CUSTOMERS = Table(
         Column("contact_last_name", "Nom", "text", required=False, aliases=("nom contact", "last name")),
         Column("email", "E-mail", "text", required=False, aliases=("mail", "courriel", "adresse e-mail")),
         Column("address", "Adresse", "text", required=False, aliases=("adresse postale",)),
+        Column("phone", "Téléphone", "text", required=False, aliases=("tel", "telephone contact", "phone")),
+        Column("siren", "SIREN", "text", required=False, aliases=("numero siren", "siret", "registration number")),
         Column("credit_limit", "Encours max", "amount", required=False, aliases=("encours maximum", "plafond", "limite de credit", "plafond d'encours")),
         Column("external_rating", "Note externe", "number", required=False, aliases=("notation", "note")),
         Column("payment_terms", "Conditions de paiement", "text", required=False, aliases=("conditions particulieres", "conditions de paiement particulieres", "terms")),
@@ -170,6 +172,16 @@ NAMED_CELLS: tuple[NamedCell, ...] = (
     NamedCell("IBAN", "iban", "IBAN", "text"),
     NamedCell("LienPaiement", "payment_link", "Lien de paiement", "text"),
     NamedCell("DossierRegles", "rules_dir", "Dossier des règles", "text"),
+    # The sender of reminders (letters, e-mails, call sheets) and how e-mails leave (encaisse letters).
+    NamedCell("ExpediteurNom", "sender_name", "Relances : expéditeur", "text"),
+    NamedCell("ExpediteurFonction", "sender_role", "Relances : fonction", "text"),
+    NamedCell("ExpediteurTelephone", "sender_phone", "Relances : téléphone", "text"),
+    NamedCell("ExpediteurEmail", "sender_email", "Relances : e-mail", "text"),
+    NamedCell("DossierFactures", "invoices_dir", "Dossier des factures PDF", "text"),
+    NamedCell("SmtpServeur", "smtp_host", "SMTP : serveur", "text"),
+    NamedCell("SmtpPort", "smtp_port", "SMTP : port", "text"),
+    NamedCell("SmtpSecurite", "smtp_security", "SMTP : sécurité", "text"),
+    NamedCell("SmtpUtilisateur", "smtp_user", "SMTP : utilisateur", "text"),
     NamedCell("SoldeBanque", "bank_balance", "Solde bancaire", "amount", sheet="Trésorerie"),
 )
 

@@ -121,7 +121,7 @@ def write_rules(folder: Path, **changes: tuple[str, str]) -> Path:
     """The crafted rules in `folder`; `changes` maps a file stem to (old text, new text) replaced once."""
     (folder / "modeles").mkdir(parents=True, exist_ok=True)
     for template in ("amiable.eml.j2", "ferme.eml.j2"):
-        (folder / "modeles" / template).write_text("Bonjour {{ client.raison_sociale }},\n", encoding="utf-8")
+        (folder / "modeles" / template).write_text("Objet : relance\n\nBonjour {{ client.raison_sociale }},\n", encoding="utf-8")
     for name, text in CRAFTED.items():
         stem = name.removesuffix(".yaml")
         if stem in changes:

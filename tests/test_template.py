@@ -119,7 +119,9 @@ def test_empty_template_has_one_blank_formatted_row_and_default_params(books):
     factures = book["Factures"]
     assert [factures.cell(2, col).number_format for col in (3, 4, 5)] == ["dd/mm/yyyy", "dd/mm/yyyy", '#,##0.00 "€"']
     values = [c.value for c in book["Paramètres"]["B"]][1:]
-    assert values == [None, None, None, None, None, None, "rules"]
+    assert values == [None, None, None, None, None, None, "rules",  # DateArrete … DossierRegles
+                      None, None, None, None, None,  # sender of the reminders, invoices folder
+                      None, "587", "starttls", None]  # SMTP server, port, security, user
     assert book["Trésorerie"]["H1"].value == "Solde bancaire" and book["Trésorerie"]["I1"].value is None
     loaded = load_workbook(books[0])
     assert [len(getattr(loaded, t.attr)) for t in TABLES] == [0] * 7

@@ -62,6 +62,12 @@ COMPANY = Params(
     iban="FR76 3000 4019 2500 0123 4567 876",  # fictitious account, RIB key and mod-97 check valid
     payment_link="https://paiement.atelier-dupont.example/regler",
     rules_dir="../rules",  # the demo workbook lives in xlsx/, beside rules/
+    sender_name="Claire Martin",
+    sender_role="Responsable recouvrement",
+    sender_phone="01 99 00 99 00",
+    sender_email="recouvrement@atelier-dupont.example",
+    smtp_port="587",
+    smtp_security="starttls",
     bank_balance=None,  # set from the volume of business
 )
 
@@ -351,10 +357,29 @@ def _customer_frame(cust: dict, inv: dict) -> pd.DataFrame:
         "contact_last_name": cust["last"],
         "email": cust["email"],
         "address": cust["address"],
+        "phone": _phones(cust["n"]),
+        "siren": _sirens(cust["n"]),
         "credit_limit": limit,
         "external_rating": cust["rating"],
         "payment_terms": np.where(cust["special_terms"], TERMS[cust["term"]], None),
     })
+
+
+def _phones(n: int) -> np.ndarray:
+    """Fictitious numbers, one per customer (no random draw: the rest of the sample stays as it was)."""
+    i = np.arange(n)
+    return np.strings.add(np.strings.add("01 99 00 ", np.char.zfill((i // 100 % 100).astype(str), 2)),
+                          np.strings.add(" ", np.char.zfill((i % 100).astype(str), 2))).astype(object)
+
+
+def _sirens(n: int) -> np.ndarray:
+    """Fictitious 9-digit SIREN numbers that pass the Luhn check, as a real SIREN does."""
+    base = 41_000_000 + np.arange(n) * 7_919  # 8 digits, then the check digit
+    digits = np.stack([(base // 10 ** k) % 10 for k in range(8)], axis=1)  # units first
+    doubled = digits[:, 0::2] * 2  # from the right, the digits next to the check digit are doubled
+    total = (doubled // 10 + doubled % 10).sum(axis=1) + digits[:, 1::2].sum(axis=1)
+    check = (10 - total % 10) % 10
+    return (base * 10 + check).astype(str).astype(object)
 
 
 # --- invoices ------------------------------------------------------------------------------------

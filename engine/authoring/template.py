@@ -96,8 +96,17 @@ PARAM_NOTES = {
     "IBAN": "Coordonnées bancaires indiquées dans les relances",
     "LienPaiement": "Lien de paiement en ligne proposé dans les e-mails",
     "DossierRegles": "Dossier des règles YAML, relatif au classeur",
+    "ExpediteurNom": "Signataire des relances (prénom et nom)",
+    "ExpediteurFonction": "Sa fonction, sous la signature",
+    "ExpediteurTelephone": "Numéro à rappeler, dans chaque relance",
+    "ExpediteurEmail": "Expéditeur des e-mails et adresse de réponse",
+    "DossierFactures": "Dossier des factures PDF (<N° facture>.pdf), relatif au classeur ; jointes aux e-mails",
+    "SmtpServeur": "Serveur d'envoi des e-mails (encaisse letters --send) ; ou variable ENCAISSE_SMTP_HOST",
+    "SmtpPort": "587 (starttls), 465 (ssl) ou 25 ; ou ENCAISSE_SMTP_PORT",
+    "SmtpSecurite": "starttls, ssl ou aucune ; ou ENCAISSE_SMTP_SECURITY",
+    "SmtpUtilisateur": "Identifiant SMTP ; le mot de passe n'est jamais ici : ENCAISSE_SMTP_PASSWORD ou trousseau système",
 }
-DEFAULT_PARAMS = Params(rules_dir="rules")
+DEFAULT_PARAMS = Params(rules_dir="rules", smtp_port="587", smtp_security="starttls")
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from encaisse.resources import DEFAULT_LEGAL_FILE, SCHEMA_DIR
 from encaisse.tables import CHANNELS, DISPUTE_CATEGORIES
 
 TEMPLATES_DIR = "modeles"
+DOCX_TEMPLATE = "lettre.docx"  # the Word letter of the steps with `docx: true`
 
 # file name -> schema name, in the order they are read
 FILES: tuple[str, ...] = ("conditions.yaml", "relances.yaml", "litiges.yaml", "risque.yaml", "scoring.yaml", "legal.yaml")
@@ -102,7 +103,7 @@ def check(folder: str | Path) -> tuple[tuple[str, ...], list[Problem]]:
 def load_legal(path: str | Path | None = None) -> LegalData:
     """Read and validate rules/legal.yaml (or `path`) on its own; raise RulesError listing every problem."""
     path = Path(path) if path is not None else DEFAULT_LEGAL_FILE
-    doc = read_document(path, _display(path))
+    doc = read_document(path, display_path(path))
     if not doc.problems:
         doc.problems.extend(schema_problems(doc, load_schema(SCHEMA_DIR / "legal.schema.json")))
     if not doc.problems:
@@ -112,7 +113,7 @@ def load_legal(path: str | Path | None = None) -> LegalData:
     return _legal(doc)
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     """The path as a person would type it: relative to the working folder when inside it."""
     if path.is_absolute():
         try:
@@ -125,12 +126,12 @@ def _display(path: Path) -> str:
 def _read_all(folder: Path) -> tuple[dict[str, Document], list[Problem]]:
     problems: list[Problem] = []
     if not folder.is_dir():
-        return {}, [Problem(_display(folder), "dossier de règles introuvable")]
+        return {}, [Problem(display_path(folder), "dossier de règles introuvable")]
     docs: dict[str, Document] = {}
     valid: dict[str, Document] = {}
     for name in FILES:
         path = folder / name
-        display = _display(path)
+        display = display_path(path)
         if not path.is_file():
             problems.append(Problem(display, "fichier de règles absent"))
             continue
@@ -142,7 +143,7 @@ def _read_all(folder: Path) -> tuple[dict[str, Document], list[Problem]]:
         if not doc.problems:
             valid[name] = doc
     for extra in sorted(p for p in folder.glob("*.y*ml") if p.name not in FILES):
-        problems.append(Problem(_display(extra), f"fichier de règles inconnu{suggestion(extra.name, FILES)}"
+        problems.append(Problem(display_path(extra), f"fichier de règles inconnu{suggestion(extra.name, FILES)}"
                                 f" (fichiers attendus : {', '.join(FILES)})"))
     parsed = {name: doc for name, doc in docs.items() if doc.data is not None and not _syntax_broken(doc)}
     classes, segments = _defined_classes(parsed), _defined_segments(parsed)
@@ -289,11 +290,17 @@ def _check_dunning(doc: Document, folder: Path, classes: list[str] | None, segme
             template = step["modele"]
             if "/" in template or "\\" in template or template not in available:
                 doc.problem(here + ("modele",), f"modèle « {template} » introuvable dans "
-                                                f"{_display(templates_dir)}/{suggestion(template, available)}")
+                                                f"{display_path(templates_dir)}/{suggestion(template, available)}")
             elif step["canal"] in CHANNELS and (step["canal"] == "email") != _is_email_template(template):
                 wanted = "un modèle d'e-mail (.eml ou .eml.j2)" if step["canal"] == "email" else "un modèle de document (pas .eml)"
                 doc.problem(here + ("modele",), f"étape « {step['id']} » : le canal « {step['canal']} » demande {wanted}, "
                                                 f"pas « {template} »")
+            if step.get("docx") and step["canal"] not in ("courrier", "recommande"):
+                doc.problem(here + ("docx",), f"étape « {step['id']} » : docx ne vaut que pour une lettre "
+                                              f"(canal courrier ou recommande), pas « {step['canal']} »")
+            elif step.get("docx") and DOCX_TEMPLATE not in available:
+                doc.problem(here + ("docx",), f"étape « {step['id']} » : modèle Word « {DOCX_TEMPLATE} » introuvable dans "
+                                              f"{display_path(templates_dir)}/")
     timelines = list(data["calendriers"])
     assignment = data["affectation"]
     if assignment["par_defaut"] not in timelines:
@@ -463,7 +470,7 @@ def _build(folder: Path, docs: dict[str, Document]) -> Rules:
             Step(
                 id=s["id"], offset=int(s["jour"]), channel=s["canal"], template=s["modele"], tone=s["ton"],
                 label=s.get("libelle", ""), payment_link=bool(s.get("lien_paiement", False)),
-                phone_task=bool(s.get("appel", False)),
+                phone_task=bool(s.get("appel", False)), docx=bool(s.get("docx", False)),
                 where=dunning_doc.where(("calendriers", name, "etapes", i)),
             )
             for i, s in enumerate(timeline["etapes"])
@@ -543,7 +550,7 @@ def _build(folder: Path, docs: dict[str, Document]) -> Rules:
         for path, position in doc.values.items():
             positions[(name, *path)] = f"{doc.display}:{position.line}:{position.column}"
     return Rules(
-        folder=_display(folder),
+        folder=display_path(folder),
         payment=payment,
         dunning=dunning,
         disputes=MappingProxyType(disputes),

@@ -164,6 +164,7 @@ class Step:
     label: str = ""
     payment_link: bool = False
     phone_task: bool = False
+    docx: bool = False  # also write the letter as a Word document, for hand editing
     where: str = ""
 
 

@@ -45,15 +45,26 @@ class ErrorValue:
 
 
 @dataclass(frozen=True)
+class InlineString:
+    """A text typed into a cell (not a formula's result): written as an inline string, so that
+    the shared-strings part is left as it is."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class CellUpdate:
     """The new cached value of one cell. For a dynamic-array anchor, `array_ref` is its new spill range.
 
     `value` None clears the cell's value (a spill cell that no longer belongs to the spill range).
+    `style` is the cell format index (`s`) given to a cell that does not exist yet; an existing
+    cell keeps its own.
     """
 
     value: object
     formula: bool
     array_ref: str | None = None
+    style: int | None = None
 
 
 def escape(text: str) -> str:
@@ -75,6 +86,9 @@ def _value_xml(value: object) -> tuple[bytes | None, bytes]:
         return None, b""
     if isinstance(value, ErrorValue):
         return b"e", b"<v>" + escape(value.code).encode() + b"</v>"
+    if isinstance(value, InlineString):
+        text = escape(_XML_INVALID.sub("", value.text)).encode("utf-8")
+        return b"inlineStr", b'<is><t xml:space="preserve">' + text + b"</t></is>"
     if isinstance(value, bool):
         return b"b", b"<v>1</v>" if value else b"<v>0</v>"
     if isinstance(value, (int, float)):
@@ -94,9 +108,10 @@ def _value_xml(value: object) -> tuple[bytes | None, bytes]:
 def _cell_xml(ref: bytes, original: bytes | None, update: CellUpdate) -> bytes:
     if original is None:  # a new cell (a value spilled where there was none): no attribute to keep
         t, v = _value_xml(update.value)
+        style = b'" s="' + str(update.style).encode() if update.style is not None else b""
         if not v:
-            return b'<c r="' + ref + b'"/>'
-        return b'<c r="' + ref + (b'" t="' + t + b'">' if t is not None else b'">') + v + b"</c>"
+            return b'<c r="' + ref + style + b'"/>'
+        return b'<c r="' + ref + style + (b'" t="' + t + b'">' if t is not None else b'">') + v + b"</c>"
     attrs: list[tuple[bytes, bytes]] = []
     f_element = b""
     if original is not None:
