@@ -185,3 +185,41 @@ def test_payment_after_as_of_is_ignored_even_by_the_history(rules):
     without = _ledger()
     without = replace(without, payments=without.payments.iloc[[0, 1, 2, 3, 5]])
     assert forecast(without, rules, AS_OF, weeks=5).table().equals(with_late_payment)
+
+
+def test_forecast_command_json_keys_and_plot(tmp_path, capsys):
+    from encaisse.cli import main
+    from encaisse.resources import DEMO_WORKBOOK
+
+    png = tmp_path / "prevision.png"
+    assert main(["forecast", str(DEMO_WORKBOOK), "--json", "--plot", str(png)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert list(document) == ["weeks", "invoices", "alerts", "actions"]
+    assert len(document["weeks"]) == 13
+    assert list(document["weeks"][0]) == ["week_start", "week_end", "label", "customer_receipts", "other_receipts", "suppliers", "payroll",
+                                          "taxes", "loans", "other_disbursements", "doubtful_receivables", "net", "closing_balance",
+                                          "closing_balance_p10", "closing_balance_p90", "below_cushion"]
+    assert document["weeks"][0]["week_start"] == "2026-11-01" and document["weeks"][0]["label"] == "S44 · 01/11–01/11"
+    assert list(document["invoices"][0]) == ["invoice_id", "customer_id", "open_amount", "due_date", "expected_date", "p10_date",
+                                             "p90_date", "status"]
+    assert {i["status"] for i in document["invoices"]} == {"current", "overdue", "disputed", "payment_plan", "doubtful"}
+    assert all(i["expected_date"] > "2026-10-31" and i["p10_date"] <= i["expected_date"] <= i["p90_date"] for i in document["invoices"])
+    assert document["alerts"][0]["first"] is True and all(a["closing_balance"] < a["cushion"] for a in document["alerts"])
+    assert [a["rank"] for a in document["actions"]] == [1, 2, 3, 4, 5, 6]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    weeks = document["weeks"]
+    opening = 335300.0
+    assert weeks[0]["closing_balance"] == pytest.approx(opening + weeks[0]["net"], abs=0.01)
+    assert all(w["closing_balance_p10"] <= w["closing_balance"] + 0.01 or w["closing_balance_p10"] <= w["closing_balance_p90"] for w in weeks)
+
+
+def test_forecast_command_what_if_and_bad_levers(capsys):
+    from encaisse.cli import main
+    from encaisse.resources import DEMO_WORKBOOK
+
+    assert main(["forecast", str(DEMO_WORKBOOK), "--json", "--what-if", "dso=-15,dpo=+10,dio=-20,marge=+2,acompte=30"]) == 0
+    what_if = json.loads(capsys.readouterr().out)["what_if"]
+    assert what_if["levers"] == {"dso": -15.0, "dpo": 10.0, "dio": -20.0, "margin": 2.0, "deposit": 0.3}
+    assert set(what_if["cash_released"]) == {"dso", "dpo", "dio", "margin", "deposit"}
+    assert main(["forecast", str(DEMO_WORKBOOK), "--what-if", "dsoo=-15"]) == 1
+    assert "« dsoo=-15 » : levier inconnu, vouliez-vous dire « dso » ?" in capsys.readouterr().err
