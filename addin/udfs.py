@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import xlwings as xw
 
-from encaisse.excel import credit, kpi
+from encaisse.excel import cash, credit, kpi
 
 CATEGORY = "encaisse"
 TABLE = {"index": False, "header": True}
@@ -192,3 +192,21 @@ def CREDIT_HEADROOM(factures, reglements, clients, date_arrete, code_client=None
 def PENALTY(montant, echeance, date_arrete, taux_contractuel=None, dossier_regles=None):
     """Pénalités de retard (code de commerce L441-10) d'une facture en € : intérêts jour par jour au taux de chaque semestre (taux BCE au 1er janvier / 1er juillet + 10 points, ou taux contractuel) + indemnité forfaitaire de 40 €."""
     return credit.penalty(montant, echeance, date_arrete, taux_contractuel, dossier_regles)
+
+
+FLUX = "Table Flux (feuille Trésorerie) avec sa ligne d'en-têtes (ex. Flux[#Tout]) : flux récurrents"
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("dettes", pd.DataFrame, doc=DETTES, **TABLE)
+@xw.arg("flux", pd.DataFrame, doc=FLUX, **TABLE)
+@xw.arg("activite", pd.DataFrame, doc=ACTIVITE + " : OPEX du coussin, ventes et achats à venir", **TABLE)
+@xw.arg("solde_banque", doc="Solde bancaire d'ouverture à la date d'arrêté (ex. SoldeBanque)")
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("semaines", doc="Nombre de semaines (défaut : horizon des règles, 13)")
+@xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (tresorerie.yaml, litiges.yaml)")
+def FORECAST(factures, reglements, dettes, flux, activite, solde_banque, date_arrete, semaines=None, dossier_regles=None):
+    """Prévision de trésorerie hebdomadaire (plan de trésorerie à 13 semaines) : encaissements aux dates de paiement prévues, décaissements, flux net, solde de clôture avec sa fourchette P10–P90, coussin et alerte ; un tableau qui se déverse."""
+    return cash.forecast_table(factures, reglements, dettes, flux, activite, solde_banque, date_arrete, semaines, dossier_regles)

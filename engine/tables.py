@@ -67,6 +67,7 @@ INVOICES = Table(
         Column("dispute", "Litige", "text", required=False, aliases=("motif litige", "disputed")),
         Column("dispute_date", "Date litige", "date", required=False),
         Column("payment_plan", "Échéancier", "text", required=False, aliases=("plan de paiement", "echeancier")),
+        Column("channel", "Envoi", "text", required=False, aliases=("canal d'envoi", "mode d'envoi", "envoi facture", "paperlessbill")),
     ),
     required=True,
 )
@@ -173,6 +174,7 @@ PARAMS_SHEET = "Paramètres"
 DISPUTE_CATEGORIES = ("prix", "qualité", "administratif", "date", "manquant", "double facturation")
 PAYABLE_PRIORITIES = ("fiscal", "social", "salaires", "fournisseur critique", "autre")
 PAYMENT_METHODS = ("virement", "CB", "SEPA", "chèque")
+INVOICE_CHANNELS = ("papier", "électronique")  # how an invoice was sent (e-invoicing becomes the rule in France from 2026)
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 

@@ -32,6 +32,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from encaisse.authoring.dashboard import SHEET as DASHBOARD_SHEET, write_dashboard
+from encaisse.authoring.forecast_sheet import SHEET as FORECAST_SHEET, write_forecast_sheet
 from encaisse.errors import EncaisseError
 from encaisse.ledger import Ledger, Params
 from encaisse.authoring.sample import generate_sample
@@ -40,6 +41,7 @@ from encaisse.tables import (
     CUSTOMERS,
     DISPUTE_CATEGORIES,
     FLOWS,
+    INVOICE_CHANNELS,
     INVOICES,
     JOURNAL,
     NAMED_CELLS,
@@ -73,6 +75,7 @@ CHANNELS = ("e-mail", "téléphone", "courrier", "lettre recommandée")
 VALIDATIONS: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {
     (INVOICES.name, "currency"): (CURRENCIES, False),
     (INVOICES.name, "dispute"): (DISPUTE_CATEGORIES, False),
+    (INVOICES.name, "channel"): (INVOICE_CHANNELS, False),
     (PAYMENTS.name, "method"): (PAYMENT_METHODS, False),
     (CUSTOMERS.name, "segment"): (SEGMENTS, False),
     (PAYABLES.name, "priority"): (PAYABLE_PRIORITIES, False),
@@ -166,6 +169,7 @@ def write_template(path: str | os.PathLike, ledger: Ledger | None = None) -> Pat
         formats = make_formats(workbook)
         # The dashboard sheet comes first, before the tables its formulas read.
         write_dashboard(workbook, formats, ledger)
+        write_forecast_sheet(workbook, formats)
         sheets = {table.name: _write_table(workbook, formats, table, getattr(ledger, table.attr)) for table in TABLES}
         _write_bank_balance(workbook, sheets[FLOWS.name], formats, ledger.params)
         _write_params(workbook, formats, ledger.params)
@@ -321,7 +325,7 @@ def _write_params(workbook: Workbook, formats: Formats, params: Params) -> None:
 def summary(path: Path, ledger: Ledger | None) -> str:
     """What was written, in French, for the command line."""
     count = _count
-    names = [DASHBOARD_SHEET] + [t.sheet for t in TABLES] + [PARAMS_SHEET]
+    names = [DASHBOARD_SHEET, FORECAST_SHEET] + [t.sheet for t in TABLES] + [PARAMS_SHEET]
     if ledger is None:
         return (f"Modèle vide écrit : {path}\n"
                 f"  {len(names)} feuilles : {', '.join(names)}\n"
