@@ -1,0 +1,1 @@
+"""Cash forecast: when open receivables will be paid (`payment_dates`) and how well (`backtest`)."""
