@@ -159,7 +159,9 @@ def _features(frame: pd.DataFrame, segments: pd.Series, segment_levels: tuple[st
     columns.append(np.zeros(n) if dispute is None else (dispute != "").astype(float))
     amount = frame["amount"].to_numpy(dtype=float)
     columns.append(np.log1p(np.clip(amount, 0.0, None)))
-    terms = (pd.to_datetime(frame["due_date"]) - pd.to_datetime(frame["issue_date"])).dt.days.to_numpy(dtype=float)
+    due = frame["due_date"].to_numpy(dtype="datetime64[D]")
+    issue = frame["issue_date"].to_numpy(dtype="datetime64[D]") if "issue_date" in frame.columns else np.full(n, np.datetime64("NaT"), "datetime64[D]")
+    terms = np.where(np.isnat(due) | np.isnat(issue), np.nan, (due - issue).astype(np.int64).astype(float))
     columns.append(terms)
     columns.append(_channel(frame))
     names = ["dispute", "log_amount", "terms", "paper"]
@@ -236,8 +238,9 @@ def fit(
     settled = settlement_dates(invoices, payments, as_of)
     amount = invoices["amount"].to_numpy(dtype=float)
     train_mask = settled.notna().to_numpy() & (amount > 0) & invoices["due_date"].notna().to_numpy()
-    train = invoices[train_mask]
-    late = (_days(settled[train_mask]) - _days(train["due_date"])).astype(float)
+    wanted = [c for c in ("invoice_id", "customer_id", "issue_date", "due_date", "amount", "dispute", "channel", "segment") if c in invoices.columns]
+    train = invoices.loc[train_mask, wanted]
+    late = (settled.to_numpy()[train_mask].astype("datetime64[D]") - train["due_date"].to_numpy(dtype="datetime64[D]")).astype(np.int64).astype(float)
     level_grid = (np.arange(levels) + 0.5) / levels
 
     segment_levels = tuple(sorted(set(_invoice_segments(train, segments)) - {""}))
