@@ -200,6 +200,7 @@ FLUX = "Table Flux (feuille Trésorerie) avec sa ligne d'en-têtes (ex. Flux[#To
 @xw.func(category=CATEGORY)
 @xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
 @xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("clients", pd.DataFrame, doc="Table Clients avec sa ligne d'en-têtes (ex. Clients[#Tout]) : segment de chaque client", **TABLE)
 @xw.arg("dettes", pd.DataFrame, doc=DETTES, **TABLE)
 @xw.arg("flux", pd.DataFrame, doc=FLUX, **TABLE)
 @xw.arg("activite", pd.DataFrame, doc=ACTIVITE + " : OPEX du coussin, ventes et achats à venir", **TABLE)
@@ -207,6 +208,6 @@ FLUX = "Table Flux (feuille Trésorerie) avec sa ligne d'en-têtes (ex. Flux[#To
 @xw.arg("date_arrete", doc=DATE)
 @xw.arg("semaines", doc="Nombre de semaines (défaut : horizon des règles, 13)")
 @xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (tresorerie.yaml, litiges.yaml)")
-def FORECAST(factures, reglements, dettes, flux, activite, solde_banque, date_arrete, semaines=None, dossier_regles=None):
+def FORECAST(factures, reglements, clients, dettes, flux, activite, solde_banque, date_arrete, semaines=None, dossier_regles=None):
     """Prévision de trésorerie hebdomadaire (plan de trésorerie à 13 semaines) : encaissements aux dates de paiement prévues, décaissements, flux net, solde de clôture avec sa fourchette P10–P90, coussin et alerte ; un tableau qui se déverse."""
-    return cash.forecast_table(factures, reglements, dettes, flux, activite, solde_banque, date_arrete, semaines, dossier_regles)
+    return cash.forecast_table(factures, reglements, clients, dettes, flux, activite, solde_banque, date_arrete, semaines, dossier_regles)

@@ -190,6 +190,7 @@ def forecast_report(result, actions=(), *, title: str = "", released: dict | Non
         lines += ["", "Actions classées par impact / effort :"]
         for action in actions:
             cost = f", coût {euros(action.cost)}" if action.cost else ""
-            lines.append(f"  {action.rank}. {action.action.label} — {euros(action.impact)} sur l'horizon, solde le plus bas "
-                         f"{'+' if action.low_point_gain >= 0 else ''}{euros(action.low_point_gain)}{cost}, effort {action.action.effort}")
+            impact, low = round(action.impact, 2) + 0.0, round(action.low_point_gain, 2) + 0.0  # no « -0,00 € »
+            lines.append(f"  {action.rank}. {action.action.label} — {euros(impact)} sur l'horizon, solde le plus bas "
+                         f"{'+' if low >= 0 else ''}{euros(low)}{cost}, effort {action.action.effort}")
     return "\n".join(lines)

@@ -130,8 +130,9 @@ def test_weekly_lines_closing_balance_and_alerts_by_hand(rules):
     assert table["taxes"].tolist() == [0.0, 300.0, 0.0, 2000.0, 0.0]  # fiscal B2 at due date 04/02; TVA 20/02
     assert table["loans"].tolist() == [0.0, 0.0, 800.0, 0.0, 0.0]
     assert table["other_disbursements"].tolist() == [1000.0, 0.0, 0.0, 0.0, 1000.0]  # rent 31/01 and 28/02
-    # F16 (doubtful) on days 9, 14, 18, 23, 27, 32 … of its 20 points (7 + 90 × level): 700/20 each, never counted
-    assert table["doubtful_receivables"].tolist() == [0.0, 35.0, 70.0, 35.0, 70.0]
+    # F16 (doubtful): 149 days late, later than any lateness seen, so the model puts it on the day after
+    # the as-of date; shown on its own line, never counted
+    assert table["doubtful_receivables"].tolist() == [700.0, 0.0, 0.0, 0.0, 0.0]
     # 10 000 − 2 700 (800 − 2 500 − 1 000) − 550 + 300 − 2 000 − 1 000
     assert table["net"].tolist() == [-2700.0, -550.0, 300.0, -2000.0, -1000.0]
     assert table["closing_balance"].tolist() == [7300.0, 6750.0, 7050.0, 5050.0, 4050.0]
@@ -223,3 +224,16 @@ def test_forecast_command_what_if_and_bad_levers(capsys):
     assert set(what_if["cash_released"]) == {"dso", "dpo", "dio", "margin", "deposit"}
     assert main(["forecast", str(DEMO_WORKBOOK), "--what-if", "dsoo=-15"]) == 1
     assert "« dsoo=-15 » : levier inconnu, vouliez-vous dire « dso » ?" in capsys.readouterr().err
+
+
+def test_backtest_on_the_books_own_history_beats_the_naive_method(capsys):
+    from encaisse.authoring.sample import generate_sample
+    from encaisse.cash.accuracy import replay_history
+
+    ledger = generate_sample(invoices=3000, seed=11)
+    replay = replay_history(ledger, load(DEFAULT_RULES_DIR), ledger.params.as_of)
+    assert replay.snapshots == 26 and str(replay.last.date()) == "2026-09-27"  # the last Sunday 4 weeks before 31/10/2026
+    assert replay.model.mae < replay.naive.mae
+    assert replay.model.wape < replay.naive.wape
+    assert len(replay.model.wape_by_week) == 4 and 0.5 < replay.model.coverage < 1.0
+    assert set(replay.document()) == {"first_snapshot", "last_snapshot", "snapshots", "predictions", "model", "naive"}

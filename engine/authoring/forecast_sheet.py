@@ -15,7 +15,7 @@ SHEET = "Prévision"
 WEEKS = 13
 TABLE_ROW = 6  # 0-based row of the spilled header (Excel row 7); the weeks follow
 FIRST_ROW, LAST_ROW = TABLE_ROW + 1, TABLE_ROW + WEEKS
-FORMULA = "=FORECAST(Factures[#All],Reglements[#All],Dettes[#All],Flux[#All],Activite[#All],SoldeBanque,DateArrete)"
+FORMULA = "=FORECAST(Factures[#All],Reglements[#All],Clients[#All],Dettes[#All],Flux[#All],Activite[#All],SoldeBanque,DateArrete)"
 # columns of the spilled table (see encaisse.excel.cash.HEADERS)
 LABEL, START, END = 0, 1, 2
 RECEIPTS, DISBURSEMENTS, NET, CLOSING, P10, P90, CUSHION, ALERT = 11, 12, 13, 14, 15, 16, 17, 18

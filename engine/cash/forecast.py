@@ -28,8 +28,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from encaisse.cash.outflows import Movements, flow_movements, payable_movements
-from encaisse.cash.prediction import LEVELS, DatePrediction, history, phase_in, predict_lateness
+from encaisse.cash.outflows import Movements, flow_movements, payable_movements, priority_keys
+from encaisse.cash.prediction import LEVELS, DatePrediction, history, phase_in, predict_payment_days
 from encaisse.cash.weeks import Weeks, make_weeks
 from encaisse.errors import EncaisseError, Problem
 from encaisse.kpi.collection import is_disputed
@@ -289,7 +289,7 @@ def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | Non
     links = book.links
     rows = np.flatnonzero(book.is_item & (book.open_by_invoice > 0))
     open_amount = book.open_by_invoice[rows]
-    prediction = predict_lateness(book, rows)
+    prediction = predict_payment_days(book, rows, ledger.customers)
 
     # status, in order of precedence: plan, doubtful, disputed, overdue, current
     due_day = _days_after(as_of, links.due_date[rows])
@@ -389,8 +389,7 @@ def _purchase_delays(payables: pd.DataFrame, as_of: pd.Timestamp, policy: CashPo
     paid = payables["paid_date"].to_numpy(dtype="datetime64[ns]")
     issued = payables["issue_date"].to_numpy(dtype="datetime64[ns]")
     priority = payables["priority"].to_numpy(dtype=object) if "priority" in payables.columns else np.full(len(payables), None, object)
-    keys = np.array([normalize_header(p) if isinstance(p, str) else "" for p in priority], dtype=object)
-    use = (paid <= np.datetime64(as_of, "ns")) & ~np.isnat(issued) & ~np.isin(keys, list(policy.paid_on_due_date))
+    use = (paid <= np.datetime64(as_of, "ns")) & ~np.isnat(issued) & ~np.isin(priority_keys(priority), list(policy.paid_on_due_date))
     return _quantile_days(((paid[use] - issued[use]) / DAY).astype(float), 30.0)
 
 

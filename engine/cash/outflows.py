@@ -63,6 +63,13 @@ def next_run_day(days: np.ndarray, as_of: np.datetime64, run_weekday: int) -> np
     return days + (run_weekday - weekday(dates)) % 7
 
 
+def priority_keys(priority: np.ndarray) -> np.ndarray:
+    """Dettes priorities normalised (normalize_header; blank ""), one call per distinct value."""
+    texts = np.where(pd.isna(priority), "", priority).astype(str)
+    distinct, inverse = np.unique(texts, return_inverse=True)
+    return np.array([normalize_header(p) for p in distinct] or [""], dtype=object)[inverse]
+
+
 def payable_movements(payables: pd.DataFrame, as_of: np.datetime64, policy: CashPolicy, *, extra_days: float = 0.0,
                       horizon: int = 1) -> Movements:
     """Open payables as outflows; `extra_days` delays those not paid at due date (the DPO lever,
@@ -77,12 +84,13 @@ def payable_movements(payables: pd.DataFrame, as_of: np.datetime64, policy: Cash
     due = payables["due_date"].to_numpy(dtype="datetime64[ns]")[rows]
     amount = np.nan_to_num(payables["amount"].to_numpy(dtype=float, na_value=np.nan)[rows])
     priority = payables["priority"].to_numpy(dtype=object)[rows] if "priority" in payables.columns else np.full(len(rows), None, object)
-    keys = pd.Series(priority, dtype=object).map(lambda p: normalize_header(p) if isinstance(p, str) else "").to_numpy(dtype=object)
+    keys = priority_keys(priority)
     at_due = np.isin(keys, list(policy.paid_on_due_date))
     day = np.where(np.isnat(due), 1, _day_numbers(np.where(np.isnat(due), as_of, due), as_of))
     day = np.where(at_due, np.maximum(day, 1), phase_in(np.maximum(day, 1), extra_days, horizon))
     day = np.where(at_due, day, next_run_day(day, as_of, policy.payment_day))
-    line = pd.Series(keys, dtype=object).map(lambda k: policy.payable_lines.get(k, "fournisseurs")).to_numpy(dtype=object)
+    distinct, inverse = np.unique(keys.astype(str), return_inverse=True)
+    line = np.array([policy.payable_lines.get(k, "fournisseurs") for k in distinct] or ["fournisseurs"], dtype=object)[inverse]
     return Movements(day.astype(np.int64), -amount, line)
 
 

@@ -5,11 +5,9 @@ and `points`, K equally likely payment days (each carries 1/K of the amount) —
 amount over the weeks by the distribution of past prediction errors rather than on one date.
 Every day is a number of days after the as-of date (≥ 1: a prediction is never in the past).
 
-`predict_lateness` is a first model, learned from the payments dated on or before the as-of date
-only: each customer's mean lateness (settlement − due date) shrunk toward the overall mean when
-the customer has few paid invoices; the errors of that rule on the history give the spread. An
-invoice already overdue is predicted conditionally on not being paid yet: its error is drawn from
-the history's errors large enough to put the payment after the as-of date.
+`predict_payment_days` reads them from the payment-date model (`encaisse.cash.payment_dates`,
+learned from the payments dated on or before the as-of date only, overdue invoices predicted
+conditionally on not being paid yet).
 """
 
 from __future__ import annotations
@@ -18,14 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import pandas as pd
+
+from encaisse.cash import payment_dates
 from encaisse.kpi.collection import settlement_dates
 from encaisse.ledger import DAY, Receivables
 
 POINTS = 20  # equally likely payment days per invoice: levels 2.5 %, 7.5 %, … 97.5 %
 LEVELS = (np.arange(POINTS) + 0.5) / POINTS
-SHRINKAGE = 3.0  # weight of the overall mean, in paid invoices, in a customer's mean lateness
-LATENESS_RANGE = (-90.0, 365.0)  # latenesses outside are clipped: a typo in a date must not move a customer
-BEYOND_HISTORY_DAYS = (7.0, 97.0)  # overdue beyond any lateness seen: spread evenly over these days from now
+LATENESS_RANGE = (-90.0, 365.0)  # latenesses outside are clipped: a typo in a date must not move the whole base
 
 
 @dataclass(frozen=True)
@@ -65,11 +64,6 @@ def phase_in(days: np.ndarray, lever: float, horizon: int) -> np.ndarray:
     return np.maximum(moved, 1)
 
 
-def _days(book: Receivables, dates: np.ndarray) -> np.ndarray:
-    """datetime64 values as day numbers after the as-of date."""
-    return ((dates.astype("datetime64[D]") - np.datetime64(book.as_of.date(), "D")) // DAY.astype("timedelta64[D]")).astype(np.int64)
-
-
 def history(book: Receivables) -> tuple[np.ndarray, np.ndarray]:
     """(row positions, lateness in days) of the invoices fully paid by matched payments dated ≤ as-of."""
     links = book.links
@@ -80,38 +74,19 @@ def history(book: Receivables) -> tuple[np.ndarray, np.ndarray]:
     return paid, np.clip(lateness, *LATENESS_RANGE)
 
 
-def predict_lateness(book: Receivables, rows: np.ndarray) -> DatePrediction:
-    """Predicted payment days of the invoices at row positions `rows` (open at the book's as-of)."""
-    links = book.links
-    paid, lateness = history(book)
-    customers = links.invoice_customer
-    n_customers = len(links.customers)
-    overall = float(lateness.mean()) if len(lateness) else 0.0
-    counts = np.bincount(np.maximum(customers[paid], 0), minlength=n_customers)[:n_customers] if n_customers else np.zeros(0)
-    sums = np.bincount(np.maximum(customers[paid], 0), weights=lateness, minlength=n_customers)[:n_customers] if n_customers else np.zeros(0)
-    customer_mean = (sums + SHRINKAGE * overall) / (counts + SHRINKAGE) if n_customers else np.zeros(0)
+def predict_payment_days(book: Receivables, rows: np.ndarray, customers: pd.DataFrame | None = None) -> DatePrediction:
+    """The payment-date model (`encaisse.cash.payment_dates`) fitted at the book's as-of date on
+    its history, for the invoices at row positions `rows`: its conditional distribution (never on
+    or before the as-of date) read as POINTS equally likely days, and its median, P10 and P90."""
+    invoices = book.invoices
+    model = payment_dates.fit(invoices, book.payments, book.as_of, customers)
+    atoms, mass = payment_dates.distribution(model, invoices.iloc[rows], book.as_of)
+    start = np.datetime64(book.as_of.date(), "D").astype(np.int64)
+    cumulative = np.cumsum(mass, axis=1)
+    taken = np.arange(len(rows))
 
-    def mean_of(positions: np.ndarray) -> np.ndarray:
-        codes = customers[positions]
-        return np.where(codes >= 0, customer_mean[np.maximum(codes, 0)] if n_customers else overall, overall)
+    def at(level: float) -> np.ndarray:
+        return atoms[taken, np.argmax(cumulative >= level - 1e-9, axis=1)] - start
 
-    errors = np.sort(lateness - mean_of(paid)) if len(paid) else np.zeros(1)
-    due = _days(book, links.due_date[rows])
-    mean = mean_of(rows)
-    # payment day = due + mean + error, conditioned on being after the as-of date (the invoice is
-    # still open): error > −due − mean. It matters for overdue invoices, and for early payers.
-    first = np.searchsorted(errors, -due - mean, side="right")
-    left = len(errors) - first
-
-    def at(levels: np.ndarray) -> np.ndarray:
-        """Payment days at the given quantile levels (conditional on the invoice being unpaid)."""
-        index = first[:, None] + np.floor(levels[None, :] * np.maximum(left, 1)[:, None]).astype(np.int64)
-        error = errors[np.minimum(index, len(errors) - 1)]
-        day = due[:, None] + np.rint(mean[:, None] + error).astype(np.int64)
-        beyond = (left == 0)[:, None]
-        spread = np.rint(BEYOND_HISTORY_DAYS[0] + levels * (BEYOND_HISTORY_DAYS[1] - BEYOND_HISTORY_DAYS[0])).astype(np.int64)
-        return np.maximum(np.where(beyond, spread[None, :], day), 1)
-
-    points = at(LEVELS)
-    edges = at(np.array([0.1, 0.5, 0.9]))
-    return DatePrediction(edges[:, 1], edges[:, 0], edges[:, 2], points)
+    points = np.stack([at(level) for level in LEVELS], axis=1) if len(rows) else np.zeros((0, POINTS), np.int64)
+    return DatePrediction(at(0.5), at(0.1), at(0.9), np.maximum(points, 1))

@@ -17,7 +17,7 @@ from encaisse.cash import LABELS, LINE_KEYS, DOUBTFUL, forecast
 from encaisse.excel.args import SheetError, blank, cents, date_arg, number_arg, sheet_function, table_arg
 from encaisse.excel.credit import _rules
 from encaisse.ledger import Ledger, Params
-from encaisse.tables import ACTIVITY, FLOWS, INVOICES, JOURNAL, PAYABLES, PAYMENTS
+from encaisse.tables import ACTIVITY, CUSTOMERS, FLOWS, INVOICES, JOURNAL, PAYABLES, PAYMENTS
 
 ALERT = "ALERTE"
 AMOUNT_KEYS = (*LINE_KEYS.values(), DOUBTFUL, "receipts", "disbursements", "net", "closing_balance", "closing_balance_p10",
@@ -28,9 +28,9 @@ HEADERS = ("Semaine", "Début", "Fin", *(LABELS[k] for k in (*LINE_KEYS.values()
 
 
 @sheet_function
-def forecast_table(factures, reglements, dettes, flux, activite, solde_banque, date_arrete, semaines=None, dossier_regles=None,
+def forecast_table(factures, reglements, clients, dettes, flux, activite, solde_banque, date_arrete, semaines=None, dossier_regles=None,
                    rules_dir=None):
-    """FORECAST(Factures; Règlements; Dettes; Flux; Activité; SoldeBanque; date_arrêté[; semaines][; dossier_règles]) —
+    """FORECAST(Factures; Règlements; Clients; Dettes; Flux; Activité; SoldeBanque; date_arrêté[; semaines][; dossier_règles]) —
     plan de trésorerie hebdomadaire (13 semaines par défaut) : une ligne par semaine, les lignes du plan,
     le flux net, le solde de clôture et sa fourchette P10–P90, le coussin et « ALERTE » sous le coussin."""
     if blank(solde_banque):
@@ -38,7 +38,7 @@ def forecast_table(factures, reglements, dettes, flux, activite, solde_banque, d
     empty = table_arg(None, JOURNAL, optional=True)
     ledger = Ledger(
         invoices=table_arg(factures, INVOICES), payments=table_arg(reglements, PAYMENTS, optional=True),
-        customers=pd.DataFrame({"customer_id": pd.Series([], dtype=object)}), payables=table_arg(dettes, PAYABLES, optional=True),
+        customers=table_arg(clients, CUSTOMERS, optional=True), payables=table_arg(dettes, PAYABLES, optional=True),
         activity=table_arg(activite, ACTIVITY, optional=True), flows=table_arg(flux, FLOWS, optional=True), journal=empty,
         params=Params(bank_balance=number_arg(solde_banque, "solde bancaire")),
     )
