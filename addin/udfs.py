@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import xlwings as xw
 
-from encaisse.excel import credit, dunning, kpi
+from encaisse.excel import cash, credit, dunning, kpi
 
 CATEGORY = "encaisse"
 TABLE = {"index": False, "header": True}
@@ -208,3 +208,21 @@ def WORKLIST(factures, reglements, clients, journal, date_arrete, nombre=None, d
     """Actions de relance du jour classées par priorité : e-mails à envoyer, appels à passer, lettres et recommandés à poster, escalades après mise en demeure, litiges en retard à relancer en interne ; un tableau qui se déverse avec sa ligne d'en-têtes."""
     return dunning.worklist(factures, reglements, clients, journal, date_arrete, nombre, dossier_regles)
 
+
+FLUX = "Table Flux (feuille Trésorerie) avec sa ligne d'en-têtes (ex. Flux[#Tout]) : flux récurrents"
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("factures", pd.DataFrame, doc=FACTURES, **TABLE)
+@xw.arg("reglements", pd.DataFrame, doc=REGLEMENTS, **TABLE)
+@xw.arg("clients", pd.DataFrame, doc="Table Clients avec sa ligne d'en-têtes (ex. Clients[#Tout]) : segment de chaque client", **TABLE)
+@xw.arg("dettes", pd.DataFrame, doc=DETTES, **TABLE)
+@xw.arg("flux", pd.DataFrame, doc=FLUX, **TABLE)
+@xw.arg("activite", pd.DataFrame, doc=ACTIVITE + " : OPEX du coussin, ventes et achats à venir", **TABLE)
+@xw.arg("solde_banque", doc="Solde bancaire d'ouverture à la date d'arrêté (ex. SoldeBanque)")
+@xw.arg("date_arrete", doc=DATE)
+@xw.arg("semaines", doc="Nombre de semaines (défaut : horizon des règles, 13)")
+@xw.arg("dossier_regles", doc=DOSSIER_REGLES + " (tresorerie.yaml, litiges.yaml)")
+def FORECAST(factures, reglements, clients, dettes, flux, activite, solde_banque, date_arrete, semaines=None, dossier_regles=None):
+    """Prévision de trésorerie hebdomadaire (plan de trésorerie à 13 semaines) : encaissements aux dates de paiement prévues, décaissements, flux net, solde de clôture avec sa fourchette P10–P90, coussin et alerte ; un tableau qui se déverse."""
+    return cash.forecast_table(factures, reglements, clients, dettes, flux, activite, solde_banque, date_arrete, semaines, dossier_regles)

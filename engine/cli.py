@@ -320,6 +320,41 @@ def _worklist(args) -> int:
 SUBCOMMANDS.append(_add_worklist)
 
 
+def _add_forecast(sub) -> None:
+    parser = sub.add_parser(
+        "forecast", help="prévision de trésorerie à 13 semaines, alertes, scénarios « et si » et actions classées",
+        description="Plan de trésorerie hebdomadaire à partir de la date d'arrêté : encaissements clients aux dates de paiement "
+                    "prévues (fourchette P10–P90), dettes, flux récurrents, solde de clôture, alertes sous le coussin de sécurité "
+                    "et actions classées par impact / effort (règles : tresorerie.yaml).")
+    parser.add_argument("book", metavar="CLASSEUR", type=Path, help="classeur .xlsx")
+    _as_of_argument(parser)
+    parser.add_argument("--weeks", metavar="N", type=_at_least(1), help="nombre de semaines (défaut : horizon_semaines des règles, 13)")
+    parser.add_argument("--rules", metavar="DOSSIER", help="dossier des règles (défaut : DossierRegles du classeur, sinon rules/)")
+    parser.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
+    parser.add_argument("--plot", metavar="PNG", type=Path, help="écrit le graphique de la prévision (PNG)")
+    parser.add_argument("--what-if", metavar="LEVIERS", help="scénario des règles (ex. objectifs_6_mois) ou leviers "
+                        "« dso=-15,dpo=+10,dio=-20,marge=+2,acompte=30 »")
+    parser.add_argument("--backtest", action="store_true", help="rejoue la prévision sur l'historique du classeur et affiche sa précision")
+    parser.set_defaults(handler=_forecast)
+
+
+def _forecast(args) -> int:
+    import json
+
+    from encaisse.jobs.forecast import run_forecast
+
+    outcome = run_forecast(args.book, as_of=_as_of(args.as_of), weeks=args.weeks, rules_dir=args.rules, what_if=args.what_if,
+                           plot=args.plot, backtest=args.backtest)
+    if args.json:
+        print(json.dumps(outcome.document(), ensure_ascii=False, indent=2))
+    else:
+        print(outcome.text())
+    return 0
+
+
+SUBCOMMANDS.append(_add_forecast)
+
+
 def _add_demo(sub) -> None:
     parser = sub.add_parser(
         "demo", help="le travail principal de bout en bout sur le classeur de démonstration",
@@ -360,8 +395,11 @@ def _demo(args) -> int:
     target = args.out / args.book.name.replace(".xlsx", "-recalcule.xlsx")
     report = recalc(args.book, out=target)
     print("\n" + report.summary())
+    from encaisse.jobs.forecast import run_forecast
     from encaisse.jobs.letters import run_letters
 
+    chart = args.out / args.book.name.replace(".xlsx", "-prevision.png")
+    print("\n" + run_forecast(args.book, ledger=ledger, plot=chart).text())
     # a dry run: the day's letters and e-mails are written, nothing is sent or journaled
     print("\n" + run_letters(args.book, args.out / "relances", progress=False).summary())
     elapsed = number(time.perf_counter() - started, 1)

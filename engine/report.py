@@ -10,7 +10,7 @@ import datetime as dt
 
 import numpy as np
 
-from encaisse.fr import UNDEFINED, count, date, days, euros, month, percent, signed_days
+from encaisse.fr import UNDEFINED, count, date, days, euros, month, number, percent, signed_days
 from encaisse.kpi.summary import BEHAVIOUR_DAYS, CEI_MONTHS, DAYS, DUNNING_WINDOW, kpi_summary, resolve_as_of
 from encaisse.ledger import Ledger
 
@@ -169,3 +169,68 @@ def worklist_document(run, top: int | None = None) -> dict:
         })
     return {"as_of": run.as_of.isoformat(), "warnings": list(run.warnings), "count": len(run.worklist), "actions": actions}
 
+
+
+# --- the cash forecast ---------------------------------------------------------------------------
+
+
+def whole_euros(value: float) -> str:
+    """1234.56 -> '1 235 €' (whole euros, for the weekly table)."""
+    return f"{number(value, 0)}\u00a0€"
+
+
+def _cells(values: list[str], widths: list[int]) -> str:
+    return "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths)))
+
+
+def forecast_report(result, actions=(), *, title: str = "", released: dict | None = None) -> str:
+    """The plan de trésorerie in French: the weekly table, the alerts, the ranked actions."""
+    from encaisse.cash import LABELS, LINE_KEYS
+    from encaisse.cash.actions import LEVER_LABELS
+
+    basis = result.basis
+    table = result.table()
+    lines = []
+    weeks = basis.weeks.count
+    head = f"{title} — prévision de trésorerie au {date(basis.as_of)}, {weeks} semaine{'s' if weeks > 1 else ''}"
+    lines += [head.lstrip(" —"), ""]
+    lines.append(f"  Solde bancaire d'ouverture  {euros(basis.opening_balance)}")
+    lines.append(f"  Coussin de sécurité         {euros(basis.cushion)} ({str(basis.policy.cushion_months).replace('.', ',')} mois d'OPEX)")
+    if result.levers.any:
+        levers = result.levers
+        shown = {"dso": f"{levers.dso:+g} j", "dpo": f"{levers.dpo:+g} j", "dio": f"{levers.dio:+g} j", "margin": f"{levers.margin:+g} pts",
+                 "deposit": f"{levers.deposit * 100:g} %"}
+        lines.append("  Scénario « et si »          " + ", ".join(
+            f"{LEVER_LABELS[k]} {shown[k]}".replace(".", ",").replace("-", "−") for k in shown if getattr(levers, k)))
+        for name, value in (released or {}).items():
+            lines.append(f"    trésorerie libérée ({LEVER_LABELS[name]}) : {euros(value)}")
+    lines.append("")
+    keys = [*LINE_KEYS.values(), "net", "closing_balance", "closing_balance_p10", "closing_balance_p90"]
+    short = {"customer_receipts": "Enc. clients", "other_receipts": "Autres enc.", "suppliers": "Fournisseurs", "payroll": "Salaires+ch.",
+             "taxes": "Impôts+TVA", "loans": "Emprunts", "other_disbursements": "Autres déc.", "net": "Flux net",
+             "closing_balance": "Solde", "closing_balance_p10": "Solde P10", "closing_balance_p90": "Solde P90"}
+    rows = [["Semaine", *(short[k] for k in keys), ""]]
+    for record in table.itertuples(index=False):
+        rows.append([record.label, *(whole_euros(getattr(record, k)) for k in keys), "◄ sous le coussin" if record.below_cushion else ""])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines += ["  " + _cells(row, widths).rstrip() for row in rows]
+    doubtful = float(basis.open_amount[basis.status == "doubtful"].sum())
+    if doubtful:
+        lines.append(f"\n  {LABELS['doubtful_receivables']} : {euros(doubtful)} ouverts, hors prévision")
+    lines.append("")
+    first = result.first_shortfall
+    if first is None:
+        lines.append(f"Aucune alerte : le solde reste au-dessus du coussin de {euros(basis.cushion)} sur tout l'horizon.")
+    else:
+        level = "découvert" if first.level == "decouvert" else "sous le coussin"
+        lines.append(f"Première semaine en alerte : {first.label} — solde {euros(first.closing_balance)}, {level} "
+                     f"({euros(first.shortfall)} sous le coussin de {euros(first.cushion)}) ; "
+                     f"{len(result.alerts)} semaine{'s' if len(result.alerts) > 1 else ''} en alerte.")
+    if actions:
+        lines += ["", "Actions classées par impact / effort :"]
+        for action in actions:
+            cost = f", coût {euros(action.cost)}" if action.cost else ""
+            impact, low = round(action.impact, 2) + 0.0, round(action.low_point_gain, 2) + 0.0  # no « -0,00 € »
+            lines.append(f"  {action.rank}. {action.action.label} — {euros(impact)} sur l'horizon, solde le plus bas "
+                         f"{'+' if low >= 0 else ''}{euros(low)}{cost}, effort {action.action.effort}")
+    return "\n".join(lines)

@@ -67,6 +67,7 @@ INVOICES = Table(
         Column("dispute", "Litige", "text", required=False, aliases=("motif litige", "disputed")),
         Column("dispute_date", "Date litige", "date", required=False),
         Column("payment_plan", "Échéancier", "text", required=False, aliases=("plan de paiement", "echeancier")),
+        Column("channel", "Envoi", "text", required=False, aliases=("canal d'envoi", "mode d'envoi", "envoi facture", "paperlessbill")),
     ),
     required=True,
 )
@@ -193,6 +194,7 @@ PAYMENT_METHODS = ("virement", "CB", "SEPA", "chèque")
 # The dunning channels: relances.yaml's `canal` and the Journal's Canal hold these ids (the
 # schema's enum repeats them for editors, a test keeps it equal); people read the rules' labels.
 CHANNELS = ("email", "telephone", "courrier", "recommande")
+INVOICE_CHANNELS = ("papier", "électronique")  # how an invoice was sent (e-invoicing becomes the rule in France from 2026)
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 

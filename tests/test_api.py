@@ -66,7 +66,7 @@ def test_demo_command_end_to_end_on_the_bundled_workbook(tmp_path, capsys):
     for line in ("  Clients                 166",
                  "  Créances ouvertes       2\u202f576\u202f073,14\u00a0€ (1\u202f145 factures)",
                  "  > 90 j       89\u202f795,61\u00a0€  83 factures",
-                 "Règles par défaut valides (6 fichiers, "):
+                 "Règles par défaut valides (7 fichiers, "):
         assert line in out, line
     assert (tmp_path / "encaisse-demo-recalcule.xlsx").is_file()
 

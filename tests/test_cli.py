@@ -140,5 +140,5 @@ def test_an_unwritable_output_is_a_french_error(tmp_path, capsys):
 
 def test_rules_check_without_folder_checks_the_bundled_rules(capsys):
     assert main(["rules", "check"]) == 0
-    assert capsys.readouterr().out == "Règles valides : 6 fichiers\n"
+    assert capsys.readouterr().out == "Règles valides : 7 fichiers\n"
     assert (DEFAULT_RULES_DIR / "relances.yaml").is_file()

@@ -200,7 +200,7 @@ def test_frame_from_values_converts_and_names_real_cells():
     assert {k: str(t) for k, t in frame.dtypes.items()} == {
         "invoice_id": "str", "customer_id": "str", "issue_date": "datetime64[ns]", "due_date": "datetime64[ns]",
         "amount": "float64", "amount_excl_tax": "float64", "currency": "str", "dispute": "str",
-        "dispute_date": "datetime64[ns]", "payment_plan": "str", "row": "int64",
+        "dispute_date": "datetime64[ns]", "payment_plan": "str", "channel": "str", "row": "int64",
     }
     assert problems == [
         Problem("Factures!D6", "date « 31/02/2026 » illisible (attendu : une date jj/mm/aaaa)"),

@@ -38,7 +38,7 @@ def test_rows_appended_after_the_demo_journal_and_every_other_part_identical(tmp
     after = _parts(book)
     assert (appended.first_row, appended.last_row) == (rows_before + 2, rows_before + 4)  # header is row 1
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {"xl/worksheets/sheet9.xml", "xl/tables/table7.xml"}
+    assert changed == {"xl/worksheets/sheet10.xml", "xl/tables/table7.xml"}
     assert set(after) == set(before)
     table = after["xl/tables/table7.xml"][2].decode()
     assert f'ref="A1:G{rows_before + 4}"' in table and f'<autoFilter ref="A1:G{rows_before + 4}"/>' in table

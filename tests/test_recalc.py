@@ -449,12 +449,41 @@ def test_demo_worklist_sheet_is_the_engines_worklist(demo):
     assert got == [(int(a), c, s, round(m, 2)) for a, c, s, m in expected[["rank", "customer_id", "step", "amount_due"]].itertuples(index=False)]
 
 
+def test_demo_forecast_sheet_and_its_chart_are_filled(demo):
+    """The Prévision sheet's spilled FORECAST equals the engine's forecast, and the chart's caches hold the same figures."""
+    import re as regex
+
+    import encaisse
+    from encaisse.cash import forecast
+    from encaisse.rules import load
+
+    out, _ = demo
+    ledger = encaisse.load_workbook(DEMO)
+    expected = forecast(ledger, load(DEMO.parent.parent / "rules"), ledger.params.as_of).table()
+    grid = values(out, "Prévision")
+    header, rows = grid[6], grid[7:20]
+    assert header[:4] == ["Semaine", "Début", "Fin", "Encaissements clients"] and header[18] == "Alerte"
+    assert [r[0] for r in rows] == expected["label"].tolist()
+    assert [r[14] for r in rows] == [round(v, 2) for v in expected["closing_balance"]]
+    assert [r[18] == "ALERTE" for r in rows] == expected["below_cushion"].tolist()
+    first = expected["label"][expected["below_cushion"]].iloc[0]
+    assert grid[3][0].startswith(f"Première semaine sous le coussin : {first} — solde ")
+    chart = sheet_xml(out, "xl/charts/chart1.xml")
+    caches = dict(regex.findall(r"<c:f>'Prévision'!\$(\w)\$8:\$\w\$20</c:f><c:(?:num|str)Cache>(.*?)</c:(?:num|str)Cache>", chart))
+    labels = regex.findall(r"<c:v>([^<]*)</c:v>", caches["A"])
+    assert labels == expected["label"].tolist()
+    closing = [float(v) for v in regex.findall(r"<c:v>([^<]*)</c:v>", caches["O"])]
+    assert closing == [round(v, 2) for v in expected["closing_balance"]]
+    assert sheet_xml(DEMO, "xl/charts/chart1.xml").count("<c:pt ") == 0  # the template's chart had no values
+
+
 def test_demo_untouched_parts(demo):
     out, _ = demo
     before, after = parts(DEMO), parts(out)
     assert list(before) == list(after)
-    # The dashboard and « Relances du jour » (the WORKLIST spill): only the two formula sheets change.
-    assert [k for k in before if before[k] != after[k]] == ["xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml"]
+    # the dashboard, « Relances du jour » (WORKLIST), the Prévision sheet and the cached values of its chart
+    assert [k for k in before if before[k] != after[k]] == ["xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml",
+                                                         "xl/worksheets/sheet3.xml", "xl/charts/chart1.xml"]
 
 
 # --------------------------------------------------------------------------- LibreOffice

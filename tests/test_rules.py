@@ -114,6 +114,33 @@ taux_interet_legal:
 penalites: {majoration_points_bce: 10, multiple_minimum_taux_legal: 3, indemnite_forfaitaire: 40}
 delais_maximum: {jours_date_facture: 60, jours_fin_de_mois: 45}
 """,
+    "tresorerie.yaml": """\
+horizon_semaines: 13
+coussin: {mois_opex: 1.5, mois_de_reference: 3}
+paiements:
+  jour_de_reglement: lundi
+  a_echeance: [fiscal, social, salaires]
+ventes_a_venir: {inclure: true, mois_de_reference: 3}
+litiges: {traitement: apres_resolution, delai_apres_resolution_jours: 7}
+echeanciers: {traitement: echeances, nombre_echeances: 3, intervalle_jours: 30}
+creances_douteuses: {jours_de_retard: 120}
+categories_flux: {salaires: salaires_charges, fiscal: impots_taxes, financement: emprunts}
+priorites_dettes: {fiscal: impots_taxes, social: salaires_charges, salaires: salaires_charges}
+scenarios:
+  objectifs:
+    dso: -15
+    acompte: 30
+actions:
+  - id: relance_top10
+    libelle: Relancer
+    type: relance_prioritaire
+    nombre: 10
+    taux_succes_pct: 60
+    delai_jours: 10
+    effort: faible
+  - {id: fournisseurs, libelle: Délais, type: delai_fournisseurs, jours: 10, effort: moyen}
+backtest: {mois: 6, semaines_evaluees: 4}
+""",
 }
 
 
@@ -148,7 +175,7 @@ def folder(tmp_path: Path) -> Path:
 def test_default_rules_are_valid_and_reproduce_the_seed_policy():
     files, problems = check(DEFAULT_RULES_DIR)
     assert problems == []
-    assert len(files) == len(FILES) == 6
+    assert len(files) == len(FILES) == 7
     rules = load(DEFAULT_RULES_DIR)
     standard = rules.dunning.timelines["standard"]
     assert [(s.id, s.offset, s.channel, s.tone) for s in standard.steps] == [
@@ -412,7 +439,7 @@ def test_missing_and_unknown_files(folder):
     assert problems_of(folder) == [
         f"{base}/litiges.yaml: fichier de règles absent",
         f"{base}/relance.yaml: fichier de règles inconnu, vouliez-vous dire « relances.yaml » ? (fichiers attendus : "
-        "conditions.yaml, relances.yaml, litiges.yaml, risque.yaml, scoring.yaml, legal.yaml)",
+        "conditions.yaml, relances.yaml, litiges.yaml, risque.yaml, scoring.yaml, legal.yaml, tresorerie.yaml)",
     ]
 
 
@@ -454,7 +481,7 @@ def test_semantic_checks_still_run_in_a_file_with_schema_errors(folder):
 def test_cli_rules_check(folder, capsys):
     write_rules(folder)
     assert main(["rules", "check", str(folder)]) == 0
-    assert capsys.readouterr().out == "Règles valides : 6 fichiers\n"
+    assert capsys.readouterr().out == "Règles valides : 7 fichiers\n"
     write_rules(folder, risque=("  D: 2000\n", "  D: 2000\n  B: 30000\n"))
     assert main(["rules", "check", str(folder)]) == 1
     captured = capsys.readouterr()
@@ -702,3 +729,43 @@ def test_channels_are_defined_once_and_the_schema_lists_the_same():
     assert enums == [list(CHANNELS)] and CHANNELS == ("email", "telephone", "courrier", "recommande")
     assert rules_channels is CHANNELS
 
+# --- tresorerie.yaml (the cash forecast) -----------------------------------------------------
+
+
+def test_cash_rules_are_built_with_fractions_and_positions(folder):
+    rules = load(write_rules(folder))
+    cash = rules.cash
+    assert (cash.weeks, cash.cushion_months, cash.payment_day, cash.paid_on_due_date) == (13, 1.5, 0, ("fiscal", "social", "salaires"))
+    assert cash.scenarios["objectifs"].dso == -15 and cash.scenarios["objectifs"].deposit == 0.30
+    assert cash.actions[0].params == {"nombre": 10, "taux_succes_pct": 0.60, "delai_jours": 10}
+    assert cash.actions[0].where == f"{folder.as_posix()}/tresorerie.yaml:17:5"
+    assert cash.flow_lines["financement"] == "emprunts" and cash.payable_lines["salaires"] == "salaires_charges"
+    default = load(DEFAULT_RULES_DIR).cash
+    assert [a.id for a in default.actions] == ["relance_top10", "escompte", "acompte", "delais_fournisseurs", "affacturage", "reduction_stock"]
+
+
+def test_cash_rules_errors_name_their_place(folder):
+    base = folder.as_posix()
+    write_rules(folder, tresorerie=("  jour_de_reglement: lundi\n  a_echeance: [fiscal, social, salaires]\n",
+                                    "  jour_de_reglement: lundy\n  a_echeance: [fiscale, social, salaires]\n"))
+    assert problems_of(folder) == [
+        f"{base}/tresorerie.yaml:4:22: « jour_de_reglement » : « lundy » n'est pas une valeur permise, vouliez-vous dire « lundi » ? "
+        "(valeurs permises : lundi, mardi, mercredi, jeudi, vendredi, samedi, dimanche)",
+        f"{base}/tresorerie.yaml:5:16: priorité « fiscale » inconnue, vouliez-vous dire « fiscal » ? "
+        "(priorités de la table Dettes : fiscal, social, salaires, fournisseur critique, autre)",
+    ]
+    write_rules(folder, tresorerie=("    delai_jours: 10\n", "    jours: 10\n"))
+    assert problems_of(folder) == [
+        f"{base}/tresorerie.yaml:17:5: clé obligatoire « delai_jours » absente dans « actions » (élément 1)",
+        f"{base}/tresorerie.yaml:22:5: « jours » n'est pas utilisé par une action de type « relance_prioritaire » "
+        "(valeurs utilisées : nombre, taux_succes_pct, delai_jours)",
+    ]
+    write_rules(folder, tresorerie=("  - {id: fournisseurs,", "  - {id: relance_top10,"))
+    assert problems_of(folder) == [f"{base}/tresorerie.yaml:24:10: identifiant d'action « relance_top10 » en double (déjà utilisé ligne 17)"]
+    write_rules(folder, tresorerie=("    dso: -15\n    acompte: 30\n", "    libelle: rien\n"))
+    assert problems_of(folder) == [f"{base}/tresorerie.yaml:13:3: scénario « objectifs » sans levier (dso, dpo, dio, marge ou acompte)"]
+    write_rules(folder, tresorerie=("categories_flux: {salaires: salaires_charges,", "categories_flux: {salaires: salaire,"))
+    assert problems_of(folder) == [
+        f"{base}/tresorerie.yaml:10:29: « salaires » : « salaire » n'est pas une valeur permise, vouliez-vous dire « salaires_charges » ? "
+        "(valeurs permises : autres_encaissements, fournisseurs, salaires_charges, impots_taxes, emprunts, autres_decaissements)"
+    ]

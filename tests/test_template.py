@@ -32,7 +32,7 @@ from encaisse.authoring.template import empty_ledger, write_template
 from encaisse.workbook import load_workbook
 
 AS_OF = pd.Timestamp("2026-10-31")
-SHEETS = ["Tableau de bord", "Relances du jour", "Factures", "Règlements", "Clients", "Dettes", "Activité", "Trésorerie", "Journal", "Paramètres"]
+SHEETS = ["Tableau de bord", "Relances du jour", "Prévision", "Factures", "Règlements", "Clients", "Dettes", "Activité", "Trésorerie", "Journal", "Paramètres"]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_cli_prints_what_it_wrote(tmp_path, capsys):
     assert out.startswith(f"Classeur de démonstration écrit : {tmp_path / 'd.xlsx'}\n")
     assert "500 factures, 8 avoirs et 3 factures émises après l'arrêté, 150 clients" in out
     assert main(["template", str(tmp_path / "m.xlsx")]) == 0
-    assert capsys.readouterr().out.startswith(f"Modèle vide écrit : {tmp_path / 'm.xlsx'}\n  10 feuilles : Tableau de bord, Relances du jour, Factures, Règlements")
+    assert capsys.readouterr().out.startswith(f"Modèle vide écrit : {tmp_path / 'm.xlsx'}\n  11 feuilles : Tableau de bord, Relances du jour, Prévision, Factures, Règlements")
 
 
 @pytest.mark.parametrize("argv", [["template", "x.xls"], ["template", "x.xlsx", "--invoices", "50"],
@@ -137,6 +137,7 @@ def test_list_validations(books):
     assert lists("Factures") == {
         "G2:G1048576": ('"EUR,USD,GBP,CHF"', "warning"),
         "H2:H1048576": ('"' + ",".join(DISPUTE_CATEGORIES) + '"', "warning"),
+        "K2:K1048576": ('"papier,électronique"', "warning"),
     }
     assert lists("Règlements") == {"F2:F1048576": ('"' + ",".join(PAYMENT_METHODS) + '"', "warning")}
     assert lists("Dettes") == {"F2:F1048576": ('"' + ",".join(PAYABLE_PRIORITIES) + '"', "warning")}
@@ -178,7 +179,7 @@ def test_libreoffice_opens_both_workbooks(books, tmp_path):
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.glob("modele-*.csv")) == sorted(f"modele-{name}.csv" for name in SHEETS)
     head = (tmp_path / "demo-Factures.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert head == "N° facture,Code client,Date facture,Échéance,Montant TTC,Montant HT,Devise,Litige,Date litige,Échéancier"
+    assert head == "N° facture,Code client,Date facture,Échéance,Montant TTC,Montant HT,Devise,Litige,Date litige,Échéancier,Envoi"
 
 
 # --- writing -------------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def test_the_package_and_its_data_come_from_the_wheel(installed):
                                        str(package / "defaults" / "xlsx" / "encaisse-demo.xlsx"),
                                        str(package / "defaults" / "rules" / "modeles")]
     assert sorted(p.name for p in (package / "defaults" / "rules").glob("*.yaml")) == [
-        "conditions.yaml", "legal.yaml", "litiges.yaml", "relances.yaml", "risque.yaml", "scoring.yaml"]
+        "conditions.yaml", "legal.yaml", "litiges.yaml", "relances.yaml", "risque.yaml", "scoring.yaml", "tresorerie.yaml"]
     assert sorted(p.name for p in (package / "defaults" / "rules" / "schema").iterdir()) == [
         f"{n}.schema.json" for n in ("conditions", "legal", "litiges", "relances", "risque", "scoring")]
     assert {p.name for p in (package / "defaults" / "rules" / "modeles").iterdir()} == {
@@ -96,7 +96,7 @@ def test_demo_runs_from_anywhere(installed):
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     assert lines[0] == "Atelier Dupont SAS — situation au 31/10/2026"
-    assert f"Règles par défaut valides (6 fichiers, {site / 'encaisse' / 'defaults' / 'rules'})." in lines
+    assert f"Règles par défaut valides (7 fichiers, {site / 'encaisse' / 'defaults' / 'rules'})." in lines
     assert lines[-1].endswith("Le tableau de bord recalculé est dans out/encaisse-demo-recalcule.xlsx.")
     assert (work / "out" / "encaisse-demo-recalcule.xlsx").is_file()
 
@@ -105,7 +105,7 @@ def test_rules_check_of_the_bundled_rules(installed):
     bin_dir, _, site, work, env = installed
     for argv in (["rules", "check", str(site / "encaisse" / "defaults" / "rules")], ["rules", "check"]):
         run = _run(bin_dir / "encaisse", *argv, cwd=work, env=env)
-        assert (run.returncode, run.stdout, run.stderr) == (0, "Règles valides : 6 fichiers\n", "")
+        assert (run.returncode, run.stdout, run.stderr) == (0, "Règles valides : 7 fichiers\n", "")
 
 
 def test_the_bundled_demo_finds_the_bundled_rules(installed):

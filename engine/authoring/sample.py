@@ -181,7 +181,7 @@ def generate_sample(invoices: int = 10000, seed: int = 7, customers: int | None 
         raise ValueError("generate_sample : au moins 10 clients")
     rng = np.random.default_rng(seed)
     cust = _customers(rng, n_customers)
-    inv = _invoices(rng, cust, invoices)
+    inv = _invoices(rng, cust, invoices, seed)
     pay = _payments(rng, cust, inv)
     if rules is None:
         rules = load_rules(DEFAULT_RULES_DIR)
@@ -392,7 +392,14 @@ def _due_dates(issue: np.ndarray, term: np.ndarray) -> np.ndarray:
     )
 
 
-def _invoices(rng: np.random.Generator, cust: dict, n: int) -> dict:
+def _channels(rng: np.random.Generator, segment: np.ndarray) -> np.ndarray:
+    """Envoi: électronique for most invoices, papier more often for TPE and public bodies (a
+    generator of its own, so the other columns stay as they were)."""
+    paper_share = np.array([0.45, 0.20, 0.05, 0.35])[segment]
+    return np.where(rng.random(len(segment)) < paper_share, "papier", "électronique").astype(object)
+
+
+def _invoices(rng: np.random.Generator, cust: dict, n: int, seed: int = 7) -> dict:
     n_future = max(3, n // 250)
     n_credit = max(2, round(n * 0.015))
     n_regular = n
@@ -473,6 +480,7 @@ def _invoices(rng: np.random.Generator, cust: dict, n: int) -> dict:
         "dispute": np.where(disputed, np.asarray(DISPUTE_CATEGORIES, dtype=object)[category], None),
         "dispute_date": np.where(disputed, dispute_date, np.datetime64("NaT")),
         "payment_plan": plan_ref,
+        "channel": _channels(np.random.default_rng([seed, 1]), cust["segment"][customer]),
     })
     return {
         "frame": frame,

@@ -31,6 +31,7 @@ from xlsxwriter.worksheet import Worksheet
 from encaisse.atomic import atomic_path
 from encaisse.authoring.dashboard import SHEET as DASHBOARD_SHEET, write_dashboard
 from encaisse.authoring.worklist_sheet import SHEET as WORKLIST_SHEET, write_worklist_sheet
+from encaisse.authoring.forecast_sheet import SHEET as FORECAST_SHEET, write_forecast_sheet
 from encaisse.errors import EncaisseError
 from encaisse.fr import count, date
 from encaisse.ledger import Ledger, Params
@@ -41,6 +42,7 @@ from encaisse.tables import (
     CUSTOMERS,
     DISPUTE_CATEGORIES,
     FLOWS,
+    INVOICE_CHANNELS,
     INVOICES,
     JOURNAL,
     NAMED_CELLS,
@@ -73,6 +75,7 @@ FREQUENCIES = ("hebdomadaire", "mensuel", "trimestriel", "annuel")
 VALIDATIONS: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {
     (INVOICES.name, "currency"): (CURRENCIES, False),
     (INVOICES.name, "dispute"): (DISPUTE_CATEGORIES, False),
+    (INVOICES.name, "channel"): (INVOICE_CHANNELS, False),
     (PAYMENTS.name, "method"): (PAYMENT_METHODS, False),
     (CUSTOMERS.name, "segment"): (SEGMENTS, False),
     (PAYABLES.name, "priority"): (PAYABLE_PRIORITIES, False),
@@ -175,6 +178,7 @@ def write_template(path: str | os.PathLike, ledger: Ledger | None = None) -> Pat
         # The dashboard and the day's dunning actions come first, before the tables their formulas read.
         write_dashboard(workbook, formats, ledger)
         write_worklist_sheet(workbook)
+        write_forecast_sheet(workbook, formats)
         sheets = {table.name: _write_table(workbook, formats, table, getattr(ledger, table.attr)) for table in TABLES}
         _write_bank_balance(workbook, sheets[FLOWS.name], formats, ledger.params)
         _write_params(workbook, formats, ledger.params)
@@ -308,7 +312,7 @@ def _write_params(workbook: Workbook, formats: Formats, params: Params) -> None:
 
 def summary(path: Path, ledger: Ledger | None) -> str:
     """What was written, in French, for the command line."""
-    names = [DASHBOARD_SHEET, WORKLIST_SHEET] + [t.sheet for t in TABLES] + [PARAMS_SHEET]
+    names = [DASHBOARD_SHEET, WORKLIST_SHEET, FORECAST_SHEET] + [t.sheet for t in TABLES] + [PARAMS_SHEET]
     if ledger is None:
         return (f"Modèle vide écrit : {path}\n"
                 f"  {len(names)} feuilles : {', '.join(names)}\n"

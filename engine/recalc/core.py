@@ -165,6 +165,7 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
         for sheet_name, updates in evaluator.updates().items():
             sheet = package.sheet(sheet_name)
             replaced[sheet.part] = patch_sheet(sheets_xml[sheet.part], updates)
+        replaced.update(_chart_caches(path, evaluator, {s.name for s in package.sheets if s.part in replaced}))
         if not target.parent.exists():
             raise InputError([Problem(str(target), "dossier de destination introuvable")], title=TITLE)
         write_package(path, target, replaced)
@@ -177,6 +178,30 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     finally:
         if enabled:
             gc.enable()
+
+
+def _chart_caches(path: Path, evaluator: "Evaluator", changed: set[str]) -> dict[str, bytes]:
+    """Chart parts whose series read a recalculated sheet, with their caches refreshed (see
+    `encaisse.workbook.charts`); the other charts are copied byte for byte."""
+    from encaisse.workbook.charts import refresh_caches
+
+    if not changed:
+        return {}
+    with zipfile.ZipFile(path) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", name)}
+
+    def values_of(target):
+        sheet, r1, c1, r2, c2 = target
+        if sheet not in changed:
+            return None
+        return [v for row in evaluator.raw_values(Rect(sheet, r1, c1, r2, c2)).tolist() for v in row]
+
+    out = {}
+    for name, xml in parts.items():
+        fresh = refresh_caches(xml, values_of)
+        if fresh != xml:
+            out[name] = fresh
+    return out
 
 
 _TINY_SHEET = 256 * 1024  # bytes of sheet XML, uncompressed: read in milliseconds

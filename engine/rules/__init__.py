@@ -10,6 +10,8 @@ from encaisse.resources import DEFAULT_RULES_DIR, SCHEMA_DIR
 from encaisse.rules.legal import LegalData, LegalDataError
 from encaisse.rules.loader import CHANNELS, FILES, TEMPLATES_DIR, RulesError, check, format_problem, load, load_legal, problem_order
 from encaisse.rules.records import (
+    CashAction,
+    CashPolicy,
     ClassPolicy,
     CustomerPause,
     DepositTier,
@@ -28,6 +30,7 @@ from encaisse.rules.records import (
     RiskClass,
     RiskPolicy,
     Rules,
+    Scenario,
     ScoringPolicy,
     SegmentPolicy,
     Step,
@@ -35,9 +38,9 @@ from encaisse.rules.records import (
 )
 
 __all__ = [
-    "CHANNELS", "DEFAULT_RULES_DIR", "FILES", "SCHEMA_DIR", "TEMPLATES_DIR", "ClassPolicy", "CustomerPause",
+    "CHANNELS", "CashAction", "CashPolicy", "DEFAULT_RULES_DIR", "FILES", "SCHEMA_DIR", "TEMPLATES_DIR", "ClassPolicy", "CustomerPause",
     "DepositTier", "Discount", "DisputeCategory", "DunningPolicy", "Escalation", "EscalationRoute", "Factor",
     "LatePenalty", "LegalData", "LegalDataError", "LimitAction", "PauseConditions", "WorklistPriority", "PaymentPolicy", "PaymentTerms",
-    "RiskClass", "RiskPolicy", "Rules", "RulesError", "ScoringPolicy", "SegmentPolicy", "Step", "Timeline", "check",
+    "RiskClass", "RiskPolicy", "Rules", "RulesError", "Scenario", "ScoringPolicy", "SegmentPolicy", "Step", "Timeline", "check",
     "format_problem", "load", "load_legal", "problem_order",
 ]

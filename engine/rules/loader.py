@@ -44,15 +44,20 @@ from encaisse.rules.records import (
     DisputeCategory,
     RiskClass,
     Rules,
+    CashAction,
+    CashPolicy,
+    Scenario,
+    WEEKDAYS,
 )
 from encaisse.resources import DEFAULT_LEGAL_FILE, SCHEMA_DIR
-from encaisse.tables import CHANNELS, DISPUTE_CATEGORIES
+from encaisse.tables import CHANNELS, DISPUTE_CATEGORIES, PAYABLE_PRIORITIES, normalize_header
 
 TEMPLATES_DIR = "modeles"
 DOCX_TEMPLATE = "lettre.docx"  # the Word letter of the steps with `docx: true`
 
 # file name -> schema name, in the order they are read
-FILES: tuple[str, ...] = ("conditions.yaml", "relances.yaml", "litiges.yaml", "risque.yaml", "scoring.yaml", "legal.yaml")
+FILES: tuple[str, ...] = ("conditions.yaml", "relances.yaml", "litiges.yaml", "risque.yaml", "scoring.yaml", "legal.yaml",
+                          "tresorerie.yaml")
 
 
 class RulesError(EncaisseError):
@@ -174,6 +179,8 @@ def _own_checks(folder: Path, name: str, doc: Document, classes, segments, legal
         _check_risk(doc, classes)
     elif name == "scoring.yaml":
         _check_scoring(doc)
+    elif name == "tresorerie.yaml":
+        _check_cash(doc)
     # legal.yaml is checked first, by the caller: the other checks need its figures
 
 
@@ -371,6 +378,42 @@ def _check_scoring(doc: Document) -> None:
     if total <= 0:
         doc.problem(("facteurs",), "la somme des poids des facteurs doit être positive")
 
+# the figures each action type uses (the schema requires them); any other figure is a mistake
+ACTION_PARAMS: dict[str, tuple[str, ...]] = {
+    "relance_prioritaire": ("nombre", "taux_succes_pct", "delai_jours"),
+    "escompte": ("adhesion_pct",),
+    "acompte": ("acompte_pct",),
+    "delai_fournisseurs": ("jours",),
+    "affacturage": ("part_pct", "financement_pct", "commission_pct", "delai_jours"),
+    "reduction_stock": ("jours",),
+}
+_ACTION_KEYS = ("id", "libelle", "type", "effort")
+
+
+def _check_cash(doc: Document) -> None:
+    data = doc.data
+    priorities = list(PAYABLE_PRIORITIES) + [k for k in data["priorites_dettes"] if k not in PAYABLE_PRIORITIES]
+    for index, priority in enumerate(data["paiements"]["a_echeance"]):
+        if priority not in priorities:
+            doc.problem(("paiements", "a_echeance", index), f"priorité « {priority} » inconnue{suggestion(priority, priorities)}"
+                                                           f" (priorités de la table Dettes : {', '.join(priorities)})")
+    seen: dict[str, int] = {}
+    for index, action in enumerate(data["actions"]):
+        here = ("actions", index)
+        if action["id"] in seen:
+            doc.problem(here + ("id",), f"identifiant d'action « {action['id']} » en double "
+                                       f"(déjà utilisé ligne {doc.values[('actions', seen[action['id']], 'id')].line})")
+        else:
+            seen[action["id"]] = index
+        used = ACTION_PARAMS.get(action["type"], ())
+        for key in action:
+            if key not in _ACTION_KEYS and key not in used:
+                doc.problem(here + (key,), f"« {key} » n'est pas utilisé par une action de type « {action['type']} »"
+                                           f" (valeurs utilisées : {', '.join(used)})", key=True)
+    for name, scenario in data["scenarios"].items():
+        if not any(k != "libelle" for k in scenario):
+            doc.problem(("scenarios", name), f"scénario « {name} » sans levier (dso, dpo, dio, marge ou acompte)", key=True)
+
 
 def _check_legal(doc: Document) -> list[Problem]:
     before = len(doc.problems)
@@ -423,6 +466,44 @@ def _priority(data: dict | None, where: str) -> WorklistPriority:
         full_amount=float(data["montant_plein"]), full_days=int(data["retard_plein_jours"]),
         severity_by_tone=tuple((tone, float(severity[tone])) for tone in ("courtois", "amical", "ferme", "formel")),
         severity_escalation=float(severity["escalade"]), severity_dispute=float(severity["litige"]), where=where,
+    )
+
+
+def _cash(doc: Document) -> CashPolicy:
+    d = doc.data
+    scenarios = {
+        name: Scenario(name, s.get("libelle", name), float(s.get("dso", 0)), float(s.get("dpo", 0)), float(s.get("dio", 0)),
+                       float(s.get("marge", 0)), s.get("acompte", 0) / 100, doc.where(("scenarios", name), key=True))
+        for name, s in d["scenarios"].items()
+    }
+    actions = tuple(
+        CashAction(a["id"], a["libelle"], a["type"], a["effort"],
+                   MappingProxyType({k: (a[k] / 100 if k.endswith("_pct") else a[k]) for k in ACTION_PARAMS[a["type"]]}),
+                   doc.where(("actions", i)))
+        for i, a in enumerate(d["actions"])
+    )
+    where = {key: doc.where((key,), key=True) for key in d}
+    return CashPolicy(
+        weeks=int(d["horizon_semaines"]),
+        cushion_months=float(d["coussin"]["mois_opex"]),
+        cushion_reference_months=int(d["coussin"]["mois_de_reference"]),
+        payment_day=WEEKDAYS.index(d["paiements"]["jour_de_reglement"]),
+        paid_on_due_date=tuple(normalize_header(p) for p in d["paiements"]["a_echeance"]),
+        future_sales=bool(d["ventes_a_venir"]["inclure"]),
+        future_reference_months=int(d["ventes_a_venir"]["mois_de_reference"]),
+        dispute_treatment=d["litiges"]["traitement"],
+        dispute_extra_days=int(d["litiges"].get("delai_apres_resolution_jours", 0)),
+        plan_treatment=d["echeanciers"]["traitement"],
+        plan_instalments=int(d["echeanciers"]["nombre_echeances"]),
+        plan_interval_days=int(d["echeanciers"]["intervalle_jours"]),
+        doubtful_days=int(d["creances_douteuses"]["jours_de_retard"]),
+        flow_lines=MappingProxyType({normalize_header(k): v for k, v in d["categories_flux"].items()}),
+        payable_lines=MappingProxyType({normalize_header(k): v for k, v in d["priorites_dettes"].items()}),
+        scenarios=MappingProxyType(scenarios),
+        actions=actions,
+        backtest_months=int(d["backtest"]["mois"]),
+        backtest_weeks=int(d["backtest"]["semaines_evaluees"]),
+        where=MappingProxyType(where),
     )
 
 
@@ -560,4 +641,5 @@ def _build(folder: Path, docs: dict[str, Document]) -> Rules:
         legal=_legal(docs["legal.yaml"]),
         files=tuple(doc.display for doc in docs.values()),
         positions=MappingProxyType(positions),
+        cash=_cash(docs["tresorerie.yaml"]),
     )

@@ -7,7 +7,7 @@ of its entry, so that a figure can always be traced back to the line a controlle
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
@@ -278,6 +278,7 @@ class Rules:
     legal: LegalData
     files: tuple[str, ...]
     positions: Mapping[tuple, str]  # (file name, *path) -> 'rules/x.yaml:line:column' of the value
+    cash: CashPolicy = field(default_factory=lambda: CashPolicy())  # rules/tresorerie.yaml
 
     def where(self, file: str, *path: Any) -> str:
         """Position of a value ('rules/risque.yaml:12:6'), or of its nearest enclosing entry."""
@@ -285,3 +286,67 @@ class Rules:
         while key not in self.positions and len(key) > 1:
             key = key[:-1]
         return self.positions.get(key, file)
+
+
+
+
+# --- cash forecast (rules/tresorerie.yaml) ----------------------------------------------------
+
+# The lines of the plan de trésorerie, in their order: rules id (YAML) -> JSON key.
+RECEIPT_LINES: tuple[str, ...] = ("encaissements_clients", "autres_encaissements")
+DISBURSEMENT_LINES: tuple[str, ...] = ("fournisseurs", "salaires_charges", "impots_taxes", "emprunts", "autres_decaissements")
+PLAN_LINES: tuple[str, ...] = (*RECEIPT_LINES, *DISBURSEMENT_LINES)
+WEEKDAYS: tuple[str, ...] = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+EFFORTS: tuple[str, ...] = ("faible", "moyen", "fort")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A what-if: lever changes (days, margin points, deposit fraction); None = unchanged."""
+
+    name: str
+    label: str = ""
+    dso: float = 0.0
+    dpo: float = 0.0
+    dio: float = 0.0
+    margin: float = 0.0  # points of gross margin (2 = +2 pts)
+    deposit: float = 0.0  # fraction of new sales paid at order (0.30)
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class CashAction:
+    """One action of the ranked list; `params` holds its type's figures (fractions for percentages)."""
+
+    id: str
+    label: str
+    kind: str  # relance_prioritaire | escompte | acompte | delai_fournisseurs | affacturage | reduction_stock
+    effort: str  # faible | moyen | fort
+    params: Mapping[str, float]
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class CashPolicy:
+    """The 13-week forecast's policy (rules/tresorerie.yaml); percentages as fractions."""
+
+    weeks: int = 13
+    cushion_months: float = 1.5
+    cushion_reference_months: int = 3
+    payment_day: int = 0  # 0 = Monday (numpy's business-day weekday numbering)
+    paid_on_due_date: tuple[str, ...] = ("fiscal", "social", "salaires")
+    future_sales: bool = True
+    future_reference_months: int = 3
+    dispute_treatment: str = "apres_resolution"  # apres_resolution | exclure | modele
+    dispute_extra_days: int = 7
+    plan_treatment: str = "echeances"  # echeances | modele
+    plan_instalments: int = 3
+    plan_interval_days: int = 30
+    doubtful_days: int = 120
+    flow_lines: Mapping[str, str] = field(default_factory=dict)  # Flux category (normalised) -> line
+    payable_lines: Mapping[str, str] = field(default_factory=dict)  # Dettes priority (normalised) -> line
+    scenarios: Mapping[str, Scenario] = field(default_factory=dict)
+    actions: tuple[CashAction, ...] = ()
+    backtest_months: int = 6
+    backtest_weeks: int = 4
+    where: Mapping[str, str] = field(default_factory=dict)  # setting -> 'rules/tresorerie.yaml:line:col'

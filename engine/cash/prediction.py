@@ -1,0 +1,92 @@
+"""Predicted payment dates of the open invoices: what the forecast needs from a payment-date model.
+
+`DatePrediction` is the interface: per open invoice, the most likely payment day, its P10 and P90,
+and `points`, K equally likely payment days (each carries 1/K of the amount) — spreading the
+amount over the weeks by the distribution of past prediction errors rather than on one date.
+Every day is a number of days after the as-of date (≥ 1: a prediction is never in the past).
+
+`predict_payment_days` reads them from the payment-date model (`encaisse.cash.payment_dates`,
+learned from the payments dated on or before the as-of date only, overdue invoices predicted
+conditionally on not being paid yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import pandas as pd
+
+from encaisse.cash import payment_dates
+from encaisse.kpi.collection import settlement_dates
+from encaisse.ledger import DAY, Receivables
+
+POINTS = 20  # equally likely payment days per invoice: levels 2.5 %, 7.5 %, … 97.5 %
+LEVELS = (np.arange(POINTS) + 0.5) / POINTS
+LATENESS_RANGE = (-90.0, 365.0)  # latenesses outside are clipped: a typo in a date must not move the whole base
+
+
+@dataclass(frozen=True)
+class DatePrediction:
+    """Per open invoice (aligned with the `rows` given to the model), days after as-of."""
+
+    expected: np.ndarray  # int64, most likely payment day
+    p10: np.ndarray  # int64
+    p90: np.ndarray  # int64
+    points: np.ndarray  # int64 (n, K): K equally likely payment days
+
+    def phased(self, lever: float, horizon: int, mask: np.ndarray) -> "DatePrediction":
+        """Dates of the invoices in `mask` moved by a lever phased in over the horizon (see `phase_in`)."""
+        def move(days: np.ndarray) -> np.ndarray:
+            rows = mask if days.ndim == 1 else mask[:, None]
+            return np.where(rows, phase_in(days, lever, horizon), days)
+
+        return DatePrediction(move(self.expected), move(self.p10), move(self.p90), move(self.points))
+
+    def floored(self, floor: np.ndarray) -> "DatePrediction":
+        """Every date at least `floor` (per invoice)."""
+        return DatePrediction(np.maximum(self.expected, floor), np.maximum(self.p10, floor), np.maximum(self.p90, floor),
+                              np.maximum(self.points, floor[:, None]))
+
+    def share_by(self, day: int) -> np.ndarray:
+        """Per invoice, the fraction of its amount expected on or before `day`."""
+        return (self.points <= day).mean(axis=1)
+
+
+def phase_in(days: np.ndarray, lever: float, horizon: int) -> np.ndarray:
+    """A payment due on day `days` moved by `lever` days phased in over `horizon` days: by
+    lever × day / horizon, the whole lever from the horizon's end on; never before day 1. A change
+    of payment terms reaches the whole book only gradually (the seed's « transition »)."""
+    if not lever:
+        return days
+    moved = days + np.rint(lever * np.minimum(np.maximum(days, 0) / max(horizon, 1), 1.0)).astype(np.int64)
+    return np.maximum(moved, 1)
+
+
+def history(book: Receivables) -> tuple[np.ndarray, np.ndarray]:
+    """(row positions, lateness in days) of the invoices fully paid by matched payments dated ≤ as-of."""
+    links = book.links
+    wanted = book.is_item & (links.invoice_amount > 0)
+    settled = settlement_dates(links, book.as_of, wanted)
+    paid = np.flatnonzero(~np.isnat(settled) & ~np.isnat(links.due_date))
+    lateness = ((settled[paid] - links.due_date[paid]) / DAY).astype(float)
+    return paid, np.clip(lateness, *LATENESS_RANGE)
+
+
+def predict_payment_days(book: Receivables, rows: np.ndarray, customers: pd.DataFrame | None = None) -> DatePrediction:
+    """The payment-date model (`encaisse.cash.payment_dates`) fitted at the book's as-of date on
+    its history, for the invoices at row positions `rows`: its conditional distribution (never on
+    or before the as-of date) read as POINTS equally likely days, and its median, P10 and P90."""
+    invoices = book.invoices
+    model = payment_dates.fit(invoices, book.payments, book.as_of, customers)
+    atoms, mass = payment_dates.distribution(model, invoices.iloc[rows], book.as_of)
+    start = np.datetime64(book.as_of.date(), "D").astype(np.int64)
+    cumulative = np.cumsum(mass, axis=1)
+    taken = np.arange(len(rows))
+
+    def at(level: float) -> np.ndarray:
+        return atoms[taken, np.argmax(cumulative >= level - 1e-9, axis=1)] - start
+
+    points = np.stack([at(level) for level in LEVELS], axis=1) if len(rows) else np.zeros((0, POINTS), np.int64)
+    return DatePrediction(at(0.5), at(0.1), at(0.9), np.maximum(points, 1))
