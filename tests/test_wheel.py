@@ -83,7 +83,7 @@ def test_the_package_and_its_data_come_from_the_wheel(installed):
     assert sorted(p.name for p in (package / "defaults" / "rules").glob("*.yaml")) == [
         "conditions.yaml", "legal.yaml", "litiges.yaml", "relances.yaml", "risque.yaml", "scoring.yaml", "tresorerie.yaml"]
     assert sorted(p.name for p in (package / "defaults" / "rules" / "schema").iterdir()) == [
-        f"{n}.schema.json" for n in ("conditions", "legal", "litiges", "relances", "risque", "scoring")]
+        f"{n}.schema.json" for n in ("conditions", "legal", "litiges", "relances", "risque", "scoring", "tresorerie")]
     assert {p.name for p in (package / "defaults" / "rules" / "modeles").iterdir()} == {
         p.name for p in (ROOT / "rules" / "modeles").iterdir()}
     assert (package / "defaults" / "xlsx" / "encaisse-modele.xlsx").read_bytes() == (ROOT / "xlsx" / "encaisse-modele.xlsx").read_bytes()
