@@ -89,37 +89,37 @@ def _customer_row(frame: pd.DataFrame, code_client: Any) -> pd.Series:
     return found.iloc[0]
 
 
-def _scored(factures, reglements, clients, date_arrete, rules):
+def _scored(factures, reglements, clients, date_arrete, rules, context=None):
     from encaisse.credit.scoring import score_customers
     from encaisse.tables import CUSTOMERS, INVOICES, PAYMENTS
 
-    invoices = table_arg(factures, INVOICES)
-    payments = table_arg(reglements, PAYMENTS, optional=True)
-    customers = table_arg(clients, CUSTOMERS, optional=True)
+    invoices = table_arg(factures, INVOICES, context=context)
+    payments = table_arg(reglements, PAYMENTS, optional=True, context=context)
+    customers = table_arg(clients, CUSTOMERS, optional=True, context=context)
     as_of = date_arg(date_arrete)
     return invoices, payments, customers, as_of, score_customers(invoices, payments, customers, as_of, rules.scoring)
 
 
 @sheet_function
-def score(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, *, rules_dir=None):
+def score(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, *, rules_dir=None, context=None):
     """SCORE(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles]) — score de
     solvabilité 0–100 du client ; sans code client, un tableau de tous les clients (facteurs,
     score, classe de risque)."""
-    scores = _scored(factures, reglements, clients, date_arrete, _rules(dossier_regles, rules_dir))[-1]
+    scores = _scored(factures, reglements, clients, date_arrete, _rules(dossier_regles, rules_dir), context)[-1]
     if blank(code_client):
         return _grid(scores, SCORE_HEADERS)
     return float(_customer_row(scores, code_client)["score"])
 
 
 @sheet_function
-def credit_headroom(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, *, rules_dir=None):
+def credit_headroom(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, *, rules_dir=None, context=None):
     """CREDIT_HEADROOM(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles]) —
     marge de crédit en € = limite − encours (négative au-delà de la limite) ; sans code client, un
     tableau de tous les clients (classe, encours, limite et son origine, marge, utilisation, action)."""
     from encaisse.credit.risk import credit_exposure
 
     rules = _rules(dossier_regles, rules_dir)
-    invoices, payments, customers, as_of, scores = _scored(factures, reglements, clients, date_arrete, rules)
+    invoices, payments, customers, as_of, scores = _scored(factures, reglements, clients, date_arrete, rules, context)
     table = credit_exposure(invoices, payments, customers, as_of, rules.risk, scores)
     if blank(code_client):
         return _grid(table, HEADROOM_HEADERS)
