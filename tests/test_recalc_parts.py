@@ -197,3 +197,35 @@ def test_without_a_context_the_functions_give_the_same_figures():
     again = FUNCTIONS["DSO"](frame, payments, dt.date(2026, 10, 31), context=context)
     # 60 € still open on 31 October: no sales in October (31 days), then 60 of September's 100 € (× 30 days)
     assert alone == shared == again == 31 + 60 / 100 * 30
+
+
+# -- calculated columns ---------------------------------------------------------------------------
+
+from encaisse.recalc import columns  # noqa: E402
+from encaisse.workbook.package import FormulaCell  # noqa: E402
+
+
+def test_relative_form_is_the_same_down_a_column_and_refuses_what_is_not_element_wise():
+    assert columns.relative_form('IF(E2>0,DateArrete-D2,"")', 2, 6) == 'IF(R[0]C[-1]>0,DateArrete-R[0]C[-2],"")'
+    assert columns.relative_form('IF(E3>0,DateArrete-D3,"")', 3, 6) == columns.relative_form('IF(E2>0,DateArrete-D2,"")', 2, 6)
+    assert columns.relative_form("E2*$B$1", 2, 6) == "R[0]C[-1]*R1C2"
+    assert columns.relative_form("SUM(A2:C2)", 2, 6) is None  # an aggregate
+    assert columns.relative_form("ROUND(A2:C2,0)", 2, 6) is None  # a range moving with the row
+    assert columns.relative_form("F1+E2", 2, 6) is None  # its own column (a running balance)
+    assert columns.relative_form('IF(E2>0,"SUM(x)",0)', 2, 6) is not None  # text is not a call
+
+
+def test_spread_turns_relative_cells_into_the_column_range():
+    assert columns.spread('IF(E2>0,DateArrete-$D2,"E2")*$B$1', 100) == 'IF(E2:E101>0,DateArrete-$D2:$D101,"E2")*$B$1'
+
+
+def test_find_columns_keeps_short_or_mixed_runs_cell_by_cell():
+    cells = [FormulaCell("S", f"F{r}", r, 6, f"E{r}*2") for r in range(2, 22)]  # 20 rows
+    cells.append(FormulaCell("S", "F22", 22, 6, "E22*3"))
+    cells += [FormulaCell("S", f"G{r}", r, 7, f"E{r}+1") for r in range(2, 5)]  # 3 rows: too short
+    kept, runs = columns.find_columns(cells)
+    assert list(runs) == [("S", 2, 6)]
+    anchor = runs[("S", 2, 6)].anchor
+    assert (anchor.kind, anchor.array_ref, anchor.text) == ("column", "F2:F21", "E2:E21*2")
+    assert len(runs[("S", 2, 6)].cells) == 20
+    assert sorted(c.ref for c in kept) == ["F2", "F22", "G2", "G3", "G4"]

@@ -37,4 +37,9 @@ class Rect:
 
 
 class CellProblem(Exception):
-    """A problem found while evaluating one cell (French text); the evaluator adds the cell's address."""
+    """A problem found while evaluating one cell (French text); the evaluator adds the cell's
+    address unless `where` names it (a cell of a calculated column evaluated as one)."""
+
+    def __init__(self, message: str, where: str | None = None):
+        super().__init__(message)
+        self.where = where

@@ -24,6 +24,7 @@ import numpy as np
 
 from encaisse.errors import InputError, Problem
 from encaisse.recalc import graph
+from encaisse.recalc.columns import find_columns
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, TITLE, CellProblem, Rect
 from encaisse.recalc.reader import SheetReader
 from encaisse.recalc.references import StructuredRefError, translate
@@ -64,7 +65,7 @@ class Evaluator:
                  reader: SheetReader | None = None):
         self.path = path
         self.package = package
-        self.cells = cells
+        self.cells, self.columns = find_columns(cells)
         self.rules_dir = str(rules_dir) if rules_dir is not None else None
         self.as_of = _parse_as_of(as_of)
         self.warnings: list[str] = []
@@ -76,7 +77,7 @@ class Evaluator:
         self.library = get_functions()
         self.parser = self.formulas.Parser()
         self.engine = _engine_functions()
-        self.by_cell = {(c.sheet, c.row, c.col): c for c in cells}
+        self.by_cell = {(c.sheet, c.row, c.col): c for c in self.cells}
         self.results: dict[tuple[str, int, int], np.ndarray] = {}  # anchor -> 2-D result
         self.extents: dict[tuple[str, int, int], Rect] = {}  # anchor -> range its values occupy
         self._anchors: dict[str, list] = {}  # sheet -> evaluated formula cells (keys of results/extents)
@@ -136,7 +137,7 @@ class Evaluator:
             try:
                 self._evaluate_cell(cell)
             except CellProblem as problem:
-                self._problems.append(Problem(cell.where, str(problem)))
+                self._problems.append(Problem(problem.where or cell.where, str(problem)))
         if self._problems:
             raise InputError(sorted(self._problems, key=self._position), title=TITLE)
 
@@ -188,7 +189,7 @@ class Evaluator:
                     if rect is not None:
                         rects.append(rect)
             self._refs[key] = rects
-            if any(r.sheet == cell.sheet and r.contains(cell.row, cell.col) for r in rects):
+            if any(r.intersects(self._stored_extent(cell)) for r in rects):
                 self._problems.append(Problem(cell.where, f"référence circulaire : {cell.where} → {cell.where}"))
         for name, where in sorted(unsupported.items()):
             cells = ", ".join(sorted(where))
@@ -264,7 +265,8 @@ class Evaluator:
         if key not in self._translated:
             text = normalise(cell.text)
             try:
-                text, _ = translate(text, self.package.tables, row=cell.row)
+                last_row = self._stored_extent(cell).r2 if cell.kind == "column" else None
+                text, _ = translate(text, self.package.tables, row=cell.row, last_row=last_row)
             except StructuredRefError as error:
                 raise CellProblem(str(error)) from None
             self._translated[key] = text
@@ -398,10 +400,11 @@ class Evaluator:
     # -- evaluation -----------------------------------------------------------------------------
 
     def _evaluate_cell(self, cell: FormulaCell) -> None:
-        text = self._translate(cell)
-        value = self.evaluate(text, cell)
-        result = as_2d(value)
         key = (cell.sheet, cell.row, cell.col)
+        if cell.kind == "column":
+            result, extent = self._evaluate_column(cell), self._stored_extent(cell)
+        else:
+            result = as_2d(self.evaluate(self._translate(cell), cell))
         if cell.kind == "dynamic":
             h, w = result.shape
             extent = Rect(cell.sheet, cell.row, cell.col, min(cell.row + h - 1, MAX_ROWS), min(cell.col + w - 1, MAX_COLS))
@@ -412,7 +415,7 @@ class Evaluator:
         elif cell.kind == "array":
             extent = self._stored_extent(cell)
             result = fit(result, extent.r2 - extent.r1 + 1, extent.c2 - extent.c1 + 1)
-        else:
+        elif cell.kind != "column":
             result = result[:1, :1]
             extent = Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
         self.results[key] = result
@@ -421,6 +424,28 @@ class Evaluator:
         self._boxes[cell.sheet] = Rect(cell.sheet, min(box.r1, extent.r1), min(box.c1, extent.c1),
                                        max(box.r2, extent.r2), max(box.c2, extent.c2))
         self._anchors.setdefault(cell.sheet, []).append(key)
+
+    def _evaluate_column(self, anchor: FormulaCell) -> np.ndarray:
+        """A calculated column as one array operation; cell by cell when the library does not give
+        one value per row (or fails: the message then names the cell)."""
+        cells = self.columns[(anchor.sheet, anchor.row, anchor.col)].cells
+        try:
+            result = as_2d(self.evaluate(self._translate(anchor), anchor))
+        except CellProblem:
+            result = None
+        if result is not None and result.shape == (len(cells), 1):
+            return result
+        out = np.empty((len(cells), 1), dtype=object)
+        for i, cell in enumerate(cells):
+            try:
+                text, _ = translate(normalise(cell.text), self.package.tables, row=cell.row)
+            except StructuredRefError as error:
+                raise CellProblem(str(error), where=cell.where) from None
+            try:
+                out[i, 0] = as_2d(self.evaluate(text, cell))[0, 0]
+            except CellProblem as problem:
+                raise CellProblem(str(problem), where=problem.where or cell.where) from None
+        return out
 
     def evaluate(self, text: str, cell: FormulaCell):
         """Evaluate a formula text (A1 references only): encaisse calls by the engine, the rest by `formulas`."""
@@ -550,6 +575,10 @@ class Evaluator:
         for key, cell in self.by_cell.items():
             sheet_updates = out.setdefault(cell.sheet, {})
             result, extent = self.results[key], self.extents[key]
+            if cell.kind == "column":  # every cell of a calculated column keeps its own formula
+                for i, value in enumerate(written[key][1]):
+                    sheet_updates[(cell.row + i, cell.col)] = CellUpdate(value, True)
+                continue
             if cell.kind in ("dynamic", "array"):
                 old = self._stored_extent(cell)
                 for row in range(old.r1, old.r2 + 1):  # spill cells that are no longer part of the result
