@@ -53,7 +53,7 @@ def _version() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for part in ("engine/dashboard.py", "engine/template.py", "engine/sample.py", "bench/native_dashboard.py"):
+    for part in ("engine/authoring/dashboard.py", "engine/authoring/template.py", "engine/authoring/sample.py", "bench/native_dashboard.py"):
         digest.update((ROOT / part).read_bytes())
     return digest.hexdigest()[:8]
 

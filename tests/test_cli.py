@@ -89,9 +89,9 @@ def test_every_as_of_goes_through_one_parser(tmp_path, capsys):
                           "  - --as-of : date « 31.02.2026 » illisible ; attendu : AAAA-MM-JJ, JJ/MM/AAAA ou JJ.MM.AAAA\n")
     assert main(["kpi", str(book), "--as-of", "31.02.2026"]) == 1
     assert capsys.readouterr().err == recalc_err.replace("Recalcul impossible", "Option invalide")
-    from encaisse.recalc import core
+    from encaisse.recalc import evaluator
 
-    assert core._parse_as_of("30.09.2026") == dt.date(2026, 9, 30)
+    assert evaluator._parse_as_of("30.09.2026") == dt.date(2026, 9, 30)
 
 
 # --- files that are not workbooks ------------------------------------------------------------------

@@ -628,3 +628,33 @@ def test_a_1904_date_system_book_is_refused_untouched(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "mac.xlsx (xl/workbook.xml) : classeur au calendrier depuis 1904" in err
     assert parts(path) == before
+
+
+def test_a_calculated_column_is_evaluated_as_one_and_each_cell_keeps_its_formula(tmp_path):
+    """40 rows of =IF(B2>0,DateArrete-A2,"") (one array operation) beside a running total, which
+    reads its own column and stays cell by cell; the values are those computed here by hand."""
+    path = tmp_path / "colonne.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    date = book.add_format({"num_format": "dd/mm/yyyy"})
+    params = book.add_worksheet("Paramètres")
+    params.write_datetime("B1", AS_OF, date)
+    book.define_name("DateArrete", "=Paramètres!$B$1")
+    sheet = book.add_worksheet("Data")
+    sheet.write_row(0, 0, ["Échéance", "Montant", "Retard", "Cumul"])
+    for r in range(1, 41):
+        sheet.write_datetime(r, 0, AS_OF - dt.timedelta(days=r), date)
+        sheet.write_number(r, 1, 0 if r % 5 == 0 else r * 10)
+        sheet.write_formula(r, 2, f'=IF(B{r + 1}>0,DateArrete-A{r + 1},"")')
+        sheet.write_formula(r, 3, f"=B{r + 1}" if r == 1 else f"=D{r}+B{r + 1}")
+    sheet.write_formula(41, 2, "=SUM(C2:C41)")
+    book.close()
+    report = recalc(path, tmp_path / "out.xlsx")
+    late = {r: ("" if r % 5 == 0 else float(r)) for r in range(1, 41)}
+    for r in range(1, 41):
+        assert report.values[f"Data!C{r + 1}"] == late[r]
+    assert report.values["Data!D41"] == sum(r * 10 for r in range(1, 41) if r % 5)
+    assert report.values["Data!C42"] == sum(v for v in late.values() if v != "")
+    with zipfile.ZipFile(tmp_path / "out.xlsx") as zf:
+        xml = zf.read("xl/worksheets/sheet2.xml").decode()
+    assert '<f>IF(B2&gt;0,DateArrete-A2,"")</f>' in xml or "<f>IF(B2&gt;0,DateArrete-A2,&quot;&quot;)</f>" in xml
+    assert xml.count("DateArrete-A") == 40  # every cell keeps its own formula

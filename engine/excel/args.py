@@ -17,6 +17,7 @@ import pandas as pd
 
 from encaisse import ledger
 from encaisse.errors import EncaisseError
+from encaisse.excel.context import EvaluationContext
 from encaisse.fr import round_cents
 from encaisse.tables import Table, normalize_header
 from encaisse.workbook.coerce import coerce_amount, coerce_date, coerce_text, frame_from_values
@@ -60,8 +61,11 @@ def blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and math.isnan(value))
 
 
-def table_arg(values: Any, table: Table, *, optional: bool = False) -> pd.DataFrame:
-    """A range with its header row (or a DataFrame) → canonical frame; SheetError listing the problems."""
+def table_arg(values: Any, table: Table, *, optional: bool = False, context: EvaluationContext | None = None) -> pd.DataFrame:
+    """A range with its header row (or a DataFrame) → canonical frame; SheetError listing the problems.
+
+    With an evaluation `context` (the headless recalculation), a range object is converted once
+    for every call that passes it."""
     if values is None or (isinstance(values, (list, tuple)) and not values):
         if optional:
             values = [[column.header for column in table.columns if column.required]]
@@ -69,33 +73,28 @@ def table_arg(values: Any, table: Table, *, optional: bool = False) -> pd.DataFr
             raise SheetError(f"{table.sheet} : plage vide (sélectionnez le tableau avec sa ligne d'en-têtes, ex. {table.name}[#Tout])")
     if isinstance(values, (list, tuple)) and values and not isinstance(values[0], (list, tuple)):
         values = [values]  # a single row (header only) comes as a flat list
-    # The headless recalculation passes each table range as one DataFrame to every function and
-    # marks it with a cache (attrs[CONVERTED]) so that the table is converted once, not per call.
-    cache = values.attrs.get(CONVERTED) if isinstance(values, pd.DataFrame) else None
-    if cache is not None and table.name in cache:
-        return cache[table.name]
+    if context is not None:
+        return context.shared("table", (values,), (table.name,), lambda: _table_frame(values, table))
+    return _table_frame(values, table)
+
+
+def _table_frame(values: Any, table: Table) -> pd.DataFrame:
     frame, problems = frame_from_values(values, table)
     if problems:
         shown = " ; ".join(str(p) if p.where.startswith(table.sheet) else f"{table.sheet} : {p}" for p in problems[:3])
         raise SheetError(shown + (f" (et {len(problems) - 3} autres)" if len(problems) > 3 else ""))
-    if cache is not None:
-        cache[table.name] = frame
     return frame
 
 
-CONVERTED = "encaisse.converted"  # DataFrame.attrs key: table name -> canonical frame already converted
-
-
-def receivables_arg(factures: Any, reglements: Any, invoices: pd.DataFrame, payments: pd.DataFrame, as_of, rates):
-    """In a headless recalculation (tables marked with CONVERTED), payments are allocated once per
-    date for every function; None elsewhere, and each KPI allocates them itself."""
-    cache = factures.attrs.get(CONVERTED) if isinstance(factures, pd.DataFrame) else None
-    if cache is None:
+def receivables_arg(factures: Any, reglements: Any, invoices: pd.DataFrame, payments: pd.DataFrame, as_of, rates,
+                    context: EvaluationContext | None = None):
+    """With an evaluation `context`, payments are allocated once per date and rates for every
+    function; None without one, and each KPI allocates them itself."""
+    if context is None:
         return None
-    key = ("receivables", id(reglements), pd.Timestamp(as_of), tuple(sorted(rates.items())) if rates else None)
-    if key not in cache:
-        cache[key] = ledger.receivables(invoices, payments, as_of, rates=rates)
-    return cache[key]
+    extra = (pd.Timestamp(as_of), tuple(sorted(rates.items())) if rates else None)
+    return context.shared("receivables", (factures, reglements), extra,
+                          lambda: ledger.receivables(invoices, payments, as_of, rates=rates))
 
 
 def date_arg(value: Any, label: str = "date d'arrêté") -> pd.Timestamp:

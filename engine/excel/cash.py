@@ -27,7 +27,7 @@ HEADERS = ("Semaine", "Début", "Fin", *(LABELS[k] for k in (*LINE_KEYS.values()
 
 @sheet_function
 def forecast_table(factures, reglements, clients, dettes, flux, activite, solde_banque, date_arrete, semaines=None, dossier_regles=None,
-                   rules_dir=None):
+                   rules_dir=None, *, context=None):
     """FORECAST(Factures; Règlements; Clients; Dettes; Flux; Activité; SoldeBanque; date_arrêté[; semaines][; dossier_règles]) —
     plan de trésorerie hebdomadaire (13 semaines par défaut) : une ligne par semaine, les lignes du plan,
     le flux net, le solde de clôture et sa fourchette P10–P90, le coussin et « ALERTE » sous le coussin."""
@@ -35,9 +35,9 @@ def forecast_table(factures, reglements, clients, dettes, flux, activite, solde_
         raise SheetError("solde bancaire vide (cellule SoldeBanque, feuille Trésorerie)")
     empty = table_arg(None, JOURNAL, optional=True)
     ledger = Ledger(
-        invoices=table_arg(factures, INVOICES), payments=table_arg(reglements, PAYMENTS, optional=True),
-        customers=table_arg(clients, CUSTOMERS, optional=True), payables=table_arg(dettes, PAYABLES, optional=True),
-        activity=table_arg(activite, ACTIVITY, optional=True), flows=table_arg(flux, FLOWS, optional=True), journal=empty,
+        invoices=table_arg(factures, INVOICES, context=context), payments=table_arg(reglements, PAYMENTS, optional=True, context=context),
+        customers=table_arg(clients, CUSTOMERS, optional=True, context=context), payables=table_arg(dettes, PAYABLES, optional=True, context=context),
+        activity=table_arg(activite, ACTIVITY, optional=True, context=context), flows=table_arg(flux, FLOWS, optional=True, context=context), journal=empty,
         params=Params(bank_balance=number_arg(solde_banque, "solde bancaire")),
     )
     weeks = None if blank(semaines) else number_arg(semaines, "semaines", whole=True, positive=True)

@@ -86,19 +86,19 @@ def _customer_row(frame: pd.DataFrame, code_client: Any) -> pd.Series:
     return found.iloc[0]
 
 
-def _scored(factures, reglements, clients, date_arrete, taux_change, rules):
+def _scored(factures, reglements, clients, date_arrete, taux_change, rules, context=None):
     """The tables, the receivables as of the date (the one allocation, shared by scores and
     exposure) and the scores of every customer."""
     from encaisse.credit.scoring import score_customers
     from encaisse.ledger import receivables
     from encaisse.tables import CUSTOMERS, INVOICES, PAYMENTS
 
-    invoices = table_arg(factures, INVOICES)
-    payments = table_arg(reglements, PAYMENTS, optional=True)
-    customers = table_arg(clients, CUSTOMERS, optional=True)
+    invoices = table_arg(factures, INVOICES, context=context)
+    payments = table_arg(reglements, PAYMENTS, optional=True, context=context)
+    customers = table_arg(clients, CUSTOMERS, optional=True, context=context)
     as_of = date_arg(date_arrete)
     rates = rates_arg(taux_change)
-    book = receivables_arg(factures, reglements, invoices, payments, as_of, rates)
+    book = receivables_arg(factures, reglements, invoices, payments, as_of, rates, context=context)
     if book is None:
         book = receivables(invoices, payments, as_of, rates=rates)
     scores = score_customers(invoices, payments, customers, as_of, rules.scoring, receivables=book)
@@ -106,25 +106,25 @@ def _scored(factures, reglements, clients, date_arrete, taux_change, rules):
 
 
 @sheet_function
-def score(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, taux_change=None, *, rules_dir=None):
+def score(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, taux_change=None, *, rules_dir=None, context=None):
     """SCORE(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles][; taux_change]) —
     score de solvabilité 0–100 du client ; sans code client, un tableau de tous les clients
     (facteurs, score, classe de risque)."""
-    scores = _scored(factures, reglements, clients, date_arrete, taux_change, _rules(dossier_regles, rules_dir))[-1]
+    scores = _scored(factures, reglements, clients, date_arrete, taux_change, _rules(dossier_regles, rules_dir), context)[-1]
     if blank(code_client):
         return _grid(scores, SCORE_HEADERS)
     return float(_customer_row(scores, code_client)["score"])
 
 
 @sheet_function
-def credit_headroom(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, taux_change=None, *, rules_dir=None):
+def credit_headroom(factures, reglements, clients, date_arrete, code_client=None, dossier_regles=None, taux_change=None, *, rules_dir=None, context=None):
     """CREDIT_HEADROOM(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles][; taux_change]) —
     marge de crédit en € = limite − encours (négative au-delà de la limite) ; sans code client, un
     tableau de tous les clients (classe, encours, limite et son origine, marge, utilisation, action)."""
     from encaisse.credit.risk import credit_exposure
 
     rules = _rules(dossier_regles, rules_dir)
-    customers, as_of, book, scores = _scored(factures, reglements, clients, date_arrete, taux_change, rules)
+    customers, as_of, book, scores = _scored(factures, reglements, clients, date_arrete, taux_change, rules, context)
     table = credit_exposure(book.invoices, book.payments, customers, as_of, rules.risk, scores, receivables=book)
     if blank(code_client):
         return _grid(table, HEADROOM_HEADERS)

@@ -36,7 +36,7 @@ ACTIONS = {"email": "e-mail", "appel": "appel", "courrier": "courrier", "recomma
 
 
 @sheet_function
-def worklist(factures, reglements, clients, journal, date_arrete, nombre=None, dossier_regles=None, *, rules_dir=None):
+def worklist(factures, reglements, clients, journal, date_arrete, nombre=None, dossier_regles=None, *, rules_dir=None, context=None):
     """WORKLIST(Factures; Règlements; Clients; Journal; date_arrêté[; nombre][; dossier_règles]) — les
     actions de relance du jour classées par priorité (e-mails, appels, lettres, escalades, litiges
     à relancer) ; un tableau qui se déverse, limité aux `nombre` premières lignes si donné."""
@@ -44,10 +44,10 @@ def worklist(factures, reglements, clients, journal, date_arrete, nombre=None, d
     from encaisse.dunning import worklist as ranked
     from encaisse.tables import CUSTOMERS, INVOICES, JOURNAL, PAYMENTS
 
-    invoices = table_arg(factures, INVOICES)
-    payments = table_arg(reglements, PAYMENTS, optional=True)
-    customers = table_arg(clients, CUSTOMERS, optional=True)
-    log = table_arg(journal, JOURNAL, optional=True)
+    invoices = table_arg(factures, INVOICES, context=context)
+    payments = table_arg(reglements, PAYMENTS, optional=True, context=context)
+    customers = table_arg(clients, CUSTOMERS, optional=True, context=context)
+    log = table_arg(journal, JOURNAL, optional=True, context=context)
     as_of = date_arg(date_arrete)
     top = None if blank(nombre) else number_arg(nombre, "nombre", positive=True)
     if top is not None and top != int(top):

@@ -26,7 +26,7 @@ import pandas as pd
 from encaisse import journal
 from encaisse.dunning import run_dunning
 from encaisse.dunning.records import Communication
-from encaisse.errors import EncaisseError, InputError, Problem
+from encaisse.errors import InputError, Problem
 from encaisse.jobs.explain import resolve_rules_dir
 from encaisse.letters.context import customers_by_id, listed_invoices, sender_from_params
 from encaisse.letters.message import InvalidAddress

@@ -38,10 +38,11 @@ class TableRef:
     last_col: int
 
 
-def translate(formula: str, tables: dict, row: int | None = None) -> tuple[str, list[TableRef]]:
+def translate(formula: str, tables: dict, row: int | None = None, last_row: int | None = None) -> tuple[str, list[TableRef]]:
     """Replace every structured reference in `formula` by an absolute A1 range.
 
-    `tables` maps upper-cased table names to TableDef; `row` is the formula's row (for `[@X]`).
+    `tables` maps upper-cased table names to TableDef; `row` is the formula's row (for `[@X]`),
+    or the first of the rows `row`..`last_row` of a calculated column evaluated as one array.
     Returns the translated text and the references found, in order.
     """
     out: list[str] = []
@@ -71,12 +72,12 @@ def translate(formula: str, tables: dict, row: int | None = None) -> tuple[str, 
             close = _matching_bracket(formula, end)
             ref = _parse_spec(table, formula[end + 1:close], formula)
             refs.append(ref)
-            out.append(_a1(ref, row))
+            out.append(_a1(ref, row, last_row))
             i = close + 1
         elif table is not None and (end >= n or formula[end] not in "!(") and not _is_cell_like(name):
             ref = TableRef(table, ("data",), 0, len(table.columns) - 1)  # a bare table name is its data body
             refs.append(ref)
-            out.append(_a1(ref, row))
+            out.append(_a1(ref, row, last_row))
             i = end
         elif table is None and end < n and formula[end] == "[" and not _is_cell_like(name):
             raise StructuredRefError(f"tableau « {name} » absent du classeur")
@@ -204,7 +205,7 @@ def _split_range(part: str) -> tuple[str, str]:
     return _unescape(m.group(1)), _unescape(m.group(2))
 
 
-def rows_of(ref: TableRef, row: int | None = None) -> tuple[int, int] | None:
+def rows_of(ref: TableRef, row: int | None = None, last_row: int | None = None) -> tuple[int, int] | None:
     """First and last worksheet rows (1-based) the reference covers; None for an absent item (#REF!)."""
     c1, r1, c2, r2 = ref.table.bounds
     h, t = ref.table.header_rows, ref.table.totals_rows
@@ -221,16 +222,17 @@ def rows_of(ref: TableRef, row: int | None = None) -> tuple[int, int] | None:
             if t:
                 spans.append((r2 - t + 1, r2))
         elif item == "this":
-            if row is None or not (r1 + h <= row <= r2 - t):
+            last = row if last_row is None else last_row
+            if row is None or not (r1 + h <= row <= last <= r2 - t):
                 return None
-            spans.append((row, row))
+            spans.append((row, last))
     if not spans:
         return None
     return min(s[0] for s in spans), max(s[1] for s in spans)
 
 
-def _a1(ref: TableRef, row: int | None) -> str:
-    rows = rows_of(ref, row)
+def _a1(ref: TableRef, row: int | None, last_row: int | None = None) -> str:
+    rows = rows_of(ref, row, last_row)
     if rows is None or rows[0] > rows[1]:
         return "#REF!"
     c1 = ref.table.bounds[0]

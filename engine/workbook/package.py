@@ -455,8 +455,9 @@ def cell_spans(data: bytes):
     pos = 0
     while m := _F_TAG.search(data, pos):
         start = data.rfind(b"<c ", 0, m.start())
-        alt = data.rfind(b"<c>", 0, m.start())
-        start = max(start, alt)
+        # a bare <c> can only be nearer than the last "<c ": searching further back would make the
+        # scan quadratic in the number of formulas (writers that never write <c>)
+        start = max(start, data.rfind(b"<c>", max(start, 0), m.start()))
         if start < 0:
             prefixed = [m2.start() for m2 in _CELL_START.finditer(data, max(0, m.start() - 4096), m.start())]
             start = prefixed[-1] if prefixed else -1

@@ -1,0 +1,641 @@
+"""The evaluator: every formula cell of a workbook evaluated in dependency order.
+
+Encaisse functions (DSO, AGING...) are evaluated by the engine on the cells as read, with one
+`EvaluationContext` shared by all their calls; each standard formula is compiled by the
+`formulas` library over arrays of the ranges it refers to (structured references translated to
+A1 first; the text in the file is kept); the values computed are laid over the cells as read.
+
+Order of dynamic arrays: a dynamic array's spill size is known only once it is evaluated, so
+a formula reading any cell it might fill is ordered after it. When those possible areas make
+a cycle that the spill ranges stored in the file do not (the dashboard's top-10 columns spill
+down and read the aged balance spilled below them), the cells are ordered by the stored
+ranges plus every possible-area edge that closes no cycle, and the order is checked against
+the ranges actually spilled (evaluated once more in the corrected order if needed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from encaisse.errors import InputError, Problem
+from encaisse.recalc import graph
+from encaisse.recalc.columns import find_columns
+from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, TITLE, CellProblem, Rect
+from encaisse.recalc.reader import SheetReader
+from encaisse.recalc.references import StructuredRefError, translate
+from encaisse.recalc.scan import VOLATILE, find_calls, normalise
+from encaisse.recalc.values import (
+    as_2d,
+    block,
+    empties,
+    engine_result,
+    fit,
+    from_xl,
+    from_xl_block,
+    table_frame,
+    to_file,
+    to_serial,
+    xl_block,
+)
+from encaisse.workbook.package import FormulaCell, Package, cell_ref, get_column_letter, quote_sheet, range_boundaries
+from encaisse.workbook.splice import CellUpdate, ErrorValue
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _formulas():
+    """Import the formula library on first use (it takes a second to load)."""
+    from encaisse.recalc.library import get_functions
+
+    get_functions()  # first, so that the library's own first call finds its table loaded without scipy
+    import formulas
+    from formulas.functions import not_implemented
+
+    return formulas, get_functions, not_implemented
+
+
+class Evaluator:
+    def __init__(self, path: Path, package: Package, cells: list[FormulaCell], *, as_of=None, rules_dir=None,
+                 reader: SheetReader | None = None):
+        self.path = path
+        self.package = package
+        self.cells, self.columns = find_columns(cells)
+        self.rules_dir = str(rules_dir) if rules_dir is not None else None
+        self.as_of = _parse_as_of(as_of)
+        self.warnings: list[str] = []
+        self.engine_calls = 0
+        self.formulas, get_functions, self.not_implemented = _formulas()
+        from formulas.ranges import Ranges
+
+        self._Ranges = Ranges
+        self.library = get_functions()
+        self.parser = self.formulas.Parser()
+        self.engine = _engine_functions()
+        self.by_cell = {(c.sheet, c.row, c.col): c for c in self.cells}
+        self.results: dict[tuple[str, int, int], np.ndarray] = {}  # anchor -> 2-D result
+        self.extents: dict[tuple[str, int, int], Rect] = {}  # anchor -> range its values occupy
+        self._anchors: dict[str, list] = {}  # sheet -> evaluated formula cells (keys of results/extents)
+        self._reader = reader
+        self._grids: dict[str, np.ndarray] = {}
+        self._xl_cache: dict[Rect, np.ndarray] = {}
+        self._frames: dict[Rect, pd.DataFrame] = {}
+        self._compiled: dict[str, object] = {}
+        self._names: dict[str, Rect | str] = {}
+        self._override: dict[tuple[str, int, int], object] = {}
+        self._translated: dict[tuple[str, int, int], str] = {}
+        self._problems: list[Problem] = []
+        self._boxes: dict[str, Rect] = {}  # sheet -> bounding box of its computed cells
+        self.engine_dependent: set[tuple[str, int, int]] = set()
+        self._refs: dict[tuple, list[Rect]] = {}  # cell -> the ranges its formula refers to
+        self._written_cells: dict | None = None
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        if self.as_of is not None:
+            rect = self.name_rect("DateArrete")
+            if not isinstance(rect, Rect):
+                raise InputError([Problem(self.path.name, "la cellule nommée DateArrete est absente : --as-of ne peut pas s'appliquer")], title=TITLE)
+            self._override[(rect.sheet, rect.r1, rect.c1)] = to_serial(self.as_of)
+        deps = self._dependencies()
+        if self._problems:
+            raise InputError(sorted(self._problems), title=TITLE)
+        self._check_as_of()
+        order = self._order(deps, fallback=any(c.kind == "dynamic" for c in self.cells))
+        if order is None:
+            # The areas where dynamic arrays may spill make a cycle (a formula reads below or to the
+            # right of a dynamic array that depends on it). Order by the ranges they spilled last
+            # time, plus every "may read its spill" edge that does not close a cycle; then check
+            # that no formula read a range that was spilled after it (else once more, in the order
+            # the actual spills give).
+            deps = self._edges({key: self._stored_extent(c) for key, c in self.by_cell.items()}, add=deps)
+            order = self._order(deps)
+            self._evaluate_all(order)
+            actual = self._edges(dict(self.extents))
+            if graph.misordered(order, actual):
+                deps, order = actual, self._order(actual)
+                self._reset()
+                self._evaluate_all(order)
+                if graph.misordered(order, self._edges(dict(self.extents))):
+                    first = order[0]
+                    raise InputError([Problem(self.by_cell[first].where, "référence circulaire entre des tableaux dynamiques déversés")], title=TITLE)
+        else:
+            self._evaluate_all(order)
+        for key in order:  # cells whose value comes, directly or not, from an encaisse function
+            if find_calls(self._translated[key], self.engine) or any(d in self.engine_dependent for d in deps[key]):
+                self.engine_dependent.add(key)
+
+    def _evaluate_all(self, order: list[tuple]) -> None:
+        for key in order:
+            cell = self.by_cell[key]
+            try:
+                self._evaluate_cell(cell)
+            except CellProblem as problem:
+                self._problems.append(Problem(problem.where or cell.where, str(problem)))
+        if self._problems:
+            raise InputError(sorted(self._problems, key=self._position), title=TITLE)
+
+    def _reset(self) -> None:
+        self.results.clear()
+        self.extents.clear()
+        self._anchors.clear()
+        self._boxes.clear()
+        self.engine_calls = 0
+
+    def _position(self, problem: Problem):
+        cell = next((c for c in self.cells if c.where == problem.where), None)
+        return (cell.sheet, cell.row, cell.col) if cell else ("", 0, 0)
+
+    def _check_as_of(self) -> None:
+        """One clear message when the formulas need DateArrete and it is blank (rather than one per cell)."""
+        if self.as_of is not None or not any("datearrete" in c.text.lower() for c in self.cells):
+            return
+        rect = self.name_rect("DateArrete")
+        if isinstance(rect, Rect) and self.raw_values(Rect(rect.sheet, rect.r1, rect.c1, rect.r1, rect.c1))[0, 0] in ("", None):
+            where = f"{quote_sheet(rect.sheet)}!{cell_ref(rect.r1, rect.c1)}"
+            raise InputError([Problem(where, "date d'arrêté (DateArrete) vide : renseignez-la, ou passez --as-of AAAA-MM-JJ")], title=TITLE)
+
+    def _dependencies(self) -> dict[tuple, set]:
+        unsupported: dict[str, set[str]] = {}
+        for key, cell in self.by_cell.items():
+            try:
+                text = self._translate(cell)
+                tokens = self._tokens(text)
+            except CellProblem as problem:
+                self._problems.append(Problem(cell.where, str(problem)))
+                continue
+            rects = []
+            for token in tokens:
+                kind = type(token).__name__
+                if kind == "Function":
+                    name = token.name.upper()
+                    if name in VOLATILE and not any(cell.where in w for w in self.warnings):
+                        self.warnings.append(
+                            f"{cell.where} : {name}() rend le résultat non reproductible ; utilisez la date d'arrêté (DateArrete)")
+                    if not self._supported(name):
+                        unsupported.setdefault(name, set()).add(cell.where)
+                elif kind == "Range":
+                    try:
+                        rect = self._token_rect(token, cell)
+                    except CellProblem as problem:
+                        self._problems.append(Problem(cell.where, str(problem)))
+                        continue
+                    if rect is not None:
+                        rects.append(rect)
+            self._refs[key] = rects
+            if any(r.intersects(self._stored_extent(cell)) for r in rects):
+                self._problems.append(Problem(cell.where, f"référence circulaire : {cell.where} → {cell.where}"))
+        for name, where in sorted(unsupported.items()):
+            cells = ", ".join(sorted(where))
+            self._problems.append(Problem(cells, f"fonction {name} non prise en charge (ni par la bibliothèque de formules, ni par encaisse)"))
+        return self._edges({key: self._dependency_extent(c) for key, c in self.by_cell.items()})
+
+    def _edges(self, extents: dict[tuple, Rect], add: dict[tuple, set] | None = None) -> dict[tuple, set]:
+        return graph.edges(self._refs, extents, add)
+
+    def _order(self, deps: dict[tuple, set], fallback: bool = False) -> list[tuple] | None:
+        """The evaluation order; None when there is a cycle and `fallback` (dynamic arrays may spill)."""
+        # Among the cells whose inputs are computed, first those that read only small sheets: the
+        # reading threads finish those first, so the main thread evaluates them while the big
+        # sheets are still being read instead of waiting for the first cell that needs one.
+        sizes = self._reader.sizes() if self._reader is not None else {}
+        sheet_index = {s.name: s.index for s in self.package.sheets}
+
+        def priority(key: tuple) -> tuple:
+            sheets = {r.sheet for r in self._refs.get(key, ())} | {key[0]}
+            return (max(sizes.get(s, 0) for s in sheets), sheet_index.get(key[0], 0), key[1], key[2])
+
+        try:
+            return graph.order(deps, priority, position=lambda k: (sheet_index.get(k[0], 0), k[1], k[2]))
+        except graph.Cycle as cycle:
+            if fallback:
+                return None
+            path = " → ".join(self.by_cell[k].where for k in cycle.cells)
+            raise InputError([Problem(self.by_cell[cycle.cells[0]].where, f"référence circulaire : {path}")], title=TITLE) from None
+
+    def _stored_extent(self, cell: FormulaCell) -> Rect:
+        if cell.array_ref:
+            c1, r1, c2, r2 = range_boundaries(cell.array_ref)
+            return Rect(cell.sheet, r1, c1, r2, c2)
+        return Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
+
+    def _dependency_extent(self, cell: FormulaCell) -> Rect:
+        # A dynamic array's spill size is known only once evaluated: it may fill the free cells
+        # below and to the right of its anchor, up to the next cell holding something (where
+        # Excel would stop with #SPILL!); references into that area are ordered after it.
+        if cell.kind != "dynamic":
+            return self._stored_extent(cell)
+        grid = self.grid(cell.sheet)
+        spilled = [self._stored_extent(c) for c in self.cells if c.sheet == cell.sheet and c.kind in ("dynamic", "array")]
+
+        def occupied(row: int, col: int) -> bool:
+            if (cell.sheet, row, col) in self.by_cell:
+                return True
+            if row > grid.shape[0] or col > grid.shape[1] or grid[row - 1, col - 1] in ("", None):
+                return False
+            return not any(r.contains(row, col) for r in spilled)  # an old spilled value is no obstacle
+
+        last_row = cell.row
+        while last_row < max(grid.shape[0], cell.row) and not occupied(last_row + 1, cell.col):
+            last_row += 1
+        if last_row >= grid.shape[0]:
+            last_row = MAX_ROWS
+        last_col = cell.col
+        while last_col < max(grid.shape[1], cell.col) and not occupied(cell.row, last_col + 1):
+            last_col += 1
+        if last_col >= grid.shape[1]:
+            last_col = MAX_COLS
+        return Rect(cell.sheet, cell.row, cell.col, last_row, last_col)
+
+    def _supported(self, name: str) -> bool:
+        if name in self.engine:
+            return True
+        return name in self.library and self.library[name] is not self.not_implemented
+
+    # -- formula text ---------------------------------------------------------------------------
+
+    def _translate(self, cell: FormulaCell) -> str:
+        key = (cell.sheet, cell.row, cell.col)
+        if key not in self._translated:
+            text = normalise(cell.text)
+            try:
+                last_row = self._stored_extent(cell).r2 if cell.kind == "column" else None
+                text, _ = translate(text, self.package.tables, row=cell.row, last_row=last_row)
+            except StructuredRefError as error:
+                raise CellProblem(str(error)) from None
+            self._translated[key] = text
+        return self._translated[key]
+
+    def _tokens(self, text: str):
+        try:
+            return self.parser.ast("=" + text)[0]
+        except Exception as error:  # the library raises its own FormulaError family
+            raise CellProblem(f"formule illisible « ={text} » ({error})") from None
+
+    def _compile(self, text: str):
+        fn = self._compiled.get(text)
+        if fn is None:
+            try:
+                fn = self.parser.ast("=" + text)[1].compile()
+            except Exception as error:
+                raise CellProblem(f"formule illisible « ={text} » ({error})") from None
+            self._compiled[text] = fn
+        return fn
+
+    # -- references -----------------------------------------------------------------------------
+
+    def _token_rect(self, token, cell: FormulaCell) -> Rect | None:
+        attr = token.attr
+        if attr.get("is_reference"):
+            found = self.name_rect(attr.get("ref") or token.name)
+            if found is None:
+                if token.name.upper().startswith("ENCAISSEVAL"):
+                    return None
+                raise CellProblem(f"nom « {attr.get('ref') or token.name} » inconnu")
+            return found if isinstance(found, Rect) else None
+        return self._rect_from(attr.get("sheet"), attr, cell.sheet)
+
+    def _rect_from(self, sheet_name, attr: dict, default_sheet: str) -> Rect:
+        sheet = default_sheet
+        if sheet_name:
+            found = self.package.sheet(sheet_name)
+            if found is None:
+                raise CellProblem(f"feuille « {sheet_name} » absente du classeur")
+            sheet = found.name
+        r1, r2 = int(attr.get("r1") or 1), int(attr.get("r2") or MAX_ROWS)
+        c1, c2 = int(attr.get("n1") or 1), int(attr.get("n2") or MAX_COLS)
+        return Rect(sheet, max(r1, 1), max(c1, 1), r2, c2)
+
+    def name_rect(self, name: str) -> Rect | str | None:
+        """A defined name -> the range it designates, or its formula text when it is not a range."""
+        key = name.upper()
+        if key in self._names:
+            return self._names[key]
+        entry = self.package.defined_names.get(key)
+        if entry is None:
+            table = self.package.tables.get(key)
+            return None if table is None else self._table_rect(table)
+        found = self.package.name_range(key)
+        result: Rect | str = entry.text if found is None else Rect(found[0], found[2], found[1], found[4], found[3])
+        self._names[key] = result
+        return result
+
+    def _table_rect(self, table) -> Rect:
+        c1, r1, c2, r2 = table.bounds
+        return Rect(table.sheet, r1 + table.header_rows, c1, r2 - table.totals_rows, c2)
+
+    # -- cell values ----------------------------------------------------------------------------
+
+    def grid(self, sheet: str) -> np.ndarray:
+        if sheet not in self._grids:
+            if self._reader is None:
+                self._reader = SheetReader(self.path, self.package)
+            self._grids[sheet], frames = self._reader.grid(sheet)
+            for rect, frame in frames.items():
+                self._frames.setdefault(rect, frame)
+        return self._grids[sheet]
+
+    def raw_values(self, rect: Rect) -> np.ndarray:
+        """The cells of `rect` as read (dates as date objects, blanks as ''), computed values overlaid."""
+        part = block(self.grid(rect.sheet), rect)
+        for i, j, computed in self._overlay(rect):
+            part[i:i + computed.shape[0], j:j + computed.shape[1]] = from_xl_block(computed)
+        return part
+
+    def _overlay(self, rect: Rect):
+        """(row offset, column offset, 2-D block) of the computed values and overrides inside `rect`."""
+        box = self._boxes.get(rect.sheet)
+        if box is not None and rect.intersects(box):
+            for key in self._anchors.get(rect.sheet, ()):
+                extent = self.extents[key]
+                if not rect.intersects(extent):
+                    continue
+                r1, r2 = max(rect.r1, extent.r1), min(rect.r2, extent.r2)
+                c1, c2 = max(rect.c1, extent.c1), min(rect.c2, extent.c2)
+                yield r1 - rect.r1, c1 - rect.c1, self.results[key][r1 - extent.r1:r2 - extent.r1 + 1, c1 - extent.c1:c2 - extent.c1 + 1]
+        for (sheet, row, col), value in self._override.items():
+            if sheet == rect.sheet and rect.contains(row, col):
+                yield row - rect.r1, col - rect.c1, np.array([[value]], dtype=object)
+
+    def xl_values(self, rect: Rect) -> np.ndarray:
+        """The cells of `rect` for the formula library: serial dates, EMPTY blanks."""
+        rect = self._clip(rect)
+        cached = self._xl_cache.get(rect)
+        if cached is None:
+            part = self.grid(rect.sheet)[rect.r1 - 1:rect.r2, rect.c1 - 1:rect.c2]
+            cached = self._xl_cache[rect] = xl_block(part, rect.shape)
+        overlay = list(self._overlay(rect))
+        if not overlay:
+            return cached
+        out = cached.copy()
+        for i, j, computed in overlay:
+            out[i:i + computed.shape[0], j:j + computed.shape[1]] = computed
+        return out
+
+    def _clip(self, rect: Rect) -> Rect:
+        """Whole columns/rows (A:A, 2:2) are cut to the used area of the sheet (and computed cells)."""
+        if rect.r2 < MAX_ROWS - 1 and rect.c2 < MAX_COLS:
+            return rect
+        grid = self.grid(rect.sheet)
+        rows, cols = grid.shape
+        box = self._boxes.get(rect.sheet)
+        if box is not None:
+            rows, cols = max(rows, box.r2), max(cols, box.c2)
+        r2 = min(rect.r2, max(rows, rect.r1))
+        c2 = min(rect.c2, max(cols, rect.c1))
+        return Rect(rect.sheet, rect.r1, rect.c1, r2, c2)
+
+    # -- evaluation -----------------------------------------------------------------------------
+
+    def _evaluate_cell(self, cell: FormulaCell) -> None:
+        key = (cell.sheet, cell.row, cell.col)
+        if cell.kind == "column":
+            result, extent = self._evaluate_column(cell), self._stored_extent(cell)
+        else:
+            result = as_2d(self.evaluate(self._translate(cell), cell))
+        if cell.kind == "dynamic":
+            h, w = result.shape
+            extent = Rect(cell.sheet, cell.row, cell.col, min(cell.row + h - 1, MAX_ROWS), min(cell.col + w - 1, MAX_COLS))
+            blocked = [c.where for k, c in self.by_cell.items() if k != key and c.sheet == cell.sheet and extent.contains(c.row, c.col)]
+            if blocked:
+                result = np.array([[ErrorValue("#SPILL!")]], dtype=object)
+                extent = Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
+        elif cell.kind == "array":
+            extent = self._stored_extent(cell)
+            result = fit(result, extent.r2 - extent.r1 + 1, extent.c2 - extent.c1 + 1)
+        elif cell.kind != "column":
+            result = result[:1, :1]
+            extent = Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
+        self.results[key] = result
+        self.extents[key] = extent
+        box = self._boxes.get(cell.sheet, extent)
+        self._boxes[cell.sheet] = Rect(cell.sheet, min(box.r1, extent.r1), min(box.c1, extent.c1),
+                                       max(box.r2, extent.r2), max(box.c2, extent.c2))
+        self._anchors.setdefault(cell.sheet, []).append(key)
+
+    def _evaluate_column(self, anchor: FormulaCell) -> np.ndarray:
+        """A calculated column as one array operation; cell by cell when the library does not give
+        one value per row (or fails: the message then names the cell)."""
+        cells = self.columns[(anchor.sheet, anchor.row, anchor.col)].cells
+        try:
+            result = as_2d(self.evaluate(self._translate(anchor), anchor))
+        except CellProblem:
+            result = None
+        if result is not None and result.shape == (len(cells), 1):
+            return result
+        out = np.empty((len(cells), 1), dtype=object)
+        for i, cell in enumerate(cells):
+            try:
+                text, _ = translate(normalise(cell.text), self.package.tables, row=cell.row)
+            except StructuredRefError as error:
+                raise CellProblem(str(error), where=cell.where) from None
+            try:
+                out[i, 0] = as_2d(self.evaluate(text, cell))[0, 0]
+            except CellProblem as problem:
+                raise CellProblem(str(problem), where=problem.where or cell.where) from None
+        return out
+
+    def evaluate(self, text: str, cell: FormulaCell):
+        """Evaluate a formula text (A1 references only): encaisse calls by the engine, the rest by `formulas`."""
+        calls = find_calls(text, self.engine)
+        placeholders: dict[str, object] = {}
+        if calls:
+            pieces, pos = [], 0
+            for k, (start, end, name, args) in enumerate(calls):
+                value = self._engine_call(name, args, cell)
+                if start == 0 and end == len(text) and len(calls) == 1:
+                    return value
+                token = f"ENCAISSEVAL{k}"
+                placeholders[token] = value
+                pieces += [text[pos:start], token]
+                pos = end
+            pieces.append(text[pos:])
+            text = "".join(pieces)
+        fn = self._compile(text)
+        inputs = []
+        for name, ranges in fn.inputs.items():
+            if name in placeholders:
+                inputs.append(as_2d(placeholders[name]))
+                continue
+            inputs.append(self._input(name, ranges, cell))
+        try:
+            return self._dereference(fn(*inputs))
+        except Exception as error:
+            raise CellProblem(f"évaluation impossible de « ={text} » : {error}") from None
+
+    def _dereference(self, value):
+        """References in a result (INDEX over an array of positions gives one per position) -> their values."""
+        Ranges = self._Ranges
+        if isinstance(value, np.ndarray) and value.dtype == object and value.size > 1:
+            found = [isinstance(v, Ranges) for v in value.flat]
+            if any(found):
+                out = value.copy()
+                for index, is_range in zip(np.ndindex(value.shape), found):
+                    if is_range:
+                        inner = np.asarray(value[index].value, dtype=object)
+                        out[index] = inner.flat[0] if inner.size else empties((1, 1))[0, 0]
+                return out
+        return value
+
+    def _input(self, name: str, ranges, cell: FormulaCell):
+        if ranges is None:  # a defined name
+            found = self.name_rect(name)
+            if found is None:
+                raise CellProblem(f"nom « {name} » inconnu")
+            if isinstance(found, Rect):
+                return self._ranges(found)
+            return as_2d(self.evaluate(normalise(found.lstrip("=")), cell))
+        attr = ranges.ranges[0]
+        if attr.get("sheet") is None and attr.get("sheet_id") not in (None, ""):
+            attr = dict(attr, sheet=attr["sheet_id"].strip("'").replace("''", "'"))
+        rect = self._rect_from(attr.get("sheet"), attr, cell.sheet)
+        return self._ranges(rect)
+
+    def _ranges(self, rect: Rect):
+        # Functions such as ROWS/COLUMNS/OFFSET need the range itself, not only its values.
+        rect = self._clip(rect)
+        values = self.xl_values(rect)
+        ref = f"{quote_sheet(rect.sheet)}!{cell_ref(rect.r1, rect.c1)}:{cell_ref(rect.r2, rect.c2)}"
+        return self._Ranges().push(ref, values)
+
+    def _engine_call(self, name: str, args: list[str], cell: FormulaCell):
+        values = [self._engine_argument(arg, cell) for arg in args]
+        function = self.engine[name]
+        kwargs = {}
+        position = _parameter_position(function, "rules_dir")
+        if self.rules_dir is not None and position is not None:  # --rules wins over the formula's own argument
+            if len(values) > position:
+                values[position] = self.rules_dir
+            else:
+                kwargs["rules_dir"] = self.rules_dir
+        if self._reader is not None and _parameter_position(function, "context") is not None:
+            kwargs["context"] = self._reader.context  # the calls share the tables converted and the payments allocated
+        self.engine_calls += 1
+        try:
+            result = function(*values, **kwargs)
+        except Exception as error:  # the engine reports bad input as exceptions with French messages
+            raise CellProblem(f"{name} : {error}") from None
+        return engine_result(name, result)
+
+    def _engine_argument(self, arg: str, cell: FormulaCell):
+        """An argument of an encaisse function: a range -> DataFrame (first row = headers) or a value."""
+        arg = arg.strip()
+        if not arg:
+            return None
+        rect = self._reference(arg, cell)
+        if rect is not None:
+            rect = self._clip(rect)
+            if rect.r1 == rect.r2 and rect.c1 == rect.c2:
+                value = self.raw_values(rect)[0, 0]
+                return None if isinstance(value, str) and value == "" else value
+            return self._frame(rect)
+        value = as_2d(self.evaluate(arg, cell))
+        if value.shape == (1, 1):
+            return from_xl(value[0, 0], None)
+        return [[from_xl(v, None) for v in row] for row in value]
+
+    def _reference(self, arg: str, cell: FormulaCell) -> Rect | None:
+        """The range when the argument is nothing but a reference (A1 range or defined name)."""
+        if find_calls(arg, self.engine):
+            return None
+        try:
+            tokens = self._tokens(arg)
+        except CellProblem:
+            return None
+        if len(tokens) != 1 or type(tokens[0]).__name__ != "Range":
+            return None
+        rect = self._token_rect(tokens[0], cell)
+        return rect if isinstance(rect, Rect) else None
+
+    def _frame(self, rect: Rect) -> pd.DataFrame:
+        """A range with its header row, as the engine functions take it (columns = headers)."""
+        self.grid(rect.sheet)  # brings the frames converted while the sheet was read
+        frame = self._frames.get(rect)
+        if frame is None or any(True for _ in self._overlay(rect)):
+            frame = self._frames[rect] = table_frame(self.raw_values(rect))
+        return frame
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def updates(self) -> dict[str, dict[tuple[int, int], CellUpdate]]:
+        out: dict[str, dict[tuple[int, int], CellUpdate]] = {}
+        written = self._written()
+        for key, cell in self.by_cell.items():
+            sheet_updates = out.setdefault(cell.sheet, {})
+            result, extent = self.results[key], self.extents[key]
+            if cell.kind == "column":  # every cell of a calculated column keeps its own formula
+                for i, value in enumerate(written[key][1]):
+                    sheet_updates[(cell.row + i, cell.col)] = CellUpdate(value, True)
+                continue
+            if cell.kind in ("dynamic", "array"):
+                old = self._stored_extent(cell)
+                for row in range(old.r1, old.r2 + 1):  # spill cells that are no longer part of the result
+                    for col in range(old.c1, old.c2 + 1):
+                        if not extent.contains(row, col):
+                            sheet_updates.setdefault((row, col), CellUpdate(None, False))
+            values = iter(written[key][1])
+            for i in range(result.shape[0]):
+                for j in range(result.shape[1]):
+                    sheet_updates[(cell.row + i, cell.col + j)] = CellUpdate(next(values), False)
+            array_ref = None
+            if cell.kind == "dynamic":
+                array_ref = f"{cell_ref(extent.r1, extent.c1)}:{cell_ref(extent.r2, extent.c2)}" if (extent.r1, extent.c1) != (extent.r2, extent.c2) else cell.ref
+            sheet_updates[(cell.row, cell.col)] = CellUpdate(written[key][1][0], True, array_ref)
+        return out
+
+    def engine_cell_names(self) -> frozenset:
+        written = self._written()
+        return frozenset(name for key in self.engine_dependent for name in written[key][0])
+
+    def written_values(self) -> dict[str, object]:
+        values = {}
+        for names, file_values in self._written().values():
+            values.update(zip(names, file_values))
+        return values
+
+    def _written(self) -> dict[tuple, tuple[list[str], list]]:
+        """Anchor -> ('Sheet!A1' names, values as stored) of the cells its result fills, row by row."""
+        if self._written_cells is None:
+            self._written_cells = {}
+            for (sheet, row, col), result in self.results.items():
+                prefix = f"{quote_sheet(sheet)}!"
+                letters = [get_column_letter(col + j) for j in range(result.shape[1])]
+                names = [f"{prefix}{letter}{row + i}" for i in range(result.shape[0]) for letter in letters]
+                self._written_cells[(sheet, row, col)] = (names, [to_file(v) for v in result.flat])
+        return self._written_cells
+
+
+
+def _engine_functions() -> dict:
+    try:
+        from encaisse.excel import FUNCTIONS
+    except ModuleNotFoundError as error:  # only when the module itself is absent, not on a broken import
+        if error.name != "encaisse.excel.kpi":
+            raise
+        return {}
+    return {name.upper(): fn for name, fn in FUNCTIONS.items()}
+
+
+def _parameter_position(function, parameter: str) -> int | None:
+    """Index of a positional parameter, len(parameters) for a keyword-only one, None when absent."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    for i, p in enumerate(parameters):
+        if p.name == parameter:
+            return i if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else len(parameters)
+    return None
+
+
+def _parse_as_of(value) -> dt.date | None:
+    from encaisse.workbook.coerce import as_of_date  # with pandas: not before the reading has started
+
+    return as_of_date(value, title=TITLE)
+

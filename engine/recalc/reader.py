@@ -1,0 +1,213 @@
+"""The sheets read by python-calamine in background threads, and the formula cells found in the
+package, so that reading (the longest part) overlaps with scanning and evaluating.
+
+calamine's Rust parser releases the GIL: two threads read while the main thread scans the
+package for formulas and loads pandas, the engine and the formula library. The largest table's
+sheet starts before the scan. A table passed whole to an encaisse function is converted to the
+engine's frame in the reading thread, once for every function (through the evaluation context).
+"""
+
+from __future__ import annotations
+
+import threading
+import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import python_calamine as calamine
+
+from encaisse.errors import InputError, Problem
+from encaisse.recalc.cells import Rect
+from encaisse.recalc.scan import Mentions
+from encaisse.recalc.values import block, grid_from_rows, table_frame
+from encaisse.workbook.package import FormulaCell, Package, dynamic_cell_metadata, has_formulas, open_package, read_formulas
+
+if TYPE_CHECKING:
+    from encaisse.excel.context import EvaluationContext
+
+_TINY_SHEET = 256 * 1024  # bytes of sheet XML, uncompressed: read in milliseconds
+
+
+class SheetReader:
+    """Sheets read by python-calamine in background threads, each thread with its own workbook.
+
+    `start_largest_table_sheet()` starts the largest sheet holding a table at once, before the
+    formulas are scanned. `prefetch(cells)` then queues the other sheets these formulas need:
+    the sheets of the tables and defined names they mention and their own sheets; tiny ones
+    first (DateArrete, the formulas' own sheet: the main thread needs them at once), then the
+    others largest first (the largest ends last). A table that a formula passes whole
+    (`Factures[#All]`) to an encaisse function is converted to the engine's frame in the same
+    thread right after its sheet is read.
+    """
+
+    WORKERS = 2
+
+    def __init__(self, path: Path, package: Package, context: EvaluationContext | None = None):
+        self.path = path
+        self.package = package
+        self._context = context
+        self._context_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=self.WORKERS, thread_name_prefix="encaisse-lecture")
+        self._local = threading.local()
+        self._futures: dict[str, Future] = {}
+        self._prepare: dict[str, set[str]] = {}  # sheet -> upper-cased names of tables to convert
+        self._sheet_sizes: dict[str, int] | None = None
+        self._mentions = Mentions([t.name for t in package.tables.values()], list(package.defined_names))
+
+    @property
+    def context(self) -> EvaluationContext:
+        """The evaluation context the tables are converted in (created on first use: importing the
+        engine functions loads pandas, which the reading must not wait for)."""
+        with self._context_lock:
+            if self._context is None:
+                from encaisse.excel.context import EvaluationContext
+
+                self._context = EvaluationContext()
+            return self._context
+
+    def prefetch(self, cells: list[FormulaCell]) -> None:
+        wanted: list[str] = []
+
+        def want(sheet: str | None) -> None:
+            if sheet is not None and sheet not in wanted and sheet not in self._futures:
+                wanted.append(sheet)
+
+        for cell in cells:
+            want(cell.sheet)
+            for name in self._mentions.tables(cell.text):
+                want(self.package.tables[name].sheet)
+            for name in self._mentions.whole_tables(cell.text):
+                table = self.package.tables[name]
+                self._prepare.setdefault(table.sheet, set()).add(table.name.upper())
+            for name in self._mentions.names(cell.text):
+                want(self._name_sheet(name))
+        if not wanted:
+            return
+        size = self.sizes()
+        # The tiny sheets first (DateArrete, the formulas' own sheet: needed at once), then the
+        # others largest first (with two threads, the largest ends last: it has to start first).
+        queue = sorted((s for s in wanted if size.get(s, 0) < _TINY_SHEET), key=lambda s: size.get(s, 0))
+        queue += sorted((s for s in wanted if size.get(s, 0) >= _TINY_SHEET), key=lambda s: -size.get(s, 0))
+        for sheet in queue:
+            self._futures[sheet] = self._pool.submit(self._read, sheet)
+
+    def start_largest_table_sheet(self) -> None:
+        """Start reading the largest sheet that holds a table before the formulas are even scanned.
+
+        It is the one that takes longest to read (Factures in an encaisse book) and the one
+        formulas are most likely to refer to; starting it at once overlaps its read with the scan
+        and with loading pandas and the formula library.
+        """
+        size = self.sizes()
+        sheets = {t.sheet for t in self.package.tables.values()}
+        if sheets:
+            largest = max(sorted(sheets), key=lambda s: size.get(s, 0))
+            self._futures[largest] = self._pool.submit(self._read, largest)
+
+    def data_sheets(self) -> frozenset[str]:
+        """Sheets taken to hold only data: those with a table, too big to be tiny."""
+        size = self.sizes()
+        return frozenset(t.sheet for t in self.package.tables.values() if size.get(t.sheet, 0) >= _TINY_SHEET)
+
+    def check_no_formulas(self, sheets: frozenset[str]) -> Future:
+        """A future: True when none of these sheets holds a formula. Queued behind the reading, so
+        a thread runs it once it has nothing left to read (decompressing releases the GIL)."""
+        parts = [s.part for s in self.package.sheets if s.name in sheets]
+
+        def check() -> bool:
+            try:
+                with zipfile.ZipFile(self.path) as zf:
+                    return not any(has_formulas(zf, part) for part in parts)
+            except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError):
+                return False  # the full scan then reports what is wrong, with the usual message
+
+        return self._pool.submit(check)
+
+    def _name_sheet(self, name: str) -> str | None:
+        found = self.package.name_range(name)
+        return found[0] if found is not None else None
+
+    def sizes(self) -> dict[str, int]:
+        """Sheet name -> size of its XML, uncompressed (what the reader has to parse)."""
+        if self._sheet_sizes is None:
+            try:
+                with zipfile.ZipFile(self.path) as zf:
+                    self._sheet_sizes = {s.name: zf.getinfo(s.part).file_size for s in self.package.sheets}
+            except (KeyError, OSError, zipfile.BadZipFile):
+                self._sheet_sizes = {}
+        return self._sheet_sizes
+
+    def grid(self, sheet: str) -> tuple[np.ndarray, dict]:
+        """(every cell of the sheet from A1, frames of its tables already converted)."""
+        future = self._futures.get(sheet)
+        if future is None:
+            future = self._futures[sheet] = self._pool.submit(self._read, sheet)
+        return future.result()
+
+    def close(self) -> None:
+        for future in self._futures.values():
+            future.cancel()
+        self._pool.shutdown(wait=True)
+
+    def _read(self, sheet: str) -> tuple[np.ndarray, dict]:
+        book = getattr(self._local, "book", None)
+        try:
+            if book is None:
+                book = self._local.book = calamine.CalamineWorkbook.from_path(str(self.path))
+            rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        except calamine.CalamineError as error:
+            raise InputError([Problem(sheet, f"feuille illisible : {error}")], title="Classeur corrompu") from None
+        grid = grid_from_rows(rows)
+        del rows
+        frames = {}
+        # The tables to convert are known once the formulas are scanned, which is usually done by
+        # now; one not listed yet is converted by the main thread when a function needs it. So is
+        # a table on a tiny sheet: converting it takes no time, but here it would wait for pandas
+        # and the engine to be imported (by the main thread, meanwhile) before the next, big,
+        # sheet could be read.
+        tiny = self.sizes().get(sheet, 0) < _TINY_SHEET
+        for name in () if tiny else frozenset(self._prepare.get(sheet, ())):
+            table = self.package.tables[name]
+            c1, r1, c2, r2 = table.bounds
+            rect = Rect(table.sheet, r1, c1, r2, c2)
+            frames[rect] = frame = table_frame(block(grid, rect))
+            _convert_for_engine(frame, name, self.context)
+        return grid, frames
+
+
+def _convert_for_engine(frame, table_name: str, context: EvaluationContext) -> None:
+    """Convert a table ahead of the encaisse functions (which find it in the evaluation context)."""
+    from encaisse.excel.args import table_arg
+    from encaisse.tables import TABLES
+
+    table = next((t for t in TABLES if t.name.upper() == table_name), None)
+    if table is None:
+        return
+    try:
+        table_arg(frame, table, context=context)
+    except Exception:  # noqa: BLE001 — the function's own call reports the problem with its cell
+        pass
+
+
+def formula_cells(path: Path, package: Package, found=None, skip: frozenset = frozenset()) -> tuple[dict[str, bytes], list[FormulaCell]]:
+    """(XML of the sheets with formulas, their formula cells), the sheets in `skip` left out."""
+    sheets_xml: dict[str, bytes] = {}
+    cells: list[FormulaCell] = []
+    with open_package(str(path)) as zf:
+        try:
+            dynamic = dynamic_cell_metadata(zf, str(path))
+            for sheet in package.sheets:
+                if sheet.name in skip or not has_formulas(zf, sheet.part):
+                    continue
+                data = zf.read(sheet.part)
+                sheets_xml[sheet.part] = data
+                sheet_cells = read_formulas(data, sheet.name, dynamic)
+                cells.extend(sheet_cells)
+                if found is not None:
+                    found(sheet_cells)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError):
+            raise InputError([Problem(str(path), "fichier illisible : classeur Excel endommagé")], title="Classeur corrompu") from None
+    return sheets_xml, cells
+

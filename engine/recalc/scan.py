@@ -1,0 +1,156 @@
+"""Formula text scanned without the formula library: the prefixes Excel stores removed, the calls
+of named functions found with their argument texts, the tables and defined names a text mentions.
+
+Pure text functions: string literals ("…"), quoted sheet names ('…') and the inside of structured
+references ([…]) are never taken for calls or separators.
+"""
+
+from __future__ import annotations
+
+import re
+
+from encaisse.recalc.cells import CellProblem
+
+VOLATILE = ("TODAY", "NOW")
+_PREFIX = re.compile(r"_xlfn\.|_xlws\.|_xludf\.", re.I)
+# The formula library misreads a range ending on the sheet's last row ($G$5:$G$1048576 -> G5);
+# read to the row before, which the evaluator treats as open-ended like the last row.
+_LAST_ROW = re.compile(r"(?<![\w.])(\$?[A-Za-z]{1,3}\$?)1048576(?!\d)")
+_CALL = re.compile(r"(?<![\w.!$\\])([A-Za-z_][\w.]*)\s*\(")
+
+
+def normalise(text: str) -> str:
+    """The text as the formula library reads it: without Excel's _xlfn./_xlws./_xludf. prefixes,
+    and a range ending on the last row ending one row before (outside string literals)."""
+    return outside_strings(text, lambda s: _LAST_ROW.sub(r"\g<1>1048575", _PREFIX.sub("", s)))
+
+
+def outside_strings(text: str, change) -> str:
+    """`change` applied to every part of `text` outside its string literals."""
+    parts = re.split(r'("(?:[^"]|"")*")', text)
+    return "".join(p if i % 2 else change(p) for i, p in enumerate(parts))
+
+
+def has_call(text: str) -> bool:
+    """Does the text call any function (a name followed by a parenthesis)?"""
+    return _CALL.search(text) is not None
+
+
+def called_functions(text: str) -> list[str]:
+    """Upper-cased names of every function the text calls, nested ones included, in order."""
+    return [m.group(1).upper() for m in _CALL.finditer(mask_strings(text))]
+
+
+def find_calls(text: str, names) -> list[tuple[int, int, str, list[str]]]:
+    """Outermost calls of the functions in `names` (upper-cased): (start, end, NAME, argument texts)."""
+    calls = []
+    masked = mask_strings(text)
+    pos = 0
+    while True:
+        m = _CALL.search(masked, pos)
+        if m is None:
+            break
+        name = m.group(1).upper()
+        open_paren = m.end() - 1
+        close = closing(masked, open_paren)
+        if name in names:
+            args = split_args(text, masked, open_paren + 1, close)
+            calls.append((m.start(), close + 1, name, args))
+            pos = close + 1
+        else:
+            pos = m.end()
+    return calls
+
+
+def mask_strings(text: str) -> str:
+    """Same length as `text`, with the inside of string literals, quoted sheet names and brackets blanked."""
+    out = list(text)
+    i = 0
+    while i < len(text):
+        if text[i] in "\"'":
+            quote, j = text[i], i + 1
+            while j < len(text):
+                if text[j] == quote:
+                    if j + 1 < len(text) and text[j + 1] == quote:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            for k in range(i + 1, min(j, len(text))):
+                out[k] = " "
+            i = j + 1
+        elif text[i] == "[":
+            depth, j = 0, i
+            while j < len(text):
+                if text[j] == "[":
+                    depth += 1
+                elif text[j] == "]":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            for k in range(i + 1, min(j, len(text))):
+                out[k] = " "
+            i = j + 1
+        else:
+            i += 1
+    return "".join(out)
+
+
+def closing(masked: str, open_paren: int) -> int:
+    """Index of the parenthesis closing the one at `open_paren` (in a masked text)."""
+    depth = 0
+    for j in range(open_paren, len(masked)):
+        if masked[j] == "(":
+            depth += 1
+        elif masked[j] == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+    raise CellProblem("parenthèse non fermée")
+
+
+def split_args(text: str, masked: str, start: int, end: int) -> list[str]:
+    """The argument texts between `start` and `end` (separated by top-level , or ;)."""
+    args, depth, last = [], 0, start
+    for j in range(start, end):
+        ch = masked[j]
+        if ch in "({":
+            depth += 1
+        elif ch in ")}":
+            depth -= 1
+        elif ch in ",;" and depth == 0:
+            args.append(text[last:j])
+            last = j + 1
+    tail = text[last:end]
+    if args or tail.strip():
+        args.append(tail)
+    return args
+
+
+class Mentions:
+    """Finds the tables and defined names a formula text mentions (before it is parsed)."""
+
+    def __init__(self, tables, names):
+        self._tables = self._whole = self._names = None
+        if tables:
+            alternatives = "|".join(re.escape(t) for t in tables)
+            self._tables = re.compile(rf"(?<![\w.])({alternatives})\s*\[", re.I)
+            self._whole = re.compile(rf"(?<![\w.])({alternatives})\s*\[\s*#(?:All|Tout)\s*\]", re.I)
+        if names:
+            alternatives = "|".join(re.escape(n) for n in names)
+            self._names = re.compile(rf"(?<![\w.$])({alternatives})(?![\w(\[])", re.I)
+
+    def tables(self, text: str) -> list[str]:
+        """Upper-cased names of the tables the text refers to with a structured reference."""
+        return [] if self._tables is None else [m.group(1).upper() for m in self._tables.finditer(text)]
+
+    def whole_tables(self, text: str) -> list[str]:
+        """Upper-cased names of the tables passed whole (`T[#All]`) to a function call."""
+        if self._whole is None or not has_call(text):
+            return []
+        return [m.group(1).upper() for m in self._whole.finditer(text)]
+
+    def names(self, text: str) -> list[str]:
+        """The defined names the text mentions, as written."""
+        return [] if self._names is None else [m.group(1) for m in self._names.finditer(text)]
