@@ -98,28 +98,15 @@ def settlement_dates(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_o
     """Per invoice (invoices' index): the date it became fully paid, counting only payments
     matched to it (invoice_id) and dated on or before `as_of` (all when None); NaT when not fully paid.
 
-    The date is the last such payment's (payments are positive), so an invoice paid in instalments
-    is settled on its last instalment.
+    The payments are matched by the ledger's one linking and the date is the KPIs' own
+    (`encaisse.kpi.settlement_dates`: the day the matched payments first add up to the amount, so
+    an invoice paid in instalments is settled on the instalment that completes it).
     """
-    n = len(invoices)
-    dates = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    if payments is not None and len(payments) and n:
-        pay_dates = payments["payment_date"].to_numpy(dtype="datetime64[ns]")
-        keep = payments["invoice_id"].notna().to_numpy() & ~np.isnat(pay_dates)
-        if as_of is not None:
-            keep &= pay_dates <= np.datetime64(_day(as_of), "ns")
-        if keep.any():
-            ids = np.concatenate([invoices["invoice_id"].to_numpy(dtype=object), payments["invoice_id"].to_numpy(dtype=object)[keep]])
-            codes, uniques = pd.factorize(ids)
-            invoice_codes, payment_codes = codes[:n], codes[n:]
-            total = np.bincount(payment_codes, weights=payments["amount"].to_numpy(dtype=float)[keep], minlength=len(uniques))
-            last = np.full(len(uniques), np.iinfo(np.int64).min)
-            np.maximum.at(last, payment_codes, pay_dates[keep].astype(np.int64))
-            amount = invoices["amount"].to_numpy(dtype=float)
-            has = np.isin(invoice_codes, payment_codes)
-            full = has & (total[invoice_codes] >= amount - 0.005)
-            dates[full] = last[invoice_codes[full]].astype("datetime64[ns]")
-    return pd.Series(dates, index=invoices.index)
+    from encaisse.kpi.collection import settlement_dates as settled_on
+    from encaisse.ledger import link
+
+    day = as_of if as_of is not None else "2262-01-01"  # every payment: the latest date pandas holds
+    return pd.Series(settled_on(link(invoices, payments), day), index=invoices.index)
 
 
 def _segment_map(customers: pd.DataFrame | None) -> pd.Series:
