@@ -585,13 +585,9 @@ def coerce_columns(
                                                    f"valeur d'erreur Excel {shorten(text, 20)} dans « {column.header} » : corrigez la formule ou la saisie")))
     data["row"] = rows
     if table.name == JOURNAL.name:  # the promised date of « promesse 15/12/2026 » outcomes, read once here
-        data[PROMISE_DATE], bad = promise_dates(data["outcome"])
-        if "outcome" in found:
-            index = found["outcome"]
-            for i in np.flatnonzero(bad):
-                located.append(Located(int(rows[i]), index, Problem(
-                    where(index, int(rows[i]), headers[index]),
-                    f"promesse sans date lisible « {show(raws['outcome'][i])} » (attendu : « promesse 15/12/2026 »)")))
+        # A « promesse » without a readable date stays free text (no pause): journals written before
+        # the dated form, or by hand, must still open; dunning pauses only on a dated promise.
+        data[PROMISE_DATE], _ = promise_dates(data["outcome"])
     frame = pd.DataFrame(data, copy=False)  # the columns are fresh arrays: no need for pandas to copy them
     if sheet is not None:  # so that a later check (e.g. the currency) can name cells, not just rows
         frame.attrs[CELLS] = {"sheet": sheet, "columns": {key: column_letter(first_col + index) for key, index in found.items()}}
