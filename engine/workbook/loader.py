@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,26 +105,33 @@ def _open(path: Path) -> calamine.CalamineWorkbook:
 def _load(path: Path) -> Ledger:
     package = read_package(str(path), _TITLE)  # refuses what is unsafe to inflate (zip bombs, encrypted parts) before any reading
     with open_package(str(path), _TITLE) as archive, _open(path) as book:
-        sheets = _Sheets(archive, package)
-        sheet_names = list(book.sheet_names)
-        table_names = list(book.table_names or [])
-        problems: list[SheetProblem] = []
-        reads: dict[str, TableRead] = {}
-        frames: dict[str, pd.DataFrame] = {}
-        rank = {name: i for i, name in enumerate(sheet_names)}
-        for table in TABLES:
-            read = _read_table(book, table, sheet_names, table_names, sheets)
-            if read is None:
-                frames[table.attr] = empty_frame(table)
-                if table.required:
-                    problems.append(SheetProblem(-1, 0, 0, Problem(table.sheet, f"table « {table.name} » introuvable (ni table Excel de ce nom, ni feuille « {table.sheet} » remplie)")))
-                continue
-            reads[table.attr] = read
-            frames[table.attr] = read.coerced.frame
-            problems.extend(SheetProblem(rank.get(read.sheet, -1), p.row, p.col, p.problem) for p in read.coerced.problems)
-        params, param_problems = _read_params(path, book, sheet_names, sheets)
-        problems.extend(param_problems)
-        problems.extend(_check_links(reads, rank))
+        sheets = _Sheets(archive, package, path)
+        try:
+            return _read_all(path, book, sheets)
+        finally:
+            sheets.close()
+
+
+def _read_all(path: Path, book: calamine.CalamineWorkbook, sheets: "_Sheets") -> Ledger:
+    sheet_names = list(book.sheet_names)
+    table_names = list(book.table_names or [])
+    problems: list[SheetProblem] = []
+    reads: dict[str, TableRead] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    rank = {name: i for i, name in enumerate(sheet_names)}
+    for table in TABLES:
+        read = _read_table(book, table, sheet_names, table_names, sheets)
+        if read is None:
+            frames[table.attr] = empty_frame(table)
+            if table.required:
+                problems.append(SheetProblem(-1, 0, 0, Problem(table.sheet, f"table « {table.name} » introuvable (ni table Excel de ce nom, ni feuille « {table.sheet} » remplie)")))
+            continue
+        reads[table.attr] = read
+        frames[table.attr] = read.coerced.frame
+        problems.extend(SheetProblem(rank.get(read.sheet, -1), p.row, p.col, p.problem) for p in read.coerced.problems)
+    params, param_problems = _read_params(path, book, sheet_names, sheets)
+    problems.extend(param_problems)
+    problems.extend(_check_links(reads, rank))
     if problems:
         problems.sort(key=lambda p: (p.sheet, p.row, p.col))
         raise InputError([p.problem for p in problems], title=f"Le classeur {path.name} contient des erreurs")
@@ -146,10 +154,27 @@ class _Sheets:
     size (one stray cell far away makes it billions of cells, which the reader would allocate and
     die on), and which cells hold Excel errors (the fast reader gives them as empty text)."""
 
-    def __init__(self, archive, package: Package):
+    def __init__(self, archive, package: Package, path: Path):
         self._archive, self._errors, self._checked = archive, {}, set()
         self._parts = {sheet.name: sheet.part for sheet in package.sheets}
         self._table_sheets = {key: table.sheet for key, table in package.tables.items()}
+        # The error cells are searched in a thread of its own while the fast reader reads the
+        # sheets (inflating releases the GIL): the sheets a table is read from, in reading order.
+        wanted = [t.sheet for t in TABLES if t.sheet in self._parts] + sorted(set(self._table_sheets.values()))
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encaisse-erreurs")
+        self._pending = {}
+        for sheet in dict.fromkeys(wanted):
+            self._pending[sheet] = self._pool.submit(self._search, path, self._parts[sheet])
+
+    @staticmethod
+    def _search(path: Path, part: str) -> dict[tuple[int, int], str]:
+        with zipfile.ZipFile(path) as archive:
+            return error_cells(archive, part)
+
+    def close(self) -> None:
+        for future in self._pending.values():
+            future.cancel()
+        self._pool.shutdown(wait=True)
 
     def check_table(self, name: str) -> None:
         sheet = self._table_sheets.get(name.upper())
@@ -171,7 +196,8 @@ class _Sheets:
     def errors(self, sheet: str) -> dict[tuple[int, int], str]:
         if sheet not in self._errors:
             part = self._parts.get(sheet)
-            self._errors[sheet] = error_cells(self._archive, part) if part else {}
+            pending = self._pending.get(sheet)
+            self._errors[sheet] = pending.result() if pending is not None else error_cells(self._archive, part) if part else {}
         return self._errors[sheet]
 
 

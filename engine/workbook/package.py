@@ -276,7 +276,7 @@ def error_cells(zf: zipfile.ZipFile, member: str) -> dict[tuple[int, int], str]:
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="\$?([A-Z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Z]{1,3})\$?([0-9]{1,7}))?"')
 _ROW_NUMBER = re.compile(rb'<(?:\w+:)?row\s[^>]*?\br="([0-9]{1,9})"')
 _WIDE_CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="([A-Z]{2,3})[0-9]')
-SCAN_BYTES = 8 << 20
+SCAN_BYTES = 1 << 20  # a hostile file is small; a big one written by Excel or XlsxWriter says its dimension
 
 
 def used_extent(zf: zipfile.ZipFile, member: str) -> tuple[int, int]:
