@@ -27,6 +27,10 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     The block writes the temporary file by its path (and closes it). Missing folders are created.
     """
     target = Path(target)
+    if target.is_symlink() or (target.exists() and not target.is_file() and not target.is_dir()):
+        # replacing a link, a device or a pipe by a regular file would break what it points to
+        raise EncaisseError(f"Écriture refusée : {target} n'est pas un fichier ordinaire (lien, périphérique ou tube) : "
+                            f"donnez le chemin d'un fichier")
     try:
         if target.is_dir():
             raise IsADirectoryError(errno.EISDIR, "", str(target))

@@ -392,13 +392,15 @@ def _demo(args) -> int:
     for warning in run.warnings:
         print(f"Attention : {warning}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / args.book.name.replace(".xlsx", "-recalcule.xlsx")
+    target = args.out / f"{args.book.stem}-recalcule{args.book.suffix.lower()}"
+    if target.resolve() == args.book.resolve():  # never write over the user's own workbook
+        raise EncaisseError(f"Le dossier de sortie {args.out} contient déjà {target.name} : choisissez un autre dossier (--out)")
     report = recalc(args.book, out=target)
     print("\n" + report.summary())
     from encaisse.jobs.forecast import run_forecast
     from encaisse.jobs.letters import run_letters
 
-    chart = args.out / args.book.name.replace(".xlsx", "-prevision.png")
+    chart = args.out / f"{args.book.stem}-prevision.png"
     print("\n" + run_forecast(args.book, ledger=ledger, plot=chart).text())
     # a dry run: the day's letters and e-mails are written, nothing is sent or journaled
     print("\n" + run_letters(args.book, args.out / "relances", progress=False).summary())
@@ -529,6 +531,14 @@ def run() -> None:
     """
     import os
 
+    import signal
+
+    def stopped(signum, frame):  # a stop from outside: unwind like Ctrl+C, so temporary files are removed
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stopped)
     code = main(exiting=True)
     try:
         sys.stdout.flush()

@@ -367,3 +367,54 @@ def test_template_options_are_bounded(capsys, argv, message):
         main(argv)
     assert caught.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- where outputs go
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_output_onto_a_pipe_or_a_link_is_refused(tmp_path, capsys, kind):
+    book = tmp_path / "b.xlsx"
+    shutil.copy(DEMO_WORKBOOK, book)
+    target = tmp_path / "sortie.xlsx"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        elsewhere = tmp_path / "ailleurs.xlsx"
+        elsewhere.write_bytes(b"garde-moi")
+        target.symlink_to(elsewhere)
+    code, _, err = run(capsys, "recalc", str(book), "-o", str(target))
+    assert code == 1
+    assert err.strip() == (f"Écriture refusée : {target} n'est pas un fichier ordinaire (lien, périphérique ou tube) : "
+                           "donnez le chemin d'un fichier")
+    assert (target.is_fifo() if kind == "fifo" else target.is_symlink())
+    assert book.read_bytes() == DEMO_WORKBOOK.read_bytes()
+    if kind == "symlink":
+        assert (tmp_path / "ailleurs.xlsx").read_bytes() == b"garde-moi"
+
+
+def test_demo_never_writes_over_an_upper_case_xlsx_in_its_own_folder(tmp_path, capsys):
+    book = tmp_path / "CLASSEUR.XLSX"
+    shutil.copy(DEMO_WORKBOOK, book)
+    code, out, _ = run(capsys, "demo", "--book", str(book), "--out", str(tmp_path))
+    assert code == 0
+    assert book.read_bytes() == DEMO_WORKBOOK.read_bytes()
+    assert (tmp_path / "CLASSEUR-recalcule.xlsx").is_file()
+
+
+def test_a_stop_signal_leaves_no_temporary_file(tmp_path):
+    import signal
+    import time
+
+    target = tmp_path / "gros.xlsx"
+    process = subprocess.Popen([sys.executable, "-c", "from encaisse.cli import run; run()", "template", str(target),
+                                "--invoices", "300000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode in (0, 130), err
+    assert b"Traceback" not in err
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    if process.returncode == 130:
+        assert not target.exists()
