@@ -418,3 +418,13 @@ def test_a_stop_signal_leaves_no_temporary_file(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     if process.returncode == 130:
         assert not target.exists()
+
+
+def test_a_bug_in_a_sheet_function_shows_no_internal_text(monkeypatch):
+    from encaisse.excel import args
+
+    @args.sheet_function
+    def broken(value):
+        return value["absent"]  # TypeError on a float
+
+    assert broken(1.0) == "#VALEUR! erreur inattendue dans encaisse : le calcul n'a pas pu se faire (à nous signaler)"

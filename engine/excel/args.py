@@ -48,7 +48,8 @@ def sheet_function(compute: Callable) -> Callable:
         except (SheetError, EncaisseError, ValueError) as error:
             return f"{VALUE_ERROR} {_one_line(error)}"
         except Exception as error:  # never raise into Excel, even on a bug
-            return f"{VALUE_ERROR} erreur inattendue ({type(error).__name__} : {_one_line(error)})"
+            # a bug of ours: the cell says so in French, never the internal exception's text
+            return f"{VALUE_ERROR} erreur inattendue dans encaisse : le calcul n'a pas pu se faire (à nous signaler)"
 
     call.__name__ = compute.__name__
     call.__qualname__ = compute.__qualname__
