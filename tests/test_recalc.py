@@ -658,3 +658,46 @@ def test_a_calculated_column_is_evaluated_as_one_and_each_cell_keeps_its_formula
         xml = zf.read("xl/worksheets/sheet2.xml").decode()
     assert '<f>IF(B2&gt;0,DateArrete-A2,"")</f>' in xml or "<f>IF(B2&gt;0,DateArrete-A2,&quot;&quot;)</f>" in xml
     assert xml.count("DateArrete-A") == 40  # every cell keeps its own formula
+
+
+def test_row_and_column_without_argument_name_their_own_cell(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("C5", "=ROW()"), ("D7", "=COLUMN()*10+ROW()"), ("E2", '=IF(ROW()=2,"deux","autre")'),
+                                       ("F3", '=LEN("ROW()")')])
+    recalc(book)
+    grid = values(book)
+    assert (grid[4][2], grid[6][3], grid[1][4], grid[2][5]) == (5.0, 47.0, "deux", 5.0)
+
+
+def test_an_empty_volatile_spill_marker_is_not_a_formula(tmp_path):
+    """Excel writes <f ca="1"/> (no text) in the spilled cells of a volatile dynamic array: they are
+    filled by the array's anchor, not refused as unreadable formulas."""
+    book = build(tmp_path / "b.xlsx", [("A1", "=1+1"), ("B1", "=A1*3")])
+    marked = tmp_path / "marque.xlsx"
+    with zipfile.ZipFile(book) as source, zipfile.ZipFile(marked, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<c r="B1"><f>A1*3</f><v>0</v></c>', b'<c r="B1"><f ca="1"/><v>7</v></c>')
+                assert b'<f ca="1"/>' in data
+            target.writestr(info, data)
+    report = recalc(marked)
+    assert report.cells == 1
+    assert values(marked)[0][:2] == [2.0, 7.0]
+
+
+def test_errors_stored_in_cells_are_errors_not_blanks(tmp_path):
+    """A cell holding #N/A or #DIV/0! (the fast reader gives it as empty text) is an error for the formulas."""
+    book = build(tmp_path / "b.xlsx", [("A1", "=NA()"), ("A2", "=1/0"), ("B1", "=ISERROR(A1)"), ("B2", '=IFERROR(A2,"erreur")'),
+                                       ("B3", "=ISNA(A1)"), ("B4", '=COUNTIF(A1:A3,"#N/A")')])
+    frozen = tmp_path / "fige.xlsx"
+    with zipfile.ZipFile(book) as source, zipfile.ZipFile(frozen, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":  # A1 and A2 become stored errors, no longer formulas
+                data = data.replace(b'<c r="A1"><f>NA()</f><v>0</v></c>', b'<c r="A1" t="e"><v>#N/A</v></c>')
+                data = data.replace(b'<c r="A2"><f>1/0</f><v>0</v></c>', b'<c r="A2" t="e"><v>#DIV/0!</v></c>')
+                assert data.count(b't="e"') == 2
+            target.writestr(info, data)
+    recalc(frozen)
+    grid = values(frozen)
+    assert (grid[0][1], grid[1][1], grid[2][1], grid[3][1]) == (True, "erreur", True, 1.0)

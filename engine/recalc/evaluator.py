@@ -28,7 +28,7 @@ from encaisse.recalc.columns import find_columns
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, TITLE, CellProblem, Rect
 from encaisse.recalc.reader import SheetReader
 from encaisse.recalc.references import StructuredRefError, translate
-from encaisse.recalc.scan import VOLATILE, find_calls, normalise
+from encaisse.recalc.scan import VOLATILE, find_calls, normalise, own_cell
 from encaisse.recalc.values import (
     as_2d,
     block,
@@ -264,6 +264,8 @@ class Evaluator:
         key = (cell.sheet, cell.row, cell.col)
         if key not in self._translated:
             text = normalise(cell.text)
+            if cell.kind != "column":
+                text = own_cell(text, cell.row, cell.col)
             try:
                 last_row = self._stored_extent(cell).r2 if cell.kind == "column" else None
                 text, _ = translate(text, self.package.tables, row=cell.row, last_row=last_row)

@@ -22,7 +22,8 @@ from encaisse.errors import InputError, Problem
 from encaisse.recalc.cells import Rect
 from encaisse.recalc.scan import Mentions
 from encaisse.recalc.values import block, grid_from_rows, table_frame
-from encaisse.workbook.package import FormulaCell, Package, dynamic_cell_metadata, has_formulas, open_package, read_formulas
+from encaisse.workbook.package import FormulaCell, Package, dynamic_cell_metadata, error_cells, has_formulas, open_package, read_formulas
+from encaisse.workbook.splice import EXCEL_ERRORS, ErrorValue
 
 if TYPE_CHECKING:
     from encaisse.excel.context import EvaluationContext
@@ -161,6 +162,7 @@ class SheetReader:
             raise InputError([Problem(sheet, f"feuille illisible : {error}")], title="Classeur corrompu") from None
         grid = grid_from_rows(rows)
         del rows
+        _mark_errors(grid, self.path, self.package.sheet(sheet))
         frames = {}
         # The tables to convert are known once the formulas are scanned, which is usually done by
         # now; one not listed yet is converted by the main thread when a function needs it. So is
@@ -211,3 +213,14 @@ def formula_cells(path: Path, package: Package, found=None, skip: frozenset = fr
             raise InputError([Problem(str(path), "fichier illisible : classeur Excel endommagé")], title="Classeur corrompu") from None
     return sheets_xml, cells
 
+
+def _mark_errors(grid: np.ndarray, path, sheet) -> None:
+    """Cells stored as Excel errors (#N/A…), which the fast reader gives as empty text, put back as
+    errors, so that ISERROR, IFERROR, COUNTIF and the encaisse functions see them."""
+    if sheet is None:
+        return
+    with zipfile.ZipFile(path) as archive:
+        found = error_cells(archive, sheet.part)
+    for (row, col), text in found.items():
+        if row - 1 < grid.shape[0] and col < grid.shape[1]:
+            grid[row - 1, col] = ErrorValue(text if text in EXCEL_ERRORS else "#VALUE!")

@@ -25,6 +25,16 @@ def normalise(text: str) -> str:
     return outside_strings(text, lambda s: _LAST_ROW.sub(r"\g<1>1048575", _PREFIX.sub("", s)))
 
 
+_OWN_CELL = re.compile(r"(?<![\w.])(ROW|COLUMN)\(\s*\)", re.I)
+
+
+def own_cell(text: str, row: int, col: int) -> str:
+    """ROW() and COLUMN() without argument are the formula's own row and column: written as the
+    numbers they are (each formula is compiled alone, without knowing where it stands; a reference
+    to its own cell would read as a cycle)."""
+    return outside_strings(text, lambda s: _OWN_CELL.sub(lambda m: str(row if m.group(1).upper() == "ROW" else col), s))
+
+
 def outside_strings(text: str, change) -> str:
     """`change` applied to every part of `text` outside its string literals."""
     parts = re.split(r'("(?:[^"]|"")*")', text)

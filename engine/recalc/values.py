@@ -50,6 +50,10 @@ def xl_cell(value):
         return to_serial(value)
     if isinstance(value, dt.timedelta):
         return value.total_seconds() / 86400
+    if isinstance(value, ErrorValue):  # an error stored in a cell: the library's own error value
+        from formulas.functions import Error
+
+        return Error.errors.get(str(value), Error.errors["#VALUE!"])
     return value
 
 

@@ -500,6 +500,8 @@ def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int]) -> list[Formula
             array_ref = f.get("ref") or ref
         elif t == "dataTable":
             continue  # what-if data tables are computed by Excel itself; left as they are
+        elif not text.strip():
+            continue  # an empty <f ca="1"/>: Excel marks so the spilled cells of a volatile dynamic array
         cells.append(FormulaCell(sheet, ref, row, col, text, kind, array_ref))
     return cells
 
