@@ -701,3 +701,11 @@ def test_errors_stored_in_cells_are_errors_not_blanks(tmp_path):
     recalc(frozen)
     grid = values(frozen)
     assert (grid[0][1], grid[1][1], grid[2][1], grid[3][1]) == (True, "erreur", True, 1.0)
+
+
+def test_excels_own_forecast_is_not_taken_for_encaisses(tmp_path):
+    """FORECAST(x; known_y; known_x) is Excel's linear regression; encaisse's FORECAST takes the book's tables."""
+    book = build(tmp_path / "b.xlsx", [("A1", "=2"), ("A2", "=4"), ("A3", "=6"), ("B1", "=1"), ("B2", "=2"), ("B3", "=3"),
+                                       ("C1", "=FORECAST(5,A1:A3,B1:B3)")])
+    recalc(book)
+    assert values(book)[0][2] == 10.0

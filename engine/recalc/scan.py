@@ -51,8 +51,14 @@ def called_functions(text: str) -> list[str]:
     return [m.group(1).upper() for m in _CALL.finditer(mask_strings(text))]
 
 
+# Excel functions that share a name with an encaisse one, by their number of arguments: Excel's
+# FORECAST(x; known_y; known_x) is a linear regression, encaisse's takes the eight tables of a book.
+EXCEL_HOMONYMS = {"FORECAST": 3}
+
+
 def find_calls(text: str, names) -> list[tuple[int, int, str, list[str]]]:
-    """Outermost calls of the functions in `names` (upper-cased): (start, end, NAME, argument texts)."""
+    """Outermost calls of the functions in `names` (upper-cased): (start, end, NAME, argument texts).
+    A call shaped like Excel's own function of the same name (EXCEL_HOMONYMS) is left to the library."""
     calls = []
     masked = mask_strings(text)
     pos = 0
@@ -63,8 +69,8 @@ def find_calls(text: str, names) -> list[tuple[int, int, str, list[str]]]:
         name = m.group(1).upper()
         open_paren = m.end() - 1
         close = closing(masked, open_paren)
-        if name in names:
-            args = split_args(text, masked, open_paren + 1, close)
+        args = split_args(text, masked, open_paren + 1, close) if name in names else None
+        if args is not None and len(args) != EXCEL_HOMONYMS.get(name, -1):
             calls.append((m.start(), close + 1, name, args))
             pos = close + 1
         else:
