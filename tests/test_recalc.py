@@ -709,3 +709,12 @@ def test_excels_own_forecast_is_not_taken_for_encaisses(tmp_path):
                                        ("C1", "=FORECAST(5,A1:A3,B1:B3)")])
     recalc(book)
     assert values(book)[0][2] == 10.0
+
+
+def test_base_conversions_with_places_as_excel_gives_them(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("A1", "=10"), ("A2", "=4"), ("B1", "=DEC2HEX(A1,A2)"), ("B2", "=DEC2BIN(-100,3)"),
+                                       ("B3", "=DEC2BIN(9,2)"), ("B4", '=HEX2BIN("F",8)'), ("B5", '=HEX2DEC("FFFFFFFFFF")')])
+    recalc(book)
+    grid = values(book)
+    assert [grid[i][1] for i in (0, 1, 3, 4)] == ["000A", "1110011100", "00001111", -1.0]
+    assert "<v>#NUM!</v>" in sheet_xml(book)  # B3: the places cannot hold 1001

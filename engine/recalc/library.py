@@ -70,4 +70,82 @@ def get_functions():
                 module._binding = False
                 if sys.modules.get(name) is module:
                     del sys.modules[name]
+    functions.update(_base_conversions())
     return functions
+
+
+_BASES = {"BIN": 2, "OCT": 8, "DEC": 10, "HEX": 16}
+_SIGN_BIT = {2: 1 << 9, 8: 1 << 29, 16: 1 << 39}  # Excel's 10-digit two's complement
+
+
+def _base_conversions() -> dict:
+    """DEC2HEX, HEX2BIN and the other base conversions as Excel computes them. The library's take
+    `places` wrongly (a cell reference gives #VALUE!) and apply it to negative numbers, which Excel
+    always writes on 10 digits."""
+    import itertools
+
+    import numpy as np
+    from formulas.functions import Error, XlError, flatten, wrap_func
+    from schedula.utils.cst import EMPTY
+
+    def one(value):
+        values = list(flatten(value, None))
+        if len(values) != 1 or isinstance(values[0], bool):
+            return Error.errors["#VALUE!"]
+        return values[0]
+
+    def read(value, base):
+        value = one(value)
+        if isinstance(value, XlError):
+            return value
+        if value is EMPTY or value == "":
+            return 0
+        if base == 10:
+            try:
+                return int(float(value))
+            except (TypeError, ValueError):
+                return Error.errors["#VALUE!"]
+        text = str(int(value)) if isinstance(value, (int, float, np.number)) and float(value).is_integer() else str(value)
+        if len(text) > 10:
+            return Error.errors["#NUM!"]
+        try:
+            number = int(text, base)
+        except ValueError:
+            return Error.errors["#NUM!"]
+        sign = _SIGN_BIT[base]
+        return (number & ~sign) - (sign & number)
+
+    def write(number, base, places):
+        sign = _SIGN_BIT[base]
+        if not -sign <= number < sign:
+            return Error.errors["#NUM!"]
+        digits = np.base_repr(number + (sign << 1) if number < 0 else number, base)
+        if number < 0 or places is None:
+            return digits
+        if places < 0 or places > 10 or places < len(digits):
+            return Error.errors["#NUM!"]
+        return digits.zfill(places)
+
+    def conversion(source, target):
+        def convert(value, places=None):
+            number = read(value, _BASES[source])
+            if isinstance(number, XlError):
+                return number
+            if target == "DEC":
+                return number
+            if places is not None:
+                places = one(places)
+                if isinstance(places, XlError):
+                    return places
+                if places is EMPTY:
+                    places = None
+                else:
+                    try:
+                        places = int(float(places))
+                    except (TypeError, ValueError):
+                        return Error.errors["#VALUE!"]
+            return write(number, _BASES[target], places)
+
+        return wrap_func(convert)
+
+    return {f"{a}2{b}": conversion(a, b) for a, b in itertools.permutations(_BASES, 2)}
