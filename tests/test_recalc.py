@@ -718,3 +718,12 @@ def test_base_conversions_with_places_as_excel_gives_them(tmp_path):
     grid = values(book)
     assert [grid[i][1] for i in (0, 1, 3, 4)] == ["000A", "1110011100", "00001111", -1.0]
     assert "<v>#NUM!</v>" in sheet_xml(book)  # B3: the places cannot hold 1001
+
+
+def test_random_functions_draw_a_warning(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("A1", "=RAND()"), ("A2", "=RANDBETWEEN(1,6)")])
+    report = recalc(book)
+    assert report.warnings == ("Calc!A1 : RAND() rend le résultat non reproductible ; chaque recalcul tire d'autres valeurs",
+                               "Calc!A2 : RANDBETWEEN() rend le résultat non reproductible ; chaque recalcul tire d'autres valeurs")
+    grid = values(book)
+    assert 0 <= grid[0][0] < 1 and grid[1][0] in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)

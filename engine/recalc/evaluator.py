@@ -176,8 +176,8 @@ class Evaluator:
                 if kind == "Function":
                     name = token.name.upper()
                     if name in VOLATILE and not any(cell.where in w for w in self.warnings):
-                        self.warnings.append(
-                            f"{cell.where} : {name}() rend le résultat non reproductible ; utilisez la date d'arrêté (DateArrete)")
+                        advice = "utilisez la date d'arrêté (DateArrete)" if name in ("TODAY", "NOW") else "chaque recalcul tire d'autres valeurs"
+                        self.warnings.append(f"{cell.where} : {name}() rend le résultat non reproductible ; {advice}")
                     if not self._supported(name):
                         unsupported.setdefault(name, set()).add(cell.where)
                 elif kind == "Range":

@@ -71,6 +71,7 @@ def get_functions():
                 if sys.modules.get(name) is module:
                     del sys.modules[name]
     functions.update(_base_conversions())
+    functions.update(_random_between())
     return functions
 
 
@@ -149,3 +150,30 @@ def _base_conversions() -> dict:
         return wrap_func(convert)
 
     return {f"{a}2{b}": conversion(a, b) for a, b in itertools.permutations(_BASES, 2)}
+
+
+def _random_between() -> dict:
+    """RANDBETWEEN draws a whole number between its bounds, as Excel does (the library's draws a real)."""
+    import math
+    import random
+
+    from formulas.functions import Error, XlError, flatten, wrap_func
+
+    def draw(bottom, top):
+        bounds = []
+        for value in (bottom, top):
+            values = list(flatten(value, None))
+            if len(values) != 1 or isinstance(values[0], bool):
+                return Error.errors["#VALUE!"]
+            if isinstance(values[0], XlError):
+                return values[0]
+            try:
+                bounds.append(float(values[0]))
+            except (TypeError, ValueError):
+                return Error.errors["#VALUE!"]
+        low, high = math.ceil(bounds[0]), math.floor(bounds[1])
+        if low > high:
+            return Error.errors["#NUM!"]
+        return float(random.randint(low, high))
+
+    return {"RANDBETWEEN": wrap_func(draw)}

@@ -11,7 +11,7 @@ import re
 
 from encaisse.recalc.cells import CellProblem
 
-VOLATILE = ("TODAY", "NOW")
+VOLATILE = ("TODAY", "NOW", "RAND", "RANDBETWEEN", "RANDARRAY")  # a recalculation cannot reproduce them
 _PREFIX = re.compile(r"_xlfn\.|_xlws\.|_xludf\.", re.I)
 # The formula library misreads a range ending on the sheet's last row ($G$5:$G$1048576 -> G5);
 # read to the row before, which the evaluator treats as open-ended like the last row.
