@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
+from packages import edit_part  # tests/packages.py
+
 from encaisse import InputError, load_workbook
 from encaisse.cli import main
 from encaisse.resources import DEFAULT_RULES_DIR, DEMO_WORKBOOK
@@ -112,12 +114,7 @@ def test_a_stray_cell_far_away_is_refused_before_reading(tmp_path):
 def test_a_stray_cell_hidden_by_a_false_dimension_is_found(tmp_path):
     path = book(tmp_path / "b.xlsx", [INVOICE], extra=lambda wb, sheets: sheets["Factures"].write(19999, 16383, 1))
     lying = tmp_path / "faux.xlsx"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(lying, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            data = source.read(info)
-            if info.filename == "xl/worksheets/sheet1.xml":
-                data = data.replace(b'<dimension ref="A1:XFD20000"/>', b'<dimension ref="A1:E2"/>')
-            target.writestr(info, data)
+    edit_part(path, lying, "xl/worksheets/sheet1.xml", (b'<dimension ref="A1:XFD20000"/>', b'<dimension ref="A1:E2"/>'))
     assert problems_of(lying)[0].startswith("Factures!XFD20000 : zone utilisée de la feuille trop grande (20\u202f000 lignes")
 
 

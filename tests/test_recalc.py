@@ -19,6 +19,7 @@ from encaisse.recalc import recalc
 from encaisse.workbook.splice import ErrorValue
 
 import lo_recalc
+from packages import edit_part  # tests/packages.py
 
 AS_OF = dt.datetime(2026, 10, 31)
 INVOICE_HEADERS = ["N° facture", "Code client", "Date facture", "Échéance", "Montant TTC", "Litige"]
@@ -673,13 +674,7 @@ def test_an_empty_volatile_spill_marker_is_not_a_formula(tmp_path):
     filled by the array's anchor, not refused as unreadable formulas."""
     book = build(tmp_path / "b.xlsx", [("A1", "=1+1"), ("B1", "=A1*3")])
     marked = tmp_path / "marque.xlsx"
-    with zipfile.ZipFile(book) as source, zipfile.ZipFile(marked, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            data = source.read(info)
-            if info.filename == "xl/worksheets/sheet1.xml":
-                data = data.replace(b'<c r="B1"><f>A1*3</f><v>0</v></c>', b'<c r="B1"><f ca="1"/><v>7</v></c>')
-                assert b'<f ca="1"/>' in data
-            target.writestr(info, data)
+    edit_part(book, marked, "xl/worksheets/sheet1.xml", (b'<c r="B1"><f>A1*3</f><v>0</v></c>', b'<c r="B1"><f ca="1"/><v>7</v></c>'))
     report = recalc(marked)
     assert report.cells == 1
     assert values(marked)[0][:2] == [2.0, 7.0]
@@ -690,14 +685,10 @@ def test_errors_stored_in_cells_are_errors_not_blanks(tmp_path):
     book = build(tmp_path / "b.xlsx", [("A1", "=NA()"), ("A2", "=1/0"), ("B1", "=ISERROR(A1)"), ("B2", '=IFERROR(A2,"erreur")'),
                                        ("B3", "=ISNA(A1)"), ("B4", '=COUNTIF(A1:A3,"#N/A")')])
     frozen = tmp_path / "fige.xlsx"
-    with zipfile.ZipFile(book) as source, zipfile.ZipFile(frozen, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            data = source.read(info)
-            if info.filename == "xl/worksheets/sheet1.xml":  # A1 and A2 become stored errors, no longer formulas
-                data = data.replace(b'<c r="A1"><f>NA()</f><v>0</v></c>', b'<c r="A1" t="e"><v>#N/A</v></c>')
-                data = data.replace(b'<c r="A2"><f>1/0</f><v>0</v></c>', b'<c r="A2" t="e"><v>#DIV/0!</v></c>')
-                assert data.count(b't="e"') == 2
-            target.writestr(info, data)
+    edited = edit_part(book, frozen, "xl/worksheets/sheet1.xml",  # A1 and A2 become stored errors, no longer formulas
+                       (b'<c r="A1"><f>NA()</f><v>0</v></c>', b'<c r="A1" t="e"><v>#N/A</v></c>'),
+                       (b'<c r="A2"><f>1/0</f><v>0</v></c>', b'<c r="A2" t="e"><v>#DIV/0!</v></c>'))
+    assert edited.count(b't="e"') == 2
     recalc(frozen)
     grid = values(frozen)
     assert (grid[0][1], grid[1][1], grid[2][1], grid[3][1]) == (True, "erreur", True, 1.0)
