@@ -38,12 +38,17 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from encaisse.errors import InputError, Problem
-from encaisse.recalc.cells import TITLE, Rect
+import numpy as np
+
+from encaisse.errors import InputError, Problem, shorten
+from encaisse.recalc.cells import TITLE, CellProblem, Rect
 from encaisse.recalc.evaluator import Evaluator
+from encaisse.recalc.native import CIRCULAR, NATIVE_ONLY_ERRORS, NativeBook, NativeUnavailable, known_functions
 from encaisse.recalc.reader import SheetReader, formula_cells
+from encaisse.recalc.scan import called_functions, normalise
+from encaisse.recalc.values import to_file, to_serial
 from encaisse.workbook.package import read_package
-from encaisse.workbook.splice import patch_sheet, write_package
+from encaisse.workbook.splice import ErrorValue, patch_sheet, write_package
 
 
 @dataclass(frozen=True)
@@ -110,8 +115,7 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
             sheets_xml, cells = formula_cells(path, package, reader.prefetch, skip=data_sheets)
             checked = reader.check_no_formulas(data_sheets)
             try:
-                evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, reader=reader)
-                evaluator.run()
+                evaluator = _evaluate(path, package, cells, as_of, rules_dir, reader)
                 complete = checked.result()
             except InputError:
                 if checked.result():
@@ -119,8 +123,7 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
                 complete = False
             if not complete:
                 sheets_xml, cells = formula_cells(path, package, reader.prefetch)
-                evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, reader=reader)
-                evaluator.run()
+                evaluator = _evaluate(path, package, cells, as_of, rules_dir, reader)
         finally:
             reader.close()
         replaced = {}
@@ -140,6 +143,199 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     finally:
         if enabled:
             gc.enable()
+
+
+# IronCalc loads every cell of the book (about 25 ns per byte of sheet XML) where the library
+# evaluates only the formulas (about a millisecond each): a book with a few formulas over big
+# tables (the dashboard) is cheaper for the library alone.
+_NATIVE_BYTES_PER_FORMULA = 40_000
+_MAX_PASSES = 8
+
+
+def _evaluate(path: Path, package, cells, as_of, rules_dir, reader: SheetReader) -> Evaluator:
+    """Every formula cell evaluated: by IronCalc (`native`) where it can, by the library evaluator
+    (encaisse functions, functions IronCalc does not know) for the rest, the values of each
+    passed to the other until nothing changes."""
+    evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, reader=reader)
+    native_keys, library_keys = _split(evaluator)
+    book = _native_book(path, package, evaluator, native_keys, reader)
+    if book is None:
+        evaluator.run()
+        return evaluator
+    if evaluator.as_of is not None:
+        rect = evaluator.name_rect("DateArrete")
+        if not isinstance(rect, Rect):
+            evaluator.run()  # names the missing cell
+        book.set(rect.sheet, rect.r1, rect.c1, to_serial(evaluator.as_of))
+    book.watch_spills((evaluator.by_cell[k], evaluator.stored_extent(evaluator.by_cell[k]))
+                      for k in native_keys if evaluator.by_cell[k].kind == "dynamic")
+    book.evaluate()
+    values = _read_native(book, evaluator, native_keys)
+    problems = []
+    for key, (result, extent) in values.items():
+        codes = {str(v) for v in result.flat if isinstance(v, ErrorValue)}
+        if codes & NATIVE_ONLY_ERRORS:
+            library_keys.add(key)  # IronCalc could not read or compute it: the library tries
+        elif CIRCULAR in codes:
+            library_keys.add(key)  # the library evaluator names the cycle, cell by cell
+        else:
+            evaluator.adopt(key, result, extent)
+    native_keys = [k for k in native_keys if k not in library_keys]
+    if not library_keys:
+        _warn_errors(evaluator, native_keys)
+        return evaluator
+    native_view = _read_native(book, evaluator, library_keys)
+    engine_dependent = set()
+    evaluator.tolerant = True
+    for _ in range(_MAX_PASSES):
+        evaluator.engine_calls = 0
+        evaluator.run(only=library_keys)
+        for key in library_keys:
+            if key in evaluator.kept:
+                continue
+            cell = evaluator.by_cell[key]
+            old = evaluator.stored_extent(cell)
+            result, extent = evaluator.results[key], evaluator.extents[key]
+            for row in range(old.r1, old.r2 + 1):
+                for col in range(old.c1, old.c2 + 1):
+                    if not extent.contains(row, col):
+                        book.clear(cell.sheet, row, col)
+            for i in range(result.shape[0]):
+                for j in range(result.shape[1]):
+                    book.set(cell.sheet, extent.r1 + i, extent.c1 + j, to_file(result[i, j]))
+        book.evaluate()
+        fresh = _read_native(book, evaluator, native_keys)
+        changed = [key for key in native_keys if not _same(fresh[key][0], evaluator.results[key])]
+        for key in changed:
+            evaluator.adopt(key, *fresh[key])
+        if evaluator.engine_dependent:
+            engine_dependent.update(changed)
+        read = [r for key in library_keys for r in evaluator.references(key)]
+        if not any(r.intersects(evaluator.extents[key]) for key in changed for r in read):
+            break
+    else:
+        raise InputError([Problem(evaluator.by_cell[next(iter(library_keys))].where,
+                                  "référence circulaire entre les fonctions encaisse et les autres formules")], title=TITLE)
+    evaluator.engine_dependent.update(engine_dependent)
+    _report_kept(evaluator, native_view)
+    _warn_errors(evaluator, native_keys)
+    return evaluator
+
+
+_SHOWN_ERRORS = {
+    "#REF!": "référence à une feuille ou une cellule absente",
+    "#NAME?": "nom ou fonction inconnus",
+}
+
+
+def _warn_errors(evaluator: Evaluator, keys) -> None:
+    """Cells IronCalc computed as #REF! or #NAME? (as Excel would show them) are named: in a
+    book recalculated headless nobody sees them otherwise."""
+    found: dict[str, list[str]] = {}
+    for key in keys:
+        for value in evaluator.results[key].flat:
+            if isinstance(value, ErrorValue) and str(value) in _SHOWN_ERRORS:
+                found.setdefault(str(value), []).append(evaluator.by_cell[key].where)
+                break
+    for code, cells in sorted(found.items(), key=lambda item: list(_SHOWN_ERRORS).index(item[0])):
+        listed = ", ".join(cells[:10]) + (f" et {len(cells) - 10} autres" if len(cells) > 10 else "")
+        evaluator.warnings.append(f"{listed} : {code} ({_SHOWN_ERRORS[code]})")
+
+
+def _report_kept(evaluator: Evaluator, native_view: dict) -> None:
+    """Cells neither evaluator can compute keep the value Excel stored, and the run says so; an
+    encaisse function that cannot be evaluated fails the run (its figures are the product's)."""
+    def engine(key) -> bool:
+        try:
+            return evaluator.calls_engine(evaluator.by_cell[key])
+        except CellProblem:
+            return False
+
+    refused = [Problem(evaluator.by_cell[key].where, reason) for key, reason in evaluator.kept.items() if engine(key)]
+    if refused:
+        raise InputError(refused, title=TITLE)
+    by_reason: dict[str, list[str]] = {}
+    order = {s.name: s.index for s in evaluator.package.sheets}
+    for key, reason in sorted(evaluator.kept.items(), key=lambda item: (order.get(item[0][0], 0), item[0][1], item[0][2])):
+        result, extent = native_view[key]
+        errors = {str(v) for v in result.flat if isinstance(v, ErrorValue)}
+        if result.shape == (1, 1) and errors and not errors & (NATIVE_ONLY_ERRORS | {CIRCULAR}):
+            # An unknown function or name, a missing sheet: Excel shows the same error.
+            del evaluator.kept[key]
+            evaluator.adopt(key, result, extent)
+            by_reason.setdefault(f"{result[0, 0]} comme dans Excel : {reason}", []).append(evaluator.by_cell[key].where)
+            continue
+        by_reason.setdefault(f"non recalculée, valeur enregistrée conservée : {reason}", []).append(evaluator.by_cell[key].where)
+    for reason, cells in sorted(by_reason.items()):
+        listed = ", ".join(cells[:10]) + (f" et {len(cells) - 10} autres" if len(cells) > 10 else "")
+        evaluator.warnings.append(f"{listed} : {shorten(reason, 200)}")
+
+
+def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
+    """(cells for IronCalc, cells for the library evaluator)."""
+    called = {key: set(called_functions(normalise(cell.text))) for key, cell in evaluator.by_cell.items()}
+    try:
+        known = known_functions(set().union(*called.values())) if called else frozenset()
+    except NativeUnavailable:
+        return [], set(evaluator.by_cell)
+    native, library = [], set()
+    problems = [Problem(cell.where, reason) for cell in evaluator.by_cell.values()
+                if (reason := evaluator.check_references(cell)) is not None]
+    if problems:
+        raise InputError(problems, title=TITLE)
+    for key, cell in evaluator.by_cell.items():
+        for name in called[key]:
+            evaluator.warn_volatile(cell, name)
+        try:
+            engine = evaluator.calls_engine(cell)
+        except CellProblem:
+            engine = True  # unreadable: the library evaluator names the problem
+        # IronCalc does not lift a function over the cells of an array argument (MATCH(B1:B2, …)
+        # spilled), which the library does: spilled formulas calling functions go to the library.
+        lifted = cell.kind in ("dynamic", "array") and bool(called[key]) and all(map(evaluator.supports, called[key]))
+        if not called[key] <= known or engine or lifted:
+            library.add(key)
+        else:
+            native.append(key)
+    return native, library
+
+
+def _native_book(path: Path, package, evaluator: Evaluator, native_keys, reader: SheetReader):
+    """The book loaded in IronCalc, or None when the library alone is cheaper or IronCalc cannot load it."""
+    if not native_keys:
+        return None
+    count = sum(evaluator.stored_extent(evaluator.by_cell[k]).shape[0] if evaluator.by_cell[k].kind == "column" else 1
+                for k in native_keys)
+    if count * _NATIVE_BYTES_PER_FORMULA < sum(reader.sizes().values()):
+        return None
+    try:
+        book = NativeBook(path)
+    except NativeUnavailable:
+        return None
+    if not book.has_sheets(s.name for s in package.sheets):
+        return None
+    return book
+
+
+def _read_native(book: NativeBook, evaluator: Evaluator, keys) -> dict:
+    """Anchor -> (2-D values in the file's terms, range they fill) as IronCalc computed them."""
+    out = {}
+    for key in keys:
+        cell = evaluator.by_cell[key]
+        if cell.kind == "dynamic" and book.watches(cell):
+            extent = book.spill(cell.sheet, cell.row, cell.col)
+        elif cell.kind == "dynamic":
+            extent = Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
+        elif cell.kind in ("array", "column"):
+            extent = evaluator.stored_extent(cell)
+        else:
+            extent = Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
+        out[key] = (np.array(book.block(extent), dtype=object).reshape(extent.shape), extent)
+    return out
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and all(type(x) is type(y) and x == y for x, y in zip(a.flat, b.flat))
 
 
 def _chart_caches(path: Path, evaluator: Evaluator, changed: set[str]) -> dict[str, bytes]:

@@ -94,16 +94,35 @@ class Evaluator:
         self.engine_dependent: set[tuple[str, int, int]] = set()
         self._refs: dict[tuple, list[Rect]] = {}  # cell -> the ranges its formula refers to
         self._written_cells: dict | None = None
+        self._active: list[tuple] = list(self.by_cell)
+        self._failed: dict[tuple, str] = {}  # cell -> why it cannot be evaluated
+        self._cycles: list[Problem] = []
+        self._spilled: dict[str, list[Rect]] | None = None  # sheet -> stored ranges of its array formulas
+        # Tolerant: a cell that cannot be evaluated keeps its stored value (`kept`) instead of
+        # failing the run; the caller decides what to say of it.
+        self.tolerant = False
+        self.kept: dict[tuple, str] = {}
 
     # -- the run ------------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, only: set[tuple] | None = None) -> None:
+        """Evaluate the formula cells (those of `only` when given: the others have been adopted,
+        computed by the native evaluator, and are read like values)."""
+        self._active = [key for key in self.by_cell if only is None or key in only]
         if self.as_of is not None:
             rect = self.name_rect("DateArrete")
             if not isinstance(rect, Rect):
                 raise InputError([Problem(self.path.name, "la cellule nommée DateArrete est absente : --as-of ne peut pas s'appliquer")], title=TITLE)
             self._override[(rect.sheet, rect.r1, rect.c1)] = to_serial(self.as_of)
         deps = self._dependencies()
+        if self.tolerant and self._failed:
+            failed = set(self._failed)
+            for key in failed:
+                self._keep(key, self._failed[key])
+            self._active = [key for key in self._active if key not in failed]
+            deps = {key: edges - failed for key, edges in deps.items() if key not in failed}
+            self._problems, self._failed = [], {}
+        self._problems += self._cycles
         if self._problems:
             raise InputError(sorted(self._problems), title=TITLE)
         self._check_as_of()
@@ -114,7 +133,7 @@ class Evaluator:
             # time, plus every "may read its spill" edge that does not close a cycle; then check
             # that no formula read a range that was spilled after it (else once more, in the order
             # the actual spills give).
-            deps = self._edges({key: self._stored_extent(c) for key, c in self.by_cell.items()}, add=deps)
+            deps = self._edges({key: self._stored_extent(self.by_cell[key]) for key in self._active}, add=deps)
             order = self._order(deps)
             self._evaluate_all(order)
             actual = self._edges(dict(self.extents))
@@ -137,16 +156,50 @@ class Evaluator:
             try:
                 self._evaluate_cell(cell)
             except CellProblem as problem:
+                if self.tolerant:
+                    self._keep(key, str(problem))
+                    continue
                 self._problems.append(Problem(problem.where or cell.where, str(problem)))
         if self._problems:
             raise InputError(sorted(self._problems, key=self._position), title=TITLE)
 
     def _reset(self) -> None:
-        self.results.clear()
-        self.extents.clear()
+        for key in self._active:
+            self.results.pop(key, None)
+            self.extents.pop(key, None)
         self._anchors.clear()
         self._boxes.clear()
         self.engine_calls = 0
+
+    def _keep(self, key: tuple, reason: str) -> None:
+        """A cell no evaluator can compute: the value stored in the file stays (it is not written)."""
+        extent = self._stored_extent(self.by_cell[key])
+        self.results[key] = self.xl_values(extent)
+        self.extents[key] = extent
+        self.kept[key] = reason
+
+    def adopt(self, key: tuple, result: np.ndarray, extent: Rect) -> None:
+        """A cell's values computed by the native evaluator (2-D, in the file's terms: float, bool,
+        str, ErrorValue, '' for blank): kept for the output and laid over the sheet as read, so
+        that the formulas evaluated here read them like any value."""
+        self.results[key] = result
+        self.extents[key] = extent
+        self._written_cells = None
+        grid = self.grid(extent.sheet)
+        rows, cols = max(grid.shape[0], extent.r2), max(grid.shape[1], extent.c2)
+        if (rows, cols) != grid.shape:
+            bigger = np.full((rows, cols), "", dtype=object)
+            bigger[:grid.shape[0], :grid.shape[1]] = grid
+            grid = self._grids[extent.sheet] = bigger
+        h, w = result.shape
+        grid[extent.r1 - 1:extent.r1 - 1 + h, extent.c1 - 1:extent.c1 - 1 + w] = result
+        self._xl_cache.clear()
+        for rect in [r for r in self._frames if r.intersects(extent)]:
+            del self._frames[rect]
+
+    def references(self, key: tuple) -> list[Rect]:
+        """The ranges the formula of an evaluated cell reads."""
+        return self._refs.get(key, [])
 
     def _position(self, problem: Problem):
         cell = next((c for c in self.cells if c.where == problem.where), None)
@@ -163,38 +216,62 @@ class Evaluator:
 
     def _dependencies(self) -> dict[tuple, set]:
         unsupported: dict[str, set[str]] = {}
-        for key, cell in self.by_cell.items():
+        for key in self._active:
+            cell = self.by_cell[key]
             try:
                 text = self._translate(cell)
                 tokens = self._tokens(text)
             except CellProblem as problem:
                 self._problems.append(Problem(cell.where, str(problem)))
+                self._failed.setdefault(key, str(problem))
                 continue
             rects = []
             for token in tokens:
                 kind = type(token).__name__
                 if kind == "Function":
                     name = token.name.upper()
-                    if name in VOLATILE and not any(cell.where in w for w in self.warnings):
-                        advice = "utilisez la date d'arrêté (DateArrete)" if name in ("TODAY", "NOW") else "chaque recalcul tire d'autres valeurs"
-                        self.warnings.append(f"{cell.where} : {name}() rend le résultat non reproductible ; {advice}")
+                    self.warn_volatile(cell, name)
                     if not self._supported(name):
                         unsupported.setdefault(name, set()).add(cell.where)
+                        self._failed.setdefault(key, f"fonction {name} non prise en charge")
                 elif kind == "Range":
                     try:
                         rect = self._token_rect(token, cell)
                     except CellProblem as problem:
                         self._problems.append(Problem(cell.where, str(problem)))
+                        self._failed.setdefault(key, str(problem))
                         continue
                     if rect is not None:
                         rects.append(rect)
             self._refs[key] = rects
             if any(r.intersects(self._stored_extent(cell)) for r in rects):
-                self._problems.append(Problem(cell.where, f"référence circulaire : {cell.where} → {cell.where}"))
+                self._cycles.append(Problem(cell.where, f"référence circulaire : {cell.where} → {cell.where}"))
         for name, where in sorted(unsupported.items()):
             cells = ", ".join(sorted(where))
             self._problems.append(Problem(cells, f"fonction {name} non prise en charge (ni par la bibliothèque de formules, ni par encaisse)"))
-        return self._edges({key: self._dependency_extent(c) for key, c in self.by_cell.items()})
+        return self._edges({key: self._dependency_extent(self.by_cell[key]) for key in self._active})
+
+    def warn_volatile(self, cell: FormulaCell, name: str) -> None:
+        if name in VOLATILE and not any(cell.where in w for w in self.warnings):
+            advice = "utilisez la date d'arrêté (DateArrete)" if name in ("TODAY", "NOW") else "chaque recalcul tire d'autres valeurs"
+            self.warnings.append(f"{cell.where} : {name}() rend le résultat non reproductible ; {advice}")
+
+    def calls_engine(self, cell: FormulaCell) -> bool:
+        """Whether the formula calls an encaisse function (evaluated by the engine)."""
+        return bool(find_calls(normalise(cell.text), self.engine))
+
+    def check_references(self, cell: FormulaCell) -> str | None:
+        """Why the structured references of a formula cannot be read (unknown table or column), or None."""
+        if "[" not in cell.text:
+            return None
+        try:
+            self._translate(cell)
+        except CellProblem as problem:
+            return str(problem)
+        return None
+
+    def stored_extent(self, cell: FormulaCell) -> Rect:
+        return self._stored_extent(cell)
 
     def _edges(self, extents: dict[tuple, Rect], add: dict[tuple, set] | None = None) -> dict[tuple, set]:
         return graph.edges(self._refs, extents, add)
@@ -232,7 +309,12 @@ class Evaluator:
         if cell.kind != "dynamic":
             return self._stored_extent(cell)
         grid = self.grid(cell.sheet)
-        spilled = [self._stored_extent(c) for c in self.cells if c.sheet == cell.sheet and c.kind in ("dynamic", "array")]
+        if self._spilled is None:
+            self._spilled = {}
+            for c in self.cells:
+                if c.kind in ("dynamic", "array"):
+                    self._spilled.setdefault(c.sheet, []).append(self._stored_extent(c))
+        spilled = self._spilled.get(cell.sheet, [])
 
         def occupied(row: int, col: int) -> bool:
             if (cell.sheet, row, col) in self.by_cell:
@@ -252,6 +334,10 @@ class Evaluator:
         if last_col >= grid.shape[1]:
             last_col = MAX_COLS
         return Rect(cell.sheet, cell.row, cell.col, last_row, last_col)
+
+    def supports(self, name: str) -> bool:
+        """Whether the library evaluator can compute this function (the library's or the engine's)."""
+        return self._supported(name)
 
     def _supported(self, name: str) -> bool:
         if name in self.engine:
@@ -401,6 +487,8 @@ class Evaluator:
             result, extent = self._evaluate_column(cell), self._stored_extent(cell)
         else:
             result = as_2d(self.evaluate(self._translate(cell), cell))
+        if result.ndim != 2:  # the library nests arrays in some results (MODE.MULT of a 2-D range)
+            raise CellProblem(f"résultat de forme inattendue ({result.ndim} dimensions) pour « ={self._translate(cell)} »")
         if cell.kind == "dynamic":
             h, w = result.shape
             extent = Rect(cell.sheet, cell.row, cell.col, min(cell.row + h - 1, MAX_ROWS), min(cell.col + w - 1, MAX_COLS))
@@ -569,6 +657,8 @@ class Evaluator:
         out: dict[str, dict[tuple[int, int], CellUpdate]] = {}
         written = self._written()
         for key, cell in self.by_cell.items():
+            if key in self.kept:
+                continue
             sheet_updates = out.setdefault(cell.sheet, {})
             result, extent = self.results[key], self.extents[key]
             if cell.kind == "column":  # every cell of a calculated column keeps its own formula
@@ -593,7 +683,7 @@ class Evaluator:
 
     def engine_cell_names(self) -> frozenset:
         written = self._written()
-        return frozenset(name for key in self.engine_dependent for name in written[key][0])
+        return frozenset(name for key in self.engine_dependent for name in written.get(key, ((), ()))[0])
 
     def written_values(self) -> dict[str, object]:
         values = {}
@@ -606,6 +696,8 @@ class Evaluator:
         if self._written_cells is None:
             self._written_cells = {}
             for (sheet, row, col), result in self.results.items():
+                if (sheet, row, col) in self.kept:
+                    continue
                 prefix = f"{quote_sheet(sheet)}!"
                 letters = [get_column_letter(col + j) for j in range(result.shape[1])]
                 names = [f"{prefix}{letter}{row + i}" for i in range(result.shape[0]) for letter in letters]

@@ -24,11 +24,17 @@ def edges(refs: Mapping[Hashable, list[Rect]], extents: Mapping[Hashable, Rect],
           add: Mapping[Hashable, set] | None = None) -> dict[Hashable, set]:
     """Cell -> the cells whose values (their `extents`) its references (`refs`) meet; then each
     edge of `add` that does not close a cycle (taken in sorted order, so the result is stable)."""
-    anchors = list(extents.items())
-    deps = {
-        key: {other for other, extent in anchors if other != key and any(r.intersects(extent) for r in rects)}
-        for key, rects in refs.items()
-    }
+    by_sheet: dict[str, list] = {}  # a reference can only meet the extents of its own sheet
+    for other, extent in extents.items():
+        by_sheet.setdefault(extent.sheet, []).append((other, extent))
+    deps = {}
+    for key, rects in refs.items():
+        found = set()
+        for r in rects:
+            for other, extent in by_sheet.get(r.sheet, ()):
+                if other != key and r.intersects(extent):
+                    found.add(other)
+        deps[key] = found
     for key in sorted(add or ()):
         for other in sorted(add[key] - deps[key]):
             if not reaches(deps, other, key):

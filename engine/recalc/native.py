@@ -1,0 +1,144 @@
+"""The IronCalc engine (a spreadsheet engine written in Rust, PyPI `ironcalc`) as the evaluator of
+the workbook's ordinary formulas.
+
+Measured on the corpus of workbooks saved by Excel (bench/bench_corpus.py): IronCalc agrees with
+Excel's cached values on more cells than the `formulas` library, and evaluates the 20 810-formula
+test workbook of the `formulas` project in a quarter of a second where the library takes minutes.
+It never writes the file (its own saved file drops parts it does not know, such as tables): it
+loads the book, evaluates, and the values it computed are read back one cell at a time, then
+spliced by `encaisse.workbook.splice` like every other value.
+
+What it cannot do is left to the library evaluator (`evaluator.Evaluator`): the encaisse
+functions (the engine computes them), and the functions IronCalc does not know (found by asking
+it, see `known_functions`). Values cross between the two as plain cell values: the engine's
+results are set into the IronCalc model as numbers, texts, booleans or errors, and the model is
+evaluated again (see `core.recalc`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, Rect
+from encaisse.workbook.package import get_column_letter, quote_sheet
+from encaisse.workbook.splice import EXCEL_ERRORS, ErrorValue
+
+# IronCalc's own error codes, which Excel never shows: a cell giving one is evaluated by the library.
+NATIVE_ONLY_ERRORS = frozenset({"#ERROR!", "#N/IMPL!"})
+CIRCULAR = "#CIRC!"
+
+
+class NativeUnavailable(Exception):
+    """IronCalc is not installed or could not load the book: the library evaluates everything."""
+
+
+def _module():
+    try:
+        import ironcalc
+    except ImportError as error:  # pragma: no cover - a dependency of the package
+        raise NativeUnavailable(str(error)) from None
+    return ironcalc
+
+
+def known_functions(names) -> frozenset[str]:
+    """The names among `names` that IronCalc implements: each called once in a scratch model with
+    no argument; an unknown function gives #NAME?, a known one an argument error (or a value)."""
+    ironcalc = _module()
+    names = sorted({n for n in names if re.fullmatch(r"[A-Z_][A-Z0-9_.]*", n)})
+    if not names:
+        return frozenset()
+    model = ironcalc.create("probe", "en", "UTC")
+    for i, name in enumerate(names, start=1):
+        model.update_cell_with_formula(0, i, 1, f"={name}()")
+    model.evaluate()
+    error = ironcalc.CellType.ErrorValue
+    return frozenset(name for i, name in enumerate(names, start=1)
+                     if not (model.get_cell_type(0, i, 1) == error and model.get_formatted_cell_value(0, i, 1) == "#NAME?"))
+
+
+class NativeBook:
+    """A workbook loaded in IronCalc: values set, evaluated, read back in the file's terms
+    (float, bool, str, ErrorValue; '' for a blank)."""
+
+    def __init__(self, path: Path):
+        ironcalc = _module()
+        try:
+            self.model = ironcalc.load_from_xlsx(str(path), "en", "UTC")
+        except Exception as error:  # IronCalc's own WorkbookError, or a Rust panic turned into an exception
+            raise NativeUnavailable(f"{type(error).__name__}: {error}") from None
+        self.index = {p["name"]: i for i, p in enumerate(self.model.get_worksheets_properties())}
+        self._error = ironcalc.CellType.ErrorValue
+        self._spills: dict[tuple, tuple[int, int]] = {}
+
+    def has_sheets(self, names) -> bool:
+        return all(name in self.index for name in names)
+
+    def evaluate(self) -> None:
+        try:
+            self.model.evaluate()
+        except Exception as error:
+            raise NativeUnavailable(f"{type(error).__name__}: {error}") from None
+
+    def value(self, sheet: str, row: int, col: int):
+        index = self.index[sheet]
+        value = self.model.get_cell_value_by_ref(f"{sheet}!{get_column_letter(col)}{row}")
+        if self.model.get_cell_type(index, row, col) == self._error:
+            return ErrorValue(value) if value in EXCEL_ERRORS else ErrorValue(str(value))
+        if value is None:
+            return ""
+        return value
+
+    def block(self, rect: Rect) -> list[list]:
+        return [[self.value(rect.sheet, r, c) for c in range(rect.c1, rect.c2 + 1)] for r in range(rect.r1, rect.r2 + 1)]
+
+    def watch_spills(self, anchors) -> None:
+        """Dynamic-array formulas (FormulaCell, stored spill range) whose spill IronCalc computes:
+        the values spilled last time are cleared (else IronCalc would keep them as plain values),
+        and a scratch sheet asks ROWS(A1#) and COLUMNS(A1#) of each, the size of its spill."""
+        anchors = list(anchors)
+        if not anchors:
+            return
+        self.model.new_sheet()
+        probe = len(self.model.get_worksheets_properties()) - 1
+        self._probe = self.model.get_worksheets_properties()[probe]["name"]
+        for i, (cell, stored) in enumerate(anchors, start=1):
+            index = self.index[cell.sheet]
+            for row in range(stored.r1, stored.r2 + 1):
+                for col in range(stored.c1, stored.c2 + 1):
+                    if (row, col) != (cell.row, cell.col):
+                        self.model.clear_cell_contents(index, row, col)
+            anchor = f"{quote_sheet(cell.sheet)}!{cell.ref}#"
+            self.model.update_cell_with_formula(probe, i, 1, f"=ROWS({anchor})")
+            self.model.update_cell_with_formula(probe, i, 2, f"=COLUMNS({anchor})")
+            self._spills[(cell.sheet, cell.row, cell.col)] = (probe, i)
+
+    def watches(self, cell) -> bool:
+        return (cell.sheet, cell.row, cell.col) in self._spills
+
+    def spill(self, sheet: str, row: int, col: int) -> Rect:
+        """The range a watched dynamic-array formula spilled to (its anchor alone on #SPILL!)."""
+        probe, i = self._spills[(sheet, row, col)]
+        try:
+            h = int(self.model.get_cell_value_by_ref(f"{self._probe}!A{i}"))
+            w = int(self.model.get_cell_value_by_ref(f"{self._probe}!B{i}"))
+        except (TypeError, ValueError):
+            h = w = 1
+        return Rect(sheet, row, col, min(row + max(h, 1) - 1, MAX_ROWS), min(col + max(w, 1) - 1, MAX_COLS))
+
+    def set(self, sheet: str, row: int, col: int, value) -> None:
+        """A value computed elsewhere (the engine, the library) put in the cell, replacing its formula."""
+        index = self.index[sheet]
+        if isinstance(value, ErrorValue) or (isinstance(value, str) and value in EXCEL_ERRORS and type(value) is not str):
+            self.model.update_cell_with_formula(index, row, col, f"={value}")
+        elif isinstance(value, bool):
+            self.model.update_cell_with_bool(index, row, col, value)
+        elif isinstance(value, (int, float)):
+            self.model.update_cell_with_number(index, row, col, float(value))
+        elif value is None:
+            self.model.clear_cell_contents(index, row, col)
+        else:
+            self.model.update_cell_with_text(index, row, col, str(value))
+
+    def clear(self, sheet: str, row: int, col: int) -> None:
+        self.model.clear_cell_contents(self.index[sheet], row, col)
