@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import python_calamine as calamine
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
 from encaisse.cli import main
 from encaisse.errors import InputError
@@ -723,3 +724,40 @@ def test_random_functions_draw_a_warning(tmp_path):
                                "Calc!A2 : RANDBETWEEN() rend le résultat non reproductible ; chaque recalcul tire d'autres valeurs")
     grid = values(book)
     assert 0 <= grid[0][0] < 1 and grid[1][0] in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+
+
+def test_engine_and_ironcalc_values_flow_both_ways(tmp_path):
+    # A1 by the engine; A2 and A3 by IronCalc from it; A4 by the engine from IronCalc's A3.
+    book = build(tmp_path / "b.xlsx", [
+        ("A1", "=DSO(Factures[#All],Reglements[#All],DateArrete)"),
+        ("A2", "=A1*2"),
+        ("A3", "=DateArrete-0"),
+        ("A4", "=DSO(Factures[#All],Reglements[#All],A3)"),
+        ("A5", "=A4=A1"),
+    ])
+    report = recalc(book, tmp_path / "out.xlsx")
+    got = {k.split("!")[1]: v for k, v in report.values.items()}
+    assert got["A2"] == 2 * got["A1"] and got["A3"] == serial(AS_OF) and got["A4"] == got["A1"] and got["A5"] is True
+    assert report.engine_calls == 2
+    assert {"Calc!A1", "Calc!A2", "Calc!A4", "Calc!A5"} <= report.engine_cells
+
+
+def test_a_whole_row_spills_across_the_row(tmp_path):
+    # Excel spills =Factures!1:1 over the 16 384 columns of the row, blanks as 0.
+    book = build(tmp_path / "b.xlsx", dynamic=[("A2", "=Factures!1:1")])
+    report = recalc(book, tmp_path / "out.xlsx")
+    row = [report.values[f"Calc!{xl_col_to_name(c)}2"] for c in range(16384)]
+    assert row[:len(INVOICE_HEADERS)] == INVOICE_HEADERS
+    assert set(row[len(INVOICE_HEADERS):]) == {0.0}
+    assert '<f t="array" ref="A2:XFD2">' in sheet_xml(tmp_path / "out.xlsx")
+
+
+def test_a_few_formulas_over_big_tables_stay_with_the_library(tmp_path, monkeypatch):
+    from encaisse.recalc import core
+
+    loaded = []
+    monkeypatch.setattr(core, "NativeBook", lambda path: loaded.append(path) or pytest.fail("IronCalc loaded"))
+    monkeypatch.setattr(core, "_NATIVE_BYTES_PER_FORMULA", 10)  # as if the tables were big
+    book = build(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant TTC])")])
+    report = recalc(book, tmp_path / "out.xlsx")
+    assert report.values == {"Calc!A1": 100.0 + 250.5 + 80.0 + 1200.0} and loaded == []
