@@ -7,9 +7,10 @@ The run, in the order of the modules it goes through:
   read; if one does hold formulas, the book is evaluated again with them before anything is written);
 - `scan`: the formula texts scanned (Excel's prefixes, encaisse calls, tables and names mentioned);
 - `graph`: the cells ordered so that each comes after those it reads;
+- `native`: the ordinary formulas evaluated by IronCalc (see `_evaluate` for the hand-over);
 - `evaluator`: encaisse functions (DSO, AGING...) evaluated by the engine, sharing one evaluation
-  context; the other formulas by the `formulas` library (loaded without scipy: see `library`),
-  structured references translated to A1 first by `references`;
+  context; the formulas IronCalc cannot do by the `formulas` library (loaded without scipy: see
+  `library`), structured references translated to A1 first by `references`;
 - `values`: the values converted between the reader, the library, the engine and the file;
 - here: only the cached values spliced into the sheet XML, every other part copied byte for byte.
 
