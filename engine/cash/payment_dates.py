@@ -96,7 +96,8 @@ def _text_codes(frame: pd.DataFrame, column: str, rows: np.ndarray | None = None
     distinct values are handled as text."""
     if column not in frame.columns:
         return None
-    codes, distinct = pd.factorize(_column(frame, column, rows))
+    values = frame[column].to_numpy(dtype=object)  # hashed faster than the Series (no copy for text columns)
+    codes, distinct = pd.factorize(values if rows is None else values[rows])
     texts = np.array([str(value).strip() for value in distinct] + [""], dtype=object)
     merged, names = pd.factorize(texts)  # "a" and "a " are one value
     merged = np.where(texts == "", -1, merged)[:-1]
@@ -181,8 +182,8 @@ def _channel(frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
 
 
 def _features(frame: pd.DataFrame, rows: np.ndarray | None, segments: pd.Series, segment_levels: tuple[str, ...] | None,
-              customer: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
-    """Raw attribute matrix of the invoices at row positions `rows` (all when None; NaN = unknown),
+              customer: tuple[np.ndarray, np.ndarray]) -> tuple[list[np.ndarray], tuple[str, ...], tuple[str, ...]]:
+    """Raw attribute columns of the invoices at row positions `rows` (all when None; NaN = unknown),
     the attributes' names and the segment levels (those seen, sorted, when `segment_levels` is None)."""
     n = len(frame) if rows is None else len(rows)
     dispute = _text_codes(frame, "dispute", rows)
@@ -207,8 +208,7 @@ def _features(frame: pd.DataFrame, rows: np.ndarray | None, segments: pd.Series,
         for level, code in zip(segment_levels, where):
             columns.append(np.where(known, (segment == code).astype(float), np.nan))
             names.append(f"segment={level}")
-    matrix = np.column_stack(columns) if columns else np.zeros((n, 0))
-    return matrix, tuple(names), tuple(segment_levels)
+    return columns, tuple(names), tuple(segment_levels)
 
 
 def _lad(x: np.ndarray, y: np.ndarray, weights: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
@@ -241,12 +241,18 @@ class _GroupSorter:
         self.sorted_values = np.zeros(0)
 
     def sort(self, values: np.ndarray) -> "_GroupSorter":
-        """Take `values` (one per code), ordered by group then value: one argsort of a float key,
-        the code plus the value scaled into [0, 1) (several times faster than np.lexsort; values
-        closer than ~1e-9 of their range may come in either order, which moves a median by no more)."""
+        """Take `values` (one per code), ordered by group then value: an argsort of a float key, the
+        code plus the value scaled into [0, 1) (several times faster than np.lexsort; values closer
+        than ~1e-9 of their range may come in either order, which moves a median by no more). A
+        round's values are close to the last round's: sorted from the last order (a stable sort
+        of nearly sorted keys), they cost a fraction of a fresh sort."""
         if len(values):
             low, high = float(values.min()), float(values.max())
-            self.order = np.argsort(self.codes + (values - low) / (high - low + 1.0))
+            key = self.codes + (values - low) / (high - low + 1.0)
+            if len(self.order) == len(values):
+                self.order = self.order[np.argsort(key[self.order], kind="stable")]
+            else:
+                self.order = np.argsort(key)
         else:
             self.order = np.zeros(0, dtype=np.int64)
         self.sorted_values = values[self.order]
@@ -301,21 +307,25 @@ def fit(
 
     customer = _customer_codes(invoices, rows, links)
     raw, names, _ = _features(invoices, rows, segments, None, customer)
-    known = ~np.isnan(raw)
-    center = np.where(known, raw, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
-    x = np.where(known, raw, center) - center
-    keep = (x.std(axis=0) > 1e-9) if len(rows) else np.zeros(raw.shape[1], dtype=bool)
+    # column by column: a big history's attribute matrix is read a few times, not ten
+    center, centered = np.zeros(len(raw)), []
+    for j, column in enumerate(raw):
+        known = ~np.isnan(column)
+        center[j] = column[known].sum() / max(int(known.sum()), 1)
+        centered.append(np.where(known, column, center[j]) - center[j])
+    keep = np.array([len(rows) > 0 and float(column.std()) > 1e-9 for column in centered], dtype=bool)
     codes, uniques = customer
     n_customers = len(uniques)
     counts = np.bincount(codes, minlength=n_customers).astype(float)
 
-    coef = np.zeros(raw.shape[1])
+    coef = np.zeros(len(raw))
     intercept = 0.0
     effects = np.zeros(n_customers)
     residuals = np.zeros(0)
     if len(rows):
         weights = np.ones(len(rows))
-        xk = x[:, keep]
+        kept = [column for column, used in zip(centered, keep) if used]
+        xk = np.column_stack(kept) if kept else np.zeros((len(rows), 0))
         beta = None
         # the attributes' few coefficients need no more than LAD_SAMPLE invoices: a big ledger's are
         # estimated on an evenly strided sample (deterministic), the customer effects on all of them
@@ -333,11 +343,11 @@ def fit(
         loo_effects = others / (others + shrinkage) * by_customer.median_of_others()
         residuals = late - base - loo_effects
         residuals = residuals - np.median(residuals)  # the point forecast stays the distribution's median
-    quantiles = np.quantile(residuals, level_grid) if len(residuals) else np.zeros(levels)
+    spread_days = np.quantile(residuals, level_grid) if len(residuals) else np.zeros(levels)
     return PaymentModel(
         as_of=as_of, intercept=intercept, feature_names=names, center=center, coef=coef,
         customers=pd.Index(uniques, dtype=object), effects=effects, counts=counts, segments=segments,
-        residual_quantiles=quantiles, levels=level_grid, shrinkage=float(shrinkage), n_paid=int(len(rows)),
+        residual_quantiles=spread_days, levels=level_grid, shrinkage=float(shrinkage), n_paid=int(len(rows)),
     )
 
 
@@ -359,7 +369,8 @@ def lateness(model: PaymentModel, invoices: pd.DataFrame, rows: np.ndarray | Non
     if len(model.feature_names) and model.coef.any():
         segment_levels = tuple(name.split("=", 1)[1] for name in model.feature_names if name.startswith("segment="))
         raw, _, _ = _features(invoices, rows, model.segments, segment_levels, customer)
-        x = np.where(np.isnan(raw), model.center, raw) - model.center
+        x = np.column_stack(raw)
+        x = np.where(np.isnan(x), model.center, x) - model.center
         result = result + x @ model.coef
     if len(model.customers):
         codes, distinct = customer
