@@ -322,7 +322,9 @@ def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | Non
     if policy.dispute_treatment == "apres_resolution" and disputed.any():
         category = invoices["dispute"].to_numpy(dtype=object)[rows]
         resolution = {normalize_header(name): c.resolution_days for name, c in rules.disputes.items()}
-        days = np.array([resolution.get(normalize_header(c) if isinstance(c, str) else "", DEFAULT_RESOLUTION_DAYS) for c in category[disputed]])
+        codes, names = pd.factorize(category[disputed])  # each distinct category normalised once
+        per_name = [resolution.get(normalize_header(c) if isinstance(c, str) else "", DEFAULT_RESOLUTION_DAYS) for c in names]
+        days = np.array(per_name + [resolution.get("", DEFAULT_RESOLUTION_DAYS)])[codes]
         raised = links.invoices["dispute_date"].to_numpy(dtype="datetime64[ns]")[rows][disputed] if "dispute_date" in invoices.columns else \
             np.full(int(disputed.sum()), np.datetime64("NaT"), "datetime64[ns]")
         raised_day = np.where(np.isnat(raised), 0, _days_after(as_of, np.where(np.isnat(raised), np.datetime64(as_of, "ns"), raised)))
@@ -510,11 +512,11 @@ def _band(basis: Basis, levers: Levers, prediction: DatePrediction, fixed: np.nd
     totals = np.zeros((draws, weeks.count))
     if len(counted):
         days = np.maximum(points[np.arange(len(counted))[None, :], level[:, codes]] + shift[:, None], 1)
-        found = weeks.bucket(days)
-        inside = (found >= 0) & (found < weeks.count)
-        flat = (np.arange(draws)[:, None] * weeks.count + found)[inside]
-        weights = np.broadcast_to(amount, days.shape)[inside]
-        totals += np.bincount(flat, weights=weights, minlength=draws * weeks.count).reshape(draws, weeks.count)
+        # per draw, slot 0 for before the horizon, weeks.count + 1 for after: counted, then dropped
+        slots = weeks.count + 2
+        flat = weeks.bucket(days) + (np.arange(draws) * slots + 1)[:, None]
+        weights = np.broadcast_to(amount, days.shape).ravel()
+        totals += np.bincount(flat.ravel(), weights=weights, minlength=draws * slots).reshape(draws, slots)[:, 1: weeks.count + 1]
     if basis.sales_per_day > 0:
         for value in np.unique(shift):  # new sales keep their spread of delays, moved with the whole base
             totals[shift == value] += future_sales(basis, levers, basis.sale_delays + value)
