@@ -26,7 +26,7 @@ became fully paid (negative when paid early).
   expected_date is the conditional median, p10/p90 the conditional 10 % / 90 % quantiles;
   `spread` sums the atoms' masses per week.
 
-Everything is vectorised over invoices (loops run over fitting rounds and weeks only).
+Everything is vectorised over invoices (loops run over fitting rounds, attributes and weeks only).
 """
 
 from __future__ import annotations
