@@ -227,6 +227,15 @@ def _lad(x: np.ndarray, y: np.ndarray, weights: np.ndarray, start: np.ndarray | 
     return beta
 
 
+def _combination(columns: list[np.ndarray], weights: np.ndarray, n: int) -> np.ndarray:
+    """Σ weight × column, column by column (no matrix of a big history built for it)."""
+    total = np.zeros(n)
+    for column, weight in zip(columns, weights):
+        if weight:
+            total += weight * column
+    return total
+
+
 class _GroupSorter:
     """Medians per group code 0..n_groups-1 of values that change from one fitting round to the
     next: what depends on the groups only is worked out once, `sort` takes each round's values."""
@@ -325,16 +334,16 @@ def fit(
     if len(rows):
         weights = np.ones(len(rows))
         kept = [column for column, used in zip(centered, keep) if used]
-        xk = np.column_stack(kept) if kept else np.zeros((len(rows), 0))
         beta = None
         # the attributes' few coefficients need no more than LAD_SAMPLE invoices: a big ledger's are
         # estimated on an evenly strided sample (deterministic), the customer effects on all of them
         sample = np.arange(0, len(rows), max(1, -(-len(rows) // LAD_SAMPLE)))
+        sampled = np.column_stack([column[sample] for column in kept]) if kept else np.zeros((len(sample), 0))
         by_customer = _GroupSorter(codes, n_customers)
         for _ in range(ROUNDS):
-            beta = _lad(xk[sample], (late - effects[codes])[sample], weights[sample], beta)
+            beta = _lad(sampled, (late - effects[codes])[sample], weights[sample], beta)
             intercept, slopes = float(beta[0]), beta[1:]
-            base = intercept + np.einsum("ij,j->i", xk, slopes)
+            base = intercept + _combination(kept, slopes, len(rows))
             effects = counts / (counts + shrinkage) * by_customer.sort(late - base).median()
         coef[keep] = slopes
         # Spread from honest residuals: each invoice against its customer's effect computed
@@ -369,9 +378,8 @@ def lateness(model: PaymentModel, invoices: pd.DataFrame, rows: np.ndarray | Non
     if len(model.feature_names) and model.coef.any():
         segment_levels = tuple(name.split("=", 1)[1] for name in model.feature_names if name.startswith("segment="))
         raw, _, _ = _features(invoices, rows, model.segments, segment_levels, customer)
-        x = np.column_stack(raw)
-        x = np.where(np.isnan(x), model.center, x) - model.center
-        result = result + x @ model.coef
+        centered = [np.where(np.isnan(column), center, column) - center for column, center in zip(raw, model.center)]
+        result = result + _combination(centered, model.coef, len(result))
     if len(model.customers):
         codes, distinct = customer
         where = np.append(model.customers.get_indexer(distinct), -1)[codes]  # each distinct id looked up once
