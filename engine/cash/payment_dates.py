@@ -148,7 +148,8 @@ def _customer_codes(frame: pd.DataFrame, rows: np.ndarray | None, links: Links |
     return codes, np.asarray(distinct, dtype=object)
 
 
-def _segment_codes(frame: pd.DataFrame, rows: np.ndarray | None, segments: pd.Series, customer: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _segment_codes(frame: pd.DataFrame, rows: np.ndarray | None, segments: pd.Series,
+                   customer: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per invoice, its segment — its own `segment` if given, else its customer's — as a code into
     the distinct segment names returned with it (-1 when unknown)."""
     codes, distinct = customer
