@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from encaisse.cash.outflows import Movements, flow_movements, payable_movements, priority_keys
-from encaisse.cash.prediction import LEVELS, DatePrediction, history, phase_in, predict_payment_days
+from encaisse.cash.prediction import LEVELS, DatePrediction, history, phase_in, predict_payment_days, settled_history
 from encaisse.cash.weeks import Weeks, make_weeks
 from encaisse.errors import EncaisseError, Problem
 from encaisse.kpi.collection import is_disputed
@@ -242,25 +242,40 @@ def _days_after(as_of: pd.Timestamp, values: np.ndarray) -> np.ndarray:
     return ((values.astype("datetime64[D]") - np.datetime64(as_of.date(), "D")) // np.timedelta64(1, "D")).astype(np.int64)
 
 
-def _plans(book: Receivables, rows: np.ndarray, in_plan: np.ndarray, open_amount: np.ndarray, policy: CashPolicy):
+def plan_references(invoices: pd.DataFrame) -> np.ndarray:
+    """Per invoice row, a code of its Échéancier reference (the same text, the same code), -1 when
+    blank; only the filled cells are read as text."""
+    codes = np.full(len(invoices), -1, dtype=np.int64)
+    if "payment_plan" not in invoices.columns:
+        return codes
+    filled = np.flatnonzero(invoices["payment_plan"].notna().to_numpy())
+    found, texts = pd.factorize(invoices["payment_plan"].to_numpy(dtype=object)[filled].astype(str))
+    blank = np.array([text.strip() == "" for text in texts] + [True])
+    codes[filled] = np.where(blank[found], -1, found)
+    return codes
+
+
+def _plans(book: Receivables, rows: np.ndarray, in_plan: np.ndarray, open_amount: np.ndarray, policy: CashPolicy,
+           references: np.ndarray):
     """Instalments of the payment plans and, per open plan invoice, (first, last) instalment days.
 
-    A plan (its Échéancier reference) pays what is left of all its invoices in the instalments not
-    yet received (`nombre_echeances` less the distinct dates of the payments on its invoices), every
-    `intervalle_jours` after the last payment received on it, the first not before the day after
-    the as-of date (a late plan is not paid in one go).
+    A plan (its Échéancier reference; `references`: `plan_references` of the invoices) pays what is
+    left of all its invoices in the instalments not yet received (`nombre_echeances` less the
+    distinct dates of the payments on its invoices), every `intervalle_jours` after the last
+    payment received on it, the first not before the day after the as-of date (a late plan is not
+    paid in one go).
     """
     links = book.links
     as_of = book.as_of
-    refs_all = links.invoices["payment_plan"].to_numpy(dtype=object)
-    ref_of_open = refs_all[rows[in_plan]].astype(str)
-    codes, names = pd.factorize(ref_of_open)
-    n_plans = len(names)
+    codes, open_plans = pd.factorize(references[rows[in_plan]])  # the open plans, first seen first
+    n_plans = len(open_plans)
     total = np.bincount(codes, weights=open_amount[in_plan], minlength=n_plans)
     # payments received on any invoice of each plan (dated ≤ as-of)
+    plan_of_reference = np.full(int(references.max()) + 2, -1)  # the last slot, for reference -1 (none), stays -1
+    plan_of_reference[open_plans] = np.arange(n_plans)
     paid_rows = links.payment_invoice
     use = (paid_rows >= 0) & (links.payment_date <= np.datetime64(as_of, "ns"))
-    plan_of_payment = pd.Index(names).get_indexer(np.asarray(refs_all[paid_rows[use]], dtype=object).astype(str))
+    plan_of_payment = plan_of_reference[references[paid_rows[use]]]
     mask = plan_of_payment >= 0
     received = pd.DataFrame({"plan": plan_of_payment[mask], "day": _days_after(as_of, links.payment_date[use][mask])}).drop_duplicates()
     stats = received.groupby("plan")["day"].agg(["count", "max"]).reindex(range(n_plans))
@@ -289,16 +304,15 @@ def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | Non
     links = book.links
     rows = np.flatnonzero(book.is_item & (book.open_by_invoice > 0))
     open_amount = book.open_by_invoice[rows]
-    prediction = predict_payment_days(book, rows, ledger.customers)
+    settled = settled_history(book)
+    prediction = predict_payment_days(book, rows, ledger.customers, settled)
 
     # status, in order of precedence: plan, doubtful, disputed, overdue, current
     due_day = _days_after(as_of, links.due_date[rows])
     invoices = links.invoices
     disputed = is_disputed(invoices, as_of)[rows]
-    has_plan = np.zeros(len(rows), dtype=bool)
-    if "payment_plan" in invoices.columns:
-        refs = invoices["payment_plan"].to_numpy(dtype=object)[rows]
-        has_plan = pd.notna(refs) & (pd.Series(refs, dtype=object).astype(str).str.strip() != "").to_numpy()
+    plan_refs = plan_references(invoices)
+    has_plan = plan_refs[rows] >= 0
     in_plan = has_plan & (policy.plan_treatment == "echeances")
     doubtful = (-due_day > policy.doubtful_days) & ~in_plan
     if policy.dispute_treatment == "exclure":
@@ -308,7 +322,9 @@ def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | Non
     if policy.dispute_treatment == "apres_resolution" and disputed.any():
         category = invoices["dispute"].to_numpy(dtype=object)[rows]
         resolution = {normalize_header(name): c.resolution_days for name, c in rules.disputes.items()}
-        days = np.array([resolution.get(normalize_header(c) if isinstance(c, str) else "", DEFAULT_RESOLUTION_DAYS) for c in category[disputed]])
+        codes, names = pd.factorize(category[disputed])  # each distinct category normalised once
+        per_name = [resolution.get(normalize_header(c) if isinstance(c, str) else "", DEFAULT_RESOLUTION_DAYS) for c in names]
+        days = np.array(per_name + [resolution.get("", DEFAULT_RESOLUTION_DAYS)])[codes]
         raised = links.invoices["dispute_date"].to_numpy(dtype="datetime64[ns]")[rows][disputed] if "dispute_date" in invoices.columns else \
             np.full(int(disputed.sum()), np.datetime64("NaT"), "datetime64[ns]")
         raised_day = np.where(np.isnat(raised), 0, _days_after(as_of, np.where(np.isnat(raised), np.datetime64(as_of, "ns"), raised)))
@@ -318,7 +334,7 @@ def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | Non
 
     plans = Movements(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, object))
     if in_plan.any():
-        plans, first, last = _plans(book, rows, in_plan, open_amount, policy)
+        plans, first, last = _plans(book, rows, in_plan, open_amount, policy, plan_refs)
         expected = prediction.expected.copy(); p10 = prediction.p10.copy(); p90 = prediction.p90.copy(); points = prediction.points.copy()
         expected[in_plan], p10[in_plan], p90[in_plan] = first, first, last
         points[in_plan] = first[:, None]
@@ -343,16 +359,17 @@ def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | Non
         if np.isnan(sales) or np.isnan(purchases):
             notes.append(Problem("Activité", "aucune activité connue à la date d'arrêté : ventes et achats à venir non prévus"))
         sales, purchases = (0.0 if np.isnan(v) else v / MONTH_DAYS for v in (sales, purchases))
-    sale_delays = _sale_delays(book)
+    paid, lateness = history(book, settled)
+    sale_delays = _sale_delays(book, paid, lateness)
     purchase_delays = _purchase_delays(ledger.payables, as_of, policy)
     return Basis(as_of, calendar, policy, float(balance), policy.cushion_months * opex, book, rows, open_amount, status, prediction,
-                 plans, flows, payables, sales, purchases, sale_delays, purchase_delays, monthly_shifts(book), ledger.activity,
+                 plans, flows, payables, sales, purchases, sale_delays, purchase_delays, monthly_shifts(book, paid, lateness), ledger.activity,
                  ledger.payables, tuple(notes))
 
 
-def _sale_delays(book: Receivables) -> np.ndarray:
-    """K equally likely days from an invoice to its full payment, over the invoices paid by the as-of date."""
-    paid, lateness = history(book)
+def _sale_delays(book: Receivables, paid: np.ndarray, lateness: np.ndarray) -> np.ndarray:
+    """K equally likely days from an invoice to its full payment, over the invoices paid by the
+    as-of date (`paid`, `lateness`: `history(book)`)."""
     links = book.links
     term = ((links.due_date[paid] - links.issue_date[paid]) / DAY).astype(float)
     return _quantile_days(np.maximum(term + lateness, 0.0), 30.0)
@@ -361,25 +378,28 @@ def _sale_delays(book: Receivables) -> np.ndarray:
 SHIFT_MONTHS = 12
 
 
-def monthly_shifts(book: Receivables) -> np.ndarray:
+def monthly_shifts(book: Receivables, paid: np.ndarray, lateness: np.ndarray) -> np.ndarray:
     """Per month of the last 12 with payments: the amount-weighted mean error (actual − predicted
-    lateness, each customer's mean as prediction) of the invoices settled that month."""
-    paid, lateness = history(book)
+    lateness, each customer's mean as prediction) of the invoices settled that month (`paid`,
+    `lateness`: `history(book)`)."""
     if len(paid) == 0:
         return np.zeros(0)
     links = book.links
-    codes = links.invoice_customer[paid]
-    _, inverse = np.unique(codes, return_inverse=True)
-    mean = np.bincount(inverse, weights=lateness) / np.bincount(inverse)
-    error = lateness - mean[inverse]
+    group = links.invoice_customer[paid] + 1  # customer codes (-1 for none) as counting slots
+    count = np.bincount(group)
+    mean = np.bincount(group, weights=lateness) / np.maximum(count, 1)
+    error = lateness - mean[group]
     settled = links.due_date[paid] + (lateness * 86400e9).astype("timedelta64[ns]")
-    month = settled.astype("datetime64[M]")
-    recent = month > np.datetime64(book.as_of.date(), "M") - SHIFT_MONTHS
+    month = settled.astype("datetime64[M]").astype(np.int64)
+    first = np.datetime64(book.as_of.date(), "M").astype(np.int64) - SHIFT_MONTHS + 1
+    recent = month >= first
     if recent.sum() == 0:
         return np.zeros(0)
-    months, index = np.unique(month[recent], return_inverse=True)
+    slot = month[recent] - first  # months with payments only, in order
     weight = links.invoice_amount[paid][recent]
-    return np.bincount(index, weights=error[recent] * weight) / np.maximum(np.bincount(index, weights=weight), 1e-9)
+    present = np.bincount(slot) > 0
+    shift = np.bincount(slot, weights=error[recent] * weight) / np.maximum(np.bincount(slot, weights=weight), 1e-9)
+    return shift[present]
 
 
 def _purchase_delays(payables: pd.DataFrame, as_of: pd.Timestamp, policy: CashPolicy) -> np.ndarray:
@@ -492,11 +512,11 @@ def _band(basis: Basis, levers: Levers, prediction: DatePrediction, fixed: np.nd
     totals = np.zeros((draws, weeks.count))
     if len(counted):
         days = np.maximum(points[np.arange(len(counted))[None, :], level[:, codes]] + shift[:, None], 1)
-        found = weeks.bucket(days)
-        inside = (found >= 0) & (found < weeks.count)
-        flat = (np.arange(draws)[:, None] * weeks.count + found)[inside]
-        weights = np.broadcast_to(amount, days.shape)[inside]
-        totals += np.bincount(flat, weights=weights, minlength=draws * weeks.count).reshape(draws, weeks.count)
+        # per draw, slot 0 for before the horizon, weeks.count + 1 for after: counted, then dropped
+        slots = weeks.count + 2
+        flat = weeks.bucket(days) + (np.arange(draws) * slots + 1)[:, None]
+        weights = np.broadcast_to(amount, days.shape).ravel()
+        totals += np.bincount(flat.ravel(), weights=weights, minlength=draws * slots).reshape(draws, slots)[:, 1: weeks.count + 1]
     if basis.sales_per_day > 0:
         for value in np.unique(shift):  # new sales keep their spread of delays, moved with the whole base
             totals[shift == value] += future_sales(basis, levers, basis.sale_delays + value)

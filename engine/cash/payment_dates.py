@@ -26,7 +26,7 @@ became fully paid (negative when paid early).
   expected_date is the conditional median, p10/p90 the conditional 10 % / 90 % quantiles;
   `spread` sums the atoms' masses per week.
 
-Everything is vectorised over invoices (loops run over fitting rounds and weeks only).
+Everything is vectorised over invoices (loops run over fitting rounds, attributes and weeks only).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from encaisse.kpi.collection import settlement_dates as settled_on
+from encaisse.ledger import Links, link
 from encaisse.tables import normalize_header
 
 DEFAULT_SHRINKAGE = 3.0  # k in n / (n + k): a customer with 3 paid invoices keeps half its own effect
@@ -83,15 +85,32 @@ def _keys(values: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype=object)
 
 
-def _filled(frame: pd.DataFrame, column: str) -> np.ndarray | None:
-    """A text column as a str array, blank ("") where empty or missing; None when absent."""
+def _column(frame: pd.DataFrame, column: str, rows: np.ndarray | None) -> pd.Series:
+    values = frame[column]
+    return values if rows is None else values.iloc[rows]
+
+
+def _text_codes(frame: pd.DataFrame, column: str, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """A text column (at row positions `rows`, all when None) as codes into its distinct stripped
+    values (-1 where blank or empty) and those values; None when the column is absent. Only the
+    distinct values are handled as text."""
     if column not in frame.columns:
         return None
-    values = frame[column].to_numpy(dtype=object)
-    present = pd.notna(values)
-    result = np.full(len(values), "", dtype=object)
-    result[present] = np.strings.strip(values[present].astype(str)).astype(object)
-    return result
+    values = frame[column].to_numpy(dtype=object)  # hashed faster than the Series (no copy for text columns)
+    codes, distinct = pd.factorize(values if rows is None else values[rows])
+    texts = np.array([str(value).strip() for value in distinct] + [""], dtype=object)
+    merged, names = pd.factorize(texts)  # "a" and "a " are one value
+    merged = np.where(texts == "", -1, merged)[:-1]
+    return np.where(codes >= 0, merged[codes], -1) if len(merged) else np.full(len(codes), -1), np.asarray(names, dtype=object)
+
+
+def _filled(frame: pd.DataFrame, column: str) -> np.ndarray | None:
+    """A text column as a str array, blank ("") where empty or missing; None when absent."""
+    found = _text_codes(frame, column)
+    if found is None:
+        return None
+    codes, names = found
+    return np.append(names, "").astype(object)[codes]
 
 
 def settlement_dates(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: object = None) -> pd.Series:
@@ -102,9 +121,6 @@ def settlement_dates(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_o
     (`encaisse.kpi.settlement_dates`: the day the matched payments first add up to the amount, so
     an invoice paid in instalments is settled on the instalment that completes it).
     """
-    from encaisse.kpi.collection import settlement_dates as settled_on
-    from encaisse.ledger import link
-
     day = as_of if as_of is not None else "2262-01-01"  # every payment: the latest date pandas holds
     return pd.Series(settled_on(link(invoices, payments), day), index=invoices.index)
 
@@ -119,49 +135,81 @@ def _segment_map(customers: pd.DataFrame | None) -> pd.Series:
     return pd.Series(segments[keep][first], index=ids[first])
 
 
-def _invoice_segments(frame: pd.DataFrame, segments: pd.Series) -> pd.Series:
-    """Per invoice: its own `segment` if given, else its customer's; "" when unknown."""
-    mapped = np.full(len(frame), "", dtype=object)
-    if len(segments):
-        where = segments.index.get_indexer(_keys(frame["customer_id"]))
-        mapped = np.where(where >= 0, segments.to_numpy(dtype=object)[where], "")
-    own = _filled(frame, "segment")
-    return mapped if own is None else np.where(own != "", own, mapped)
+def _customer_codes(frame: pd.DataFrame, rows: np.ndarray | None, links: Links | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per invoice, a code into the distinct customer ids returned with it (first seen first, as
+    pd.factorize orders them; -1 when blank). With the ledger's `links`, from its customer codes
+    rather than hashing the ids again."""
+    if links is not None:
+        shared = links.invoice_customer if rows is None else links.invoice_customer[rows]
+        if not (shared < 0).any():
+            codes, used = pd.factorize(shared)
+            return codes, links.customers[used]
+    codes, distinct = pd.factorize(_column(frame, "customer_id", rows).to_numpy(dtype=object))
+    return codes, np.asarray(distinct, dtype=object)
 
 
-def _channel(frame: pd.DataFrame) -> np.ndarray:
+def _segment_codes(frame: pd.DataFrame, rows: np.ndarray | None, segments: pd.Series,
+                   customer: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per invoice, its segment — its own `segment` if given, else its customer's — as a code into
+    the distinct segment names returned with it (-1 when unknown)."""
+    codes, distinct = customer
+    names = np.unique(segments.to_numpy(dtype=object).astype(str)) if len(segments) else np.zeros(0, dtype=object)
+    own = _text_codes(frame, "segment", rows)
+    if own is not None:
+        names = np.union1d(names, own[1].astype(str))
+    names = names.astype(object)
+    vocabulary = pd.Index(names)
+    result = np.full(len(codes), -1, dtype=np.int64)
+    if len(segments) and len(distinct):
+        where = segments.index.get_indexer(distinct)
+        of_customer = np.where(where >= 0, vocabulary.get_indexer(segments.to_numpy(dtype=object)[np.maximum(where, 0)]), -1)
+        result = np.where(codes >= 0, np.append(of_customer, -1)[codes], -1)
+    if own is not None:
+        own_codes, own_names = own
+        of_own = np.append(vocabulary.get_indexer(own_names), -1)[own_codes]
+        result = np.where(own_codes >= 0, of_own, result)
+    return result, names
+
+
+def _channel(frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
     """1.0 papier, 0.0 électronique, NaN unknown."""
-    values = _filled(frame, "channel")
-    if values is None:
-        return np.full(len(frame), np.nan)
-    distinct, inverse = np.unique(values.astype(str), return_inverse=True)
+    found = _text_codes(frame, "channel", rows)
+    if found is None:
+        return np.full(len(frame) if rows is None else len(rows), np.nan)
+    codes, distinct = found
     words = [normalize_header(value) for value in distinct]  # a few distinct values
-    code = np.array([1.0 if w in _PAPER else 0.0 if w in _ELECTRONIC else np.nan for w in words] or [np.nan])
-    return code[inverse]
+    code = np.array([1.0 if w in _PAPER else 0.0 if w in _ELECTRONIC else np.nan for w in words] + [np.nan])
+    return code[codes]
 
 
-def _features(frame: pd.DataFrame, segments: pd.Series, segment_levels: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Raw attribute matrix (NaN = unknown) and the attributes' names."""
-    n = len(frame)
-    columns = []
-    dispute = _filled(frame, "dispute")
-    columns.append(np.zeros(n) if dispute is None else (dispute != "").astype(float))
-    amount = frame["amount"].to_numpy(dtype=float)
+def _features(frame: pd.DataFrame, rows: np.ndarray | None, segments: pd.Series, segment_levels: tuple[str, ...] | None,
+              customer: tuple[np.ndarray, np.ndarray]) -> tuple[list[np.ndarray], tuple[str, ...], tuple[str, ...]]:
+    """Raw attribute columns of the invoices at row positions `rows` (all when None; NaN = unknown),
+    the attributes' names and the segment levels (those seen, sorted, when `segment_levels` is None)."""
+    n = len(frame) if rows is None else len(rows)
+    dispute = _text_codes(frame, "dispute", rows)
+    columns = [np.zeros(n) if dispute is None else (dispute[0] >= 0).astype(float)]
+    amount = _column(frame, "amount", rows).to_numpy(dtype=float)
     columns.append(np.log1p(np.clip(amount, 0.0, None)))
-    due = frame["due_date"].to_numpy(dtype="datetime64[D]")
-    issue = frame["issue_date"].to_numpy(dtype="datetime64[D]") if "issue_date" in frame.columns else np.full(n, np.datetime64("NaT"), "datetime64[D]")
+    due = _column(frame, "due_date", rows).to_numpy(dtype="datetime64[D]")
+    issue = _column(frame, "issue_date", rows).to_numpy(dtype="datetime64[D]") if "issue_date" in frame.columns else \
+        np.full(n, np.datetime64("NaT"), "datetime64[D]")
     terms = np.where(np.isnat(due) | np.isnat(issue), np.nan, (due - issue).astype(np.int64).astype(float))
     columns.append(terms)
-    columns.append(_channel(frame))
+    columns.append(_channel(frame, rows))
     names = ["dispute", "log_amount", "terms", "paper"]
-    if segment_levels:
-        segment = _invoice_segments(frame, segments)
-        known = segment != ""
-        for level in segment_levels:
-            columns.append(np.where(known, (segment == level).astype(float), np.nan))
+    if segment_levels is None or segment_levels:
+        segment, vocabulary = _segment_codes(frame, rows, segments, customer)
+        if segment_levels is None:
+            seen = np.zeros(len(vocabulary) + 1, dtype=bool)
+            seen[segment] = True  # -1 marks the last, unknown
+            segment_levels = tuple(sorted(str(name) for name in vocabulary[seen[:-1]] if name != ""))
+        known = segment >= 0
+        where = pd.Index(vocabulary).get_indexer(list(segment_levels))
+        for level, code in zip(segment_levels, where):
+            columns.append(np.where(known, (segment == code).astype(float), np.nan))
             names.append(f"segment={level}")
-    matrix = np.column_stack(columns) if columns else np.zeros((n, 0))
-    return matrix, tuple(names)
+    return columns, tuple(names), tuple(segment_levels)
 
 
 def _lad(x: np.ndarray, y: np.ndarray, weights: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
@@ -180,47 +228,65 @@ def _lad(x: np.ndarray, y: np.ndarray, weights: np.ndarray, start: np.ndarray | 
     return beta
 
 
-def _by_group_then_value(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The order of np.lexsort((values, codes)) by one argsort of a float key (several times faster):
-    code + the value scaled into [0, 1)."""
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64)
-    low, high = float(values.min()), float(values.max())
-    return np.argsort(codes + (values - low) / (high - low + 1.0), kind="stable")
+def _combination(columns: list[np.ndarray], weights: np.ndarray, n: int) -> np.ndarray:
+    """Σ weight × column, column by column (no matrix of a big history built for it)."""
+    total = np.zeros(n)
+    for column, weight in zip(columns, weights):
+        if weight:
+            total += weight * column
+    return total
 
 
-def _group_median(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Median of `values` per group code 0..n_groups-1 (mean of the two middle values for even counts)."""
-    order = _by_group_then_value(codes, values)
-    sorted_codes, sorted_values = codes[order], values[order]
-    counts = np.bincount(codes, minlength=n_groups)
-    starts = np.r_[0, np.cumsum(counts)[:-1]]
-    present = counts > 0
-    lower = starts + (counts - 1) // 2
-    upper = starts + counts // 2
-    result = np.zeros(n_groups)
-    result[present] = (sorted_values[lower[present]] + sorted_values[upper[present]]) / 2
-    assert (sorted_codes[lower[present]] == np.flatnonzero(present)).all()
-    return result
+class _GroupSorter:
+    """Medians per group code 0..n_groups-1 of values that change from one fitting round to the
+    next: what depends on the groups only is worked out once, `sort` takes each round's values."""
 
+    def __init__(self, codes: np.ndarray, n_groups: int):
+        self.codes = codes
+        self.counts = np.bincount(codes, minlength=n_groups)
+        self.starts = np.r_[0, np.cumsum(self.counts)[:-1]]
+        self.present = np.flatnonzero(self.counts > 0)
+        self.n_groups = n_groups
+        self.order = np.zeros(0, dtype=np.int64)
+        self.sorted_values = np.zeros(0)
 
-def _leave_one_out_median(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Per element: the median of the *other* values of its group (0 when it is alone)."""
-    order = np.lexsort((values, codes))
-    sorted_values = values[order]
-    counts = np.bincount(codes, minlength=n_groups)
-    starts = np.r_[0, np.cumsum(counts)[:-1]]
-    start, count = starts[codes[order]], counts[codes[order]]
-    rank = np.arange(len(values)) - start
-    others = count - 1
-    lower, upper = (others - 1) // 2, others // 2  # positions among the others
-    lower_index = start + lower + (lower >= rank)
-    upper_index = start + upper + (upper >= rank)
-    last = len(values) - 1
-    median = (sorted_values[np.clip(lower_index, 0, last)] + sorted_values[np.clip(upper_index, 0, last)]) / 2
-    result = np.empty(len(values))
-    result[order] = np.where(others > 0, median, 0.0)
-    return result
+    def sort(self, values: np.ndarray) -> "_GroupSorter":
+        """Take `values` (one per code), ordered by group then value: an argsort of a float key, the
+        code plus the value scaled into [0, 1) (several times faster than np.lexsort; values closer
+        than ~1e-9 of their range may come in either order, which moves a median by no more). A
+        round's values are close to the last round's: sorted from the last order (a stable sort
+        of nearly sorted keys), they cost a fraction of a fresh sort."""
+        if len(values):
+            low, high = float(values.min()), float(values.max())
+            key = self.codes + (values - low) / (high - low + 1.0)
+            if len(self.order) == len(values):
+                self.order = self.order[np.argsort(key[self.order], kind="stable")]
+            else:
+                self.order = np.argsort(key)
+        else:
+            self.order = np.zeros(0, dtype=np.int64)
+        self.sorted_values = values[self.order]
+        return self
+
+    def median(self) -> np.ndarray:
+        """Per group, the median of its values (mean of the two middle ones for an even count); 0 for an empty group."""
+        result = np.zeros(self.n_groups)
+        starts, counts = self.starts[self.present], self.counts[self.present]
+        result[self.present] = (self.sorted_values[starts + (counts - 1) // 2] + self.sorted_values[starts + counts // 2]) / 2
+        return result
+
+    def median_of_others(self) -> np.ndarray:
+        """Per value, the median of the *other* values of its group (0 when it is alone)."""
+        group = self.codes[self.order]
+        start, others = self.starts[group], self.counts[group] - 1
+        rank = np.arange(len(group)) - start
+        lower, upper = (others - 1) // 2, others // 2  # positions among the others
+        last = len(group) - 1
+        lower_index = np.clip(start + lower + (lower >= rank), 0, last)
+        upper_index = np.clip(start + upper + (upper >= rank), 0, last)
+        result = np.empty(len(group))
+        result[self.order] = np.where(others > 0, (self.sorted_values[lower_index] + self.sorted_values[upper_index]) / 2, 0.0)
+        return result
 
 
 def fit(
@@ -231,57 +297,67 @@ def fit(
     *,
     shrinkage: float = DEFAULT_SHRINKAGE,
     levels: int = LEVELS,
+    links: Links | None = None,
+    settled: np.ndarray | None = None,
 ) -> PaymentModel:
-    """Learn lateness from the invoices fully paid on or before `as_of` (later payments ignored)."""
+    """Learn lateness from the invoices fully paid on or before `as_of` (later payments ignored).
+
+    `links` (`encaisse.ledger.link` of these invoices and payments) and `settled` (its
+    `encaisse.kpi.settlement_dates` at `as_of`, worked out at least for the invoices of positive
+    amount) spare a caller that has them computing them again."""
     as_of = _day(as_of)
     segments = _segment_map(customers)
-    settled = settlement_dates(invoices, payments, as_of)
     amount = invoices["amount"].to_numpy(dtype=float)
-    train_mask = settled.notna().to_numpy() & (amount > 0) & invoices["due_date"].notna().to_numpy()
-    wanted = [c for c in ("invoice_id", "customer_id", "issue_date", "due_date", "amount", "dispute", "channel", "segment") if c in invoices.columns]
-    train = invoices.loc[train_mask, wanted]
-    late = (settled.to_numpy()[train_mask].astype("datetime64[D]") - train["due_date"].to_numpy(dtype="datetime64[D]")).astype(np.int64).astype(float)
+    if settled is None:
+        settled = settled_on(links if links is not None else link(invoices, payments), as_of, amount > 0)
+    due = invoices["due_date"].to_numpy(dtype="datetime64[D]")
+    rows = np.flatnonzero(~np.isnat(settled) & (amount > 0) & ~np.isnat(due))
+    late = (settled[rows].astype("datetime64[D]") - due[rows]).astype(np.int64).astype(float)
     level_grid = (np.arange(levels) + 0.5) / levels
 
-    segment_levels = tuple(sorted(set(_invoice_segments(train, segments)) - {""}))
-    raw, names = _features(train, segments, segment_levels)
-    known = ~np.isnan(raw)
-    center = np.where(known, raw, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
-    filled = np.where(np.isnan(raw), center, raw)
-    x = filled - center
-    keep = (x.std(axis=0) > 1e-9) if len(train) else np.zeros(raw.shape[1], dtype=bool)
-    codes, uniques = pd.factorize(_keys(train["customer_id"]))
+    customer = _customer_codes(invoices, rows, links)
+    raw, names, _ = _features(invoices, rows, segments, None, customer)
+    # column by column: a big history's attribute matrix is read a few times, not ten
+    center, centered = np.zeros(len(raw)), []
+    for j, column in enumerate(raw):
+        known = ~np.isnan(column)
+        center[j] = column[known].sum() / max(int(known.sum()), 1)
+        centered.append(np.where(known, column, center[j]) - center[j])
+    keep = np.array([len(rows) > 0 and float(column.std()) > 1e-9 for column in centered], dtype=bool)
+    codes, uniques = customer
     n_customers = len(uniques)
     counts = np.bincount(codes, minlength=n_customers).astype(float)
 
-    coef = np.zeros(raw.shape[1])
+    coef = np.zeros(len(raw))
     intercept = 0.0
     effects = np.zeros(n_customers)
     residuals = np.zeros(0)
-    if len(train):
-        weights = np.ones(len(train))
-        xk = x[:, keep]
+    if len(rows):
+        weights = np.ones(len(rows))
+        kept = [column for column, used in zip(centered, keep) if used]
         beta = None
         # the attributes' few coefficients need no more than LAD_SAMPLE invoices: a big ledger's are
         # estimated on an evenly strided sample (deterministic), the customer effects on all of them
-        sample = np.arange(0, len(train), max(1, -(-len(train) // LAD_SAMPLE)))
+        sample = np.arange(0, len(rows), max(1, -(-len(rows) // LAD_SAMPLE)))
+        sampled = np.column_stack([column[sample] for column in kept]) if kept else np.zeros((len(sample), 0))
+        by_customer = _GroupSorter(codes, n_customers)
         for _ in range(ROUNDS):
-            beta = _lad(xk[sample], (late - effects[codes])[sample], weights[sample], beta)
+            beta = _lad(sampled, (late - effects[codes])[sample], weights[sample], beta)
             intercept, slopes = float(beta[0]), beta[1:]
-            base = intercept + xk @ slopes
-            effects = counts / (counts + shrinkage) * _group_median(codes, late - base, n_customers)
+            base = intercept + _combination(kept, slopes, len(rows))
+            effects = counts / (counts + shrinkage) * by_customer.sort(late - base).median()
         coef[keep] = slopes
         # Spread from honest residuals: each invoice against its customer's effect computed
         # without it (as a future invoice will be), so the quantiles are not too narrow.
         others = counts[codes] - 1
-        loo_effects = others / (others + shrinkage) * _leave_one_out_median(codes, late - base, n_customers)
+        loo_effects = others / (others + shrinkage) * by_customer.median_of_others()
         residuals = late - base - loo_effects
         residuals = residuals - np.median(residuals)  # the point forecast stays the distribution's median
-    quantiles = np.quantile(residuals, level_grid) if len(residuals) else np.zeros(levels)
+    spread_days = np.quantile(residuals, level_grid) if len(residuals) else np.zeros(levels)
     return PaymentModel(
         as_of=as_of, intercept=intercept, feature_names=names, center=center, coef=coef,
-        customers=pd.Index(uniques), effects=effects, counts=counts, segments=segments,
-        residual_quantiles=quantiles, levels=level_grid, shrinkage=float(shrinkage), n_paid=int(len(train)),
+        customers=pd.Index(uniques, dtype=object), effects=effects, counts=counts, segments=segments,
+        residual_quantiles=spread_days, levels=level_grid, shrinkage=float(shrinkage), n_paid=int(len(rows)),
     )
 
 
@@ -295,40 +371,56 @@ def naive_model(as_of: object, levels: int = 1) -> PaymentModel:
     )
 
 
-def lateness(model: PaymentModel, invoices: pd.DataFrame) -> np.ndarray:
-    """Point forecast of each invoice's lateness in days (unconditional, not rounded)."""
-    result = np.full(len(invoices), model.intercept)
+def lateness(model: PaymentModel, invoices: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    """Point forecast of each invoice's lateness in days (unconditional, not rounded); of the
+    invoices at row positions `rows` only when given."""
+    result = np.full(len(invoices) if rows is None else len(rows), model.intercept)
+    customer = _customer_codes(invoices, rows, None)
     if len(model.feature_names) and model.coef.any():
         segment_levels = tuple(name.split("=", 1)[1] for name in model.feature_names if name.startswith("segment="))
-        raw, _ = _features(invoices, model.segments, segment_levels)
-        x = np.where(np.isnan(raw), model.center, raw) - model.center
-        result = result + x @ model.coef
+        raw, _, _ = _features(invoices, rows, model.segments, segment_levels, customer)
+        centered = [np.where(np.isnan(column), center, column) - center for column, center in zip(raw, model.center)]
+        result = result + _combination(centered, model.coef, len(result))
     if len(model.customers):
-        where = model.customers.get_indexer(_keys(invoices["customer_id"]))
+        codes, distinct = customer
+        where = np.append(model.customers.get_indexer(distinct), -1)[codes]  # each distinct id looked up once
         result = result + np.where(where >= 0, model.effects[where], 0.0)
     return result
 
 
-def distribution(model: PaymentModel, open_invoices: pd.DataFrame, as_of: object) -> tuple[np.ndarray, np.ndarray]:
-    """Payment-date atoms (n × L, int days since epoch, sorted per row) and their masses (rows sum to 1),
-    conditional on not being paid on or before `as_of`."""
+def _conditional_atoms(model: PaymentModel, invoices: pd.DataFrame, as_of: object, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(atoms, alive): the payment-date atoms (n × L, int days since epoch, sorted per row) and how
+    many of each row's are after `as_of` — the last ones, as a row is sorted; all L of them, moved
+    to as-of + 1, when none is."""
     as_of_day = int(np.datetime64(_day(as_of), "D").astype(np.int64))
-    due = pd.to_datetime(open_invoices["due_date"])
-    due_days = np.where(due.notna().to_numpy(), _days(due.fillna(_day(as_of))), as_of_day)
-    center = lateness(model, open_invoices)
+    due = pd.to_datetime(_column(invoices, "due_date", rows)).to_numpy(dtype="datetime64[D]")
+    due_days = np.where(np.isnat(due), as_of_day, due.astype(np.int64))
+    center = lateness(model, invoices, rows)
     atoms = due_days[:, None] + np.rint(center[:, None] + model.residual_quantiles[None, :]).astype(np.int64)
-    alive = atoms > as_of_day
-    none = ~alive.any(axis=1)
+    alive = (atoms > as_of_day).sum(axis=1)
+    none = alive == 0
     atoms[none] = as_of_day + 1
-    alive[none] = True
-    mass = alive / alive.sum(axis=1, keepdims=True)
-    return atoms, mass
+    alive[none] = atoms.shape[1]
+    return atoms, alive
 
 
-def _quantile(atoms: np.ndarray, mass: np.ndarray, p: float) -> np.ndarray:
-    cumulative = np.cumsum(mass, axis=1)
-    index = np.argmax(cumulative >= p - 1e-9, axis=1)
-    return atoms[np.arange(len(atoms)), index]
+def distribution(model: PaymentModel, open_invoices: pd.DataFrame, as_of: object, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Payment-date atoms (n × L, int days since epoch, sorted per row) and their masses (rows sum to 1),
+    conditional on not being paid on or before `as_of`; of the invoices at row positions `rows` only when given."""
+    atoms, alive = _conditional_atoms(model, open_invoices, as_of, rows)
+    mass = np.arange(atoms.shape[1])[None, :] >= atoms.shape[1] - alive[:, None]
+    return atoms, mass / alive[:, None]
+
+
+def quantiles(model: PaymentModel, open_invoices: pd.DataFrame, as_of: object, levels: object, rows: np.ndarray | None = None) -> np.ndarray:
+    """n × len(levels) int days since epoch: each invoice's payment date at each level of its
+    conditional distribution (`distribution`), the first atom whose cumulative mass reaches the
+    level. The m atoms after as-of weigh 1/m each, so that is the ⌈m·level⌉-th of them: no
+    cumulative sums over the atoms (a tolerance of 1e-9 on the level, as on the masses' sums)."""
+    atoms, alive = _conditional_atoms(model, open_invoices, as_of, rows)
+    levels = np.asarray(levels, dtype=float)
+    reached = np.maximum(np.ceil(alive[:, None] * (levels[None, :] - 1e-9)).astype(np.int64), 1)
+    return np.take_along_axis(atoms, atoms.shape[1] - alive[:, None] + reached - 1, axis=1)
 
 
 def _dates(days: np.ndarray) -> np.ndarray:
@@ -337,12 +429,12 @@ def _dates(days: np.ndarray) -> np.ndarray:
 
 def predict(model: PaymentModel, open_invoices: pd.DataFrame, as_of: object) -> pd.DataFrame:
     """invoice_id, expected_date (conditional median), p10_date, p90_date; open_invoices' index and order."""
-    atoms, mass = distribution(model, open_invoices, as_of)
+    median, p10, p90 = quantiles(model, open_invoices, as_of, (0.5, 0.1, 0.9)).T
     return pd.DataFrame({
         "invoice_id": open_invoices["invoice_id"].to_numpy(),
-        "expected_date": _dates(_quantile(atoms, mass, 0.5)),
-        "p10_date": _dates(_quantile(atoms, mass, 0.1)),
-        "p90_date": _dates(_quantile(atoms, mass, 0.9)),
+        "expected_date": _dates(median),
+        "p10_date": _dates(p10),
+        "p90_date": _dates(p90),
     }, index=open_invoices.index)
 
 

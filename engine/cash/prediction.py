@@ -64,29 +64,32 @@ def phase_in(days: np.ndarray, lever: float, horizon: int) -> np.ndarray:
     return np.maximum(moved, 1)
 
 
-def history(book: Receivables) -> tuple[np.ndarray, np.ndarray]:
-    """(row positions, lateness in days) of the invoices fully paid by matched payments dated ≤ as-of."""
+def settled_history(book: Receivables) -> np.ndarray:
+    """Per invoice row of positive amount, the date its matched payments dated ≤ as-of settled it
+    (NaT when not, and for the other rows): what the model and the history learn from, worked out once."""
     links = book.links
-    wanted = book.is_item & (links.invoice_amount > 0)
-    settled = settlement_dates(links, book.as_of, wanted)
-    paid = np.flatnonzero(~np.isnat(settled) & ~np.isnat(links.due_date))
+    return settlement_dates(links, book.as_of, links.invoice_amount > 0)
+
+
+def history(book: Receivables, settled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(row positions, lateness in days) of the invoices fully paid by matched payments dated ≤ as-of
+    (`settled`: `settled_history(book)`, computed when not given)."""
+    links = book.links
+    settled = settled_history(book) if settled is None else settled
+    paid = np.flatnonzero(~np.isnat(settled) & ~np.isnat(links.due_date) & book.is_item)
     lateness = ((settled[paid] - links.due_date[paid]) / DAY).astype(float)
     return paid, np.clip(lateness, *LATENESS_RANGE)
 
 
-def predict_payment_days(book: Receivables, rows: np.ndarray, customers: pd.DataFrame | None = None) -> DatePrediction:
+def predict_payment_days(book: Receivables, rows: np.ndarray, customers: pd.DataFrame | None = None,
+                         settled: np.ndarray | None = None) -> DatePrediction:
     """The payment-date model (`encaisse.cash.payment_dates`) fitted at the book's as-of date on
-    its history, for the invoices at row positions `rows`: its conditional distribution (never on
-    or before the as-of date) read as POINTS equally likely days, and its median, P10 and P90."""
+    its history (`settled`: `settled_history(book)`, computed when not given), for the invoices at
+    row positions `rows`: its conditional distribution (never on or before the as-of date) read as
+    POINTS equally likely days, and its median, P10 and P90."""
     invoices = book.invoices
-    model = payment_dates.fit(invoices, book.payments, book.as_of, customers)
-    atoms, mass = payment_dates.distribution(model, invoices.iloc[rows], book.as_of)
+    settled = settled_history(book) if settled is None else settled
+    model = payment_dates.fit(invoices, book.payments, book.as_of, customers, links=book.links, settled=settled)
     start = np.datetime64(book.as_of.date(), "D").astype(np.int64)
-    cumulative = np.cumsum(mass, axis=1)
-    taken = np.arange(len(rows))
-
-    def at(level: float) -> np.ndarray:
-        return atoms[taken, np.argmax(cumulative >= level - 1e-9, axis=1)] - start
-
-    points = np.stack([at(level) for level in LEVELS], axis=1) if len(rows) else np.zeros((0, POINTS), np.int64)
-    return DatePrediction(at(0.5), at(0.1), at(0.9), np.maximum(points, 1))
+    days = payment_dates.quantiles(model, invoices, book.as_of, (*LEVELS, 0.5, 0.1, 0.9), rows) - start
+    return DatePrediction(days[:, POINTS], days[:, POINTS + 1], days[:, POINTS + 2], np.maximum(days[:, :POINTS], 1))
