@@ -503,7 +503,13 @@ def _console_safe(stream) -> None:
     """Never fail on a character the console cannot show (a cp1252 or ASCII console, output
     redirected on Windows): spaces of the French number format become plain spaces, others '?'."""
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-    if encoding in ("utf8", "utf16", "utf32") or not hasattr(stream, "reconfigure"):
+    if not hasattr(stream, "reconfigure"):
+        return
+    if encoding in ("utf8", "utf16", "utf32"):
+        try:  # a file name that is not UTF-8 (b'caf\xe9.xlsx' on Linux) is shown as its own bytes, as `ls` shows it
+            stream.reconfigure(errors="surrogateescape")
+        except (ValueError, OSError):
+            pass
         return
     try:
         stream.reconfigure(errors="encaisse-console")

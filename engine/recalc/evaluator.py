@@ -27,7 +27,7 @@ from encaisse.recalc import graph
 from encaisse.recalc.columns import find_columns
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, TITLE, CellProblem, Rect
 from encaisse.recalc.reader import SheetReader
-from encaisse.recalc.references import StructuredRefError, translate
+from encaisse.recalc.references import StructuredRefError, sheet_range, translate
 from encaisse.recalc.scan import VOLATILE, find_calls, normalise, own_cell
 from encaisse.recalc.values import (
     as_2d,
@@ -398,6 +398,8 @@ class Evaluator:
             sheet = found.name
         r1, r2 = int(attr.get("r1") or 1), int(attr.get("r2") or MAX_ROWS)
         c1, c2 = int(attr.get("n1") or 1), int(attr.get("n2") or MAX_COLS)
+        if c2 == MAX_COLS - 1:  # scan.normalise wrote the sheet's last column as the one before (A:XFD -> A:XFC)
+            c2 = MAX_COLS
         return Rect(sheet, max(r1, 1), max(c1, 1), r2, c2)
 
     def name_rect(self, name: str) -> Rect | str | None:
@@ -575,7 +577,7 @@ class Evaluator:
 
     def _input(self, name: str, ranges, cell: FormulaCell):
         if ranges is None:  # a defined name
-            found = self.name_rect(name)
+            found = self.name_rect(name) or sheet_range(name, self.package)
             if found is None:
                 raise CellProblem(f"nom « {name} » inconnu")
             if isinstance(found, Rect):

@@ -20,9 +20,20 @@ import python_calamine as calamine
 
 from encaisse.errors import InputError, Problem
 from encaisse.recalc.cells import Rect
-from encaisse.recalc.scan import Mentions
+from encaisse.recalc.scan import Mentions, range_problem
 from encaisse.recalc.values import block, grid_from_rows, table_frame
-from encaisse.workbook.package import FormulaCell, Package, dynamic_cell_metadata, error_cells, has_formulas, open_package, read_formulas
+from encaisse.workbook.package import (
+    FormulaCell,
+    Package,
+    dynamic_cell_metadata,
+    error_cells,
+    extent_problem,
+    has_formulas,
+    open_package,
+    open_reader,
+    quote_sheet,
+    read_formulas,
+)
 from encaisse.workbook.splice import EXCEL_ERRORS, ErrorValue
 
 if TYPE_CHECKING:
@@ -154,12 +165,23 @@ class SheetReader:
 
     def _read(self, sheet: str) -> tuple[np.ndarray, dict]:
         book = getattr(self._local, "book", None)
+        part = self.package.sheet(sheet)
+        if part is not None:
+            # The reader allocates the sheet's grid from A1 to its farthest cell: that cell is
+            # searched for first (one stray cell far away would make it billions of cells).
+            with zipfile.ZipFile(self.path) as archive:
+                problem = extent_problem(archive, part.part, sheet)
+            if problem is not None:
+                raise InputError([problem], title="Classeur refusé")
         try:
             if book is None:
-                book = self._local.book = calamine.CalamineWorkbook.from_path(str(self.path))
+                book = self._local.book = open_reader(self.path)
             rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-        except calamine.CalamineError as error:
-            raise InputError([Problem(sheet, f"feuille illisible : {error}")], title="Classeur corrompu") from None
+        except calamine.CalamineError:
+            # the reader's own message is English and may quote the file: the sheet and its part are named instead
+            where = f"{quote_sheet(sheet)} ({part.part})" if part is not None else quote_sheet(sheet)
+            raise InputError([Problem(where, "feuille illisible : XML mal formé ou cellule d'adresse invalide ; réenregistrez "
+                                             "le classeur avec Excel")], title="Classeur corrompu") from None
         grid = grid_from_rows(rows)
         del rows
         _mark_errors(grid, self.path, self.package.sheet(sheet))
@@ -205,13 +227,32 @@ def formula_cells(path: Path, package: Package, found=None, skip: frozenset = fr
                     continue
                 data = zf.read(sheet.part)
                 sheets_xml[sheet.part] = data
-                sheet_cells = read_formulas(data, sheet.name, dynamic)
+                sheet_cells = read_formulas(data, sheet.name, dynamic, sheet.part)
+                _check_ranges(sheet_cells, package)
                 cells.extend(sheet_cells)
                 if found is not None:
                     found(sheet_cells)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError):
             raise InputError([Problem(str(path), "fichier illisible : classeur Excel endommagé")], title="Classeur corrompu") from None
     return sheets_xml, cells
+
+
+def _check_ranges(cells: list[FormulaCell], package: Package) -> None:
+    """Each formula's ranges, and those of the defined names it mentions, small enough to be read
+    (a bounded range is read whole: A1:XFC100000 would be 1,6 billion cells)."""
+    problems = []
+    names = Mentions([], list(package.defined_names))
+    for cell in cells:
+        message = range_problem(cell.text)
+        for name in names.names(cell.text) if message is None else ():
+            found = range_problem(package.defined_names[name.upper()].text)
+            if found is not None:
+                message = f"nom « {name} » : {found}"
+                break
+        if message is not None:
+            problems.append(Problem(cell.where, message))
+    if problems:
+        raise InputError(problems, title="Recalcul impossible")
 
 
 def _mark_errors(grid: np.ndarray, path, sheet) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from encaisse.workbook.package import TableDef, get_column_letter, quote_sheet
+from encaisse.recalc.cells import Rect
+from encaisse.workbook.package import Package, TableDef, get_column_letter, quote_sheet, range_bounds
 
 SPECIALS = {
     "#all": "all", "#tout": "all",
@@ -241,3 +242,15 @@ def _a1(ref: TableRef, row: int | None, last_row: int | None = None) -> str:
     if rows[0] == rows[1] and left == right:
         return f"{sheet}!${left}${rows[0]}"
     return f"{sheet}!${left}${rows[0]}:${right}${rows[1]}"
+
+
+def sheet_range(name: str, package: Package) -> Rect | None:
+    """A range the formula library hands over as a name ("CLI'ENTS!B1:B2": a sheet whose name holds
+    an apostrophe, written 'Cli''ents'!B1:B2 in the formula), as the range it is; None otherwise."""
+    sheet_name, mark, ref = name.rpartition("!")
+    found = package.sheet(sheet_name.strip("'")) if mark else None
+    bounds = range_bounds(ref.replace("$", "")) if found is not None else None
+    if bounds is None:
+        return None
+    c1, r1, c2, r2 = bounds
+    return Rect(found.name, r1, c1, r2, c2)

@@ -15,14 +15,42 @@ VOLATILE = ("TODAY", "NOW", "RAND", "RANDBETWEEN", "RANDARRAY")  # a recalculati
 _PREFIX = re.compile(r"_xlfn\.|_xlws\.|_xludf\.", re.I)
 # The formula library misreads a range ending on the sheet's last row ($G$5:$G$1048576 -> G5);
 # read to the row before, which the evaluator treats as open-ended like the last row.
-_LAST_ROW = re.compile(r"(?<![\w.])(\$?[A-Za-z]{1,3}\$?)1048576(?!\d)")
+_LAST_ROW = re.compile(r"(?<![\w.])(\$?[A-Za-z]{1,3}\$?|(?<![\w.$:])\$?[0-9]{1,7}:\$?)1048576(?!\d)")
+# It also drops a range's last column when it is the sheet's last (A:XFD, 1:1048576 -> 'A:', '1:', an
+# unknown name): read to the column before, which the evaluator treats as open-ended like the last.
+_LAST_COLUMN = re.compile(r"(:\$?)XFD(?=\$?[0-9]|(?![\w.(!]))", re.I)
 _CALL = re.compile(r"(?<![\w.!$\\])([A-Za-z_][\w.]*)\s*\(")
 
 
 def normalise(text: str) -> str:
     """The text as the formula library reads it: without Excel's _xlfn./_xlws./_xludf. prefixes,
     and a range ending on the last row ending one row before (outside string literals)."""
-    return outside_strings(text, lambda s: _LAST_ROW.sub(r"\g<1>1048575", _PREFIX.sub("", s)))
+    return outside_strings(text, lambda s: _LAST_COLUMN.sub(r"\g<1>XFC", _LAST_ROW.sub(r"\g<1>1048575", _PREFIX.sub("", s))))
+
+
+MAX_RANGE_CELLS = 1 << 24  # 16 777 216 cells: a million rows of 16 columns
+_BOUNDED_RANGE = re.compile(r"(?<![\w.$])\$?([A-Za-z]{1,3})\$?([0-9]{1,7}):\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?![\w(!])")
+
+
+def range_problem(text: str) -> str | None:
+    """Why a range of the formula cannot be read: a bounded range (A1:XFC100000) of more cells
+    than MAX_RANGE_CELLS, which would be read whole. Whole columns and rows (A:A, 1:1, A:XFD) are
+    read only as far as the sheet's used area and are never refused."""
+    from encaisse.workbook.package import MAX_ROWS, column_index_from_string
+
+    masked = None
+    for m in _BOUNDED_RANGE.finditer(text):  # the raw text first: masking it costs a loop over its characters
+        c1, c2 = (column_index_from_string(m.group(i).upper()) for i in (1, 3))
+        r1, r2 = int(m.group(2)), int(m.group(4))
+        if max(r1, r2) >= MAX_ROWS - 1:  # to the sheet's last row: read as whole columns
+            continue
+        cells = (abs(c2 - c1) + 1) * (abs(r2 - r1) + 1)
+        masked = mask_strings(text) if masked is None else masked
+        if cells > MAX_RANGE_CELLS and masked[m.start():m.end()] == m.group(0):  # not inside a string or a sheet's name
+            count = lambda n: f"{n:,}".replace(",", "\u202f")  # noqa: E731
+            return (f"plage « {m.group(0)} » de {count(cells)} cellules (au plus {count(MAX_RANGE_CELLS)}) : limitez-la aux données, "
+                    f"ou prenez des colonnes entières (A:F), lues seulement jusqu'à la dernière ligne remplie")
+    return None
 
 
 _OWN_CELL = re.compile(r"(?<![\w.])(ROW|COLUMN)\(\s*\)", re.I)

@@ -34,7 +34,7 @@ from encaisse.workbook.coerce import (
 from encaisse.errors import InputError, Problem, os_reason
 from encaisse.fr import date
 from encaisse.ledger import Ledger, Params
-from encaisse.workbook.package import Package, error_cells, open_package, read_defined_names, read_package, used_extent, workbook_file_problem
+from encaisse.workbook.package import Package, error_cells, extent_problem, open_package, open_reader, read_defined_names, read_package, workbook_file_problem
 from encaisse.tables import (
     CUSTOMERS,
     INVOICES,
@@ -97,9 +97,9 @@ def load_workbook(path: str | Path) -> Ledger:
 
 def _open(path: Path) -> calamine.CalamineWorkbook:
     try:
-        return calamine.CalamineWorkbook.from_path(str(path), load_tables=True)
+        return open_reader(path, load_tables=True)
     except calamine.TablesNotSupported:
-        return calamine.CalamineWorkbook.from_path(str(path))
+        return open_reader(path)
 
 
 def _load(path: Path) -> Ledger:
@@ -185,12 +185,9 @@ class _Sheets:
         part = self._parts.get(sheet)
         if part is None or sheet in self._checked:
             return
-        rows, cols = used_extent(self._archive, part)
-        if rows * cols > MAX_CELLS:
-            far = f"{sheet}!{column_letter(cols - 1)}{rows}"
-            raise InputError([Problem(far, f"zone utilisée de la feuille trop grande ({_count(rows)} lignes × {_count(cols)} colonnes) : "
-                                           f"une cellule isolée loin des données ? Supprimez les lignes et colonnes inutilisées")],
-                             title="Lecture impossible")
+        problem = extent_problem(self._archive, part, sheet)
+        if problem is not None:
+            raise InputError([problem], title="Lecture impossible")
         self._checked.add(sheet)
 
     def errors(self, sheet: str) -> dict[tuple[int, int], str]:
@@ -199,15 +196,6 @@ class _Sheets:
             pending = self._pending.get(sheet)
             self._errors[sheet] = pending.result() if pending is not None else error_cells(self._archive, part) if part else {}
         return self._errors[sheet]
-
-
-# The grid the fast reader allocates for one sheet (24 bytes a cell): a table of a million
-# invoices on 12 columns stays far below.
-MAX_CELLS = 40_000_000
-
-
-def _count(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")
 
 
 def _read_table(book: calamine.CalamineWorkbook, table: Table, sheet_names: list[str], table_names: list[str],

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 from xml.etree import ElementTree as ET
 
-from encaisse.errors import InputError, Problem, os_reason
+from encaisse.errors import InputError, Problem, os_reason, shorten
 
 NS = {
     "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -115,8 +115,13 @@ class Package:
     workbook_part: str = "xl/workbook.xml"
 
     def sheet(self, name: str) -> Sheet | None:
-        wanted = name.casefold()
-        return next((s for s in self.sheets if s.name.casefold() == wanted), None)
+        """The sheet of that name, whatever its case; also as a formula quotes it ('Cli''ents' -> Cli'ents)."""
+        for candidate in dict.fromkeys((name, name.replace("''", "'"))):
+            wanted = candidate.casefold()
+            found = next((s for s in self.sheets if s.name.casefold() == wanted), None)
+            if found is not None:
+                return found
+        return None
 
     def name_range(self, name: str) -> tuple[str, int, int, int, int] | None:
         """(sheet, first_col, first_row, last_col, last_row) of a defined name designating a range
@@ -152,6 +157,23 @@ def range_boundaries(ref: str) -> tuple:
     from openpyxl.utils.cell import range_boundaries as boundaries
 
     return boundaries(ref)
+
+
+MAX_ROWS, MAX_COLS = 1048576, 16384  # Excel's sheet size
+_A1_RANGE = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,7}))?")
+
+
+def range_bounds(ref: str) -> tuple[int, int, int, int] | None:
+    """(first_col, first_row, last_col, last_row), 1-based, of an A1 cell or range inside Excel's
+    sheet size (B3, A1:F100); None for any other text ("ZZZ", "A1:", "", A0, XFE1)."""
+    m = _A1_RANGE.fullmatch(ref or "")
+    if m is None:
+        return None
+    c1, r1 = column_index_from_string(m.group(1).upper()), int(m.group(2))
+    c2, r2 = (column_index_from_string(m.group(3).upper()), int(m.group(4))) if m.group(3) else (c1, r1)
+    if not (1 <= min(r1, r2) and max(r1, r2) <= MAX_ROWS and max(c1, c2) <= MAX_COLS):
+        return None
+    return min(c1, c2), min(r1, r2), max(c1, c2), max(r1, r2)
 
 
 def cell_ref(row: int, col: int) -> str:
@@ -228,6 +250,21 @@ def workbook_file_problem(path) -> Problem | None:
     return None
 
 
+def open_reader(path, **options):
+    """The fast reader (python-calamine) on the workbook at `path`. A name that is not UTF-8 (bytes
+    of another encoding on Linux: b'caf\\xe9.xlsx') cannot reach it as a path, so the file is then
+    handed over open."""
+    import python_calamine as calamine
+
+    name = os.fspath(path)
+    try:
+        name.encode("utf-8") if isinstance(name, str) else name.decode("utf-8")
+    except UnicodeError:
+        with open(name, "rb") as stream:
+            return calamine.CalamineWorkbook.from_filelike(stream, **options)
+    return calamine.CalamineWorkbook.from_path(os.fsdecode(name), **options)
+
+
 def open_package(path: str, title: str = "Recalcul impossible") -> zipfile.ZipFile:
     """The workbook's zip archive, once it is known to be one and safe to inflate."""
     problem = workbook_file_problem(path)
@@ -273,32 +310,58 @@ def error_cells(zf: zipfile.ZipFile, member: str) -> dict[tuple[int, int], str]:
     return found
 
 
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="\$?([A-Z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Z]{1,3})\$?([0-9]{1,7}))?"')
-_ROW_NUMBER = re.compile(rb'<(?:\w+:)?row\s[^>]*?\br="([0-9]{1,9})"')
-_WIDE_CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="([A-Z]{2,3})[0-9]')
-SCAN_BYTES = 1 << 20  # a hostile file is small; a big one written by Excel or XlsxWriter says its dimension
+_ANY_ADDRESS = re.compile(rb'\sr="([A-Z]{0,3})([0-9]{1,9})"')  # a row's number or a cell's address
+_ROW_ADDRESS = re.compile(rb'row r="([0-9]{1,9})"')
+_WIDE_ADDRESS = re.compile(rb'\sr="([A-Z]{2,3})([0-9]{1,9})"')  # a cell past column Z
+_DEEP_ADDRESS = re.compile(rb'\sr="[A-Z]([0-9]{7,9})"')  # a cell from row 1 000 000 on
+SCAN_BYTES = 1 << 20  # a sheet up to this size is searched address by address
+MAX_CELLS = 40_000_000  # the grid a reader allocates for one sheet: a million invoices on 12 columns stay far below
 
 
 def used_extent(zf: zipfile.ZipFile, member: str) -> tuple[int, int]:
-    """(last row, last column), 1-based, that a reader would allocate a grid up to.
+    """(last row, last column), 1-based, of the cells the sheet actually holds: the grid a reader
+    allocates from A1. Its <dimension> is not trusted (a hand-made file may say anything).
 
-    The <dimension> at the top of the sheet says it for a file Excel wrote; a sheet of up to a
-    few megabytes is also searched for its actual cells (a hand-made file may say otherwise).
+    A sheet of up to a megabyte is searched address by address. A bigger one is searched only for
+    the addresses that can make its grid big (a column past Z, a row from 1 000 000 on) and for its
+    rows' numbers, in one pass over its stream; without any column past Z it counts as 26 columns.
     """
-    with zf.open(member) as stream:
-        head = stream.read(4096)
     rows = cols = 0
-    found = _DIMENSION.search(head)
-    if found:
-        last_col, last_row = (found.group(3), found.group(4)) if found.group(3) else (found.group(1), found.group(2))
-        rows, cols = int(last_row), column_index_from_string(last_col.decode())
     if zf.getinfo(member).file_size <= SCAN_BYTES:
         data = zf.read(member)
-        rows = max([rows, *(int(r) for r in set(_ROW_NUMBER.findall(data)))])
-        cols = max([cols, *(column_index_from_string(c.decode()) for c in set(_WIDE_CELL.findall(data)))])
-    return rows, cols
+        for letters, number in set(_ANY_ADDRESS.findall(data)):
+            rows = max(rows, int(number))
+            if letters:
+                cols = max(cols, column_index_from_string(letters.decode()))
+        return rows, cols
+    wide = False
+    tail = b""
+    with zf.open(member) as stream:
+        while chunk := stream.read(_CHUNK):
+            data = tail + chunk
+            end = data.rfind(b">") + 1
+            for number in set(_ROW_ADDRESS.findall(data, 0, end)) | set(_DEEP_ADDRESS.findall(data, 0, end)):
+                rows = max(rows, int(number))
+            for letters, number in set(_WIDE_ADDRESS.findall(data, 0, end)):
+                wide = True
+                rows, cols = max(rows, int(number)), max(cols, column_index_from_string(letters.decode()))
+            tail = data[end:][-64:]
+    return rows, max(cols, 26) if not wide else cols
 
 
+def extent_problem(zf: zipfile.ZipFile, member: str, sheet: str) -> Problem | None:
+    """Why the fast reader must not read this sheet (naming its farthest cell): cells beyond Excel's
+    sheet, or a grid from A1 to its farthest cell too big to allocate (one stray cell far away)."""
+    rows, cols = used_extent(zf, member)
+    count = lambda n: f"{n:,}".replace(",", "\u202f")  # noqa: E731
+    if rows > MAX_ROWS or cols > MAX_COLS:
+        return Problem(quote_sheet(sheet), f"cellule au-delà des limites d'une feuille Excel (ligne {count(rows)}, colonne {count(cols)} ; "
+                                           f"au plus {count(MAX_ROWS)} lignes et {count(MAX_COLS)} colonnes) : classeur endommagé")
+    if rows * cols > MAX_CELLS:
+        return Problem(f"{quote_sheet(sheet)}!{cell_ref(rows, cols)}",
+                       f"zone utilisée de la feuille trop grande ({count(rows)} lignes × {count(cols)} colonnes) : "
+                       f"une cellule isolée loin des données ? Supprimez les lignes et colonnes inutilisées")
+    return None
 
 
 def _parse(zf: zipfile.ZipFile, member: str, path: str) -> ET.Element:
@@ -345,7 +408,7 @@ def read_package(path: str, title: str = "Recalcul impossible") -> Package:
                 raise InputError([Problem(str(path), f"feuille « {el.get('name')} » : partie introuvable dans le classeur")],
                                  title="Classeur corrompu")
             sheets.append(Sheet(el.get("name"), part, i))
-        names = _defined_names(workbook, [sheet.name for sheet in sheets])
+        names = _defined_names(workbook, [sheet.name for sheet in sheets], f"{path} ({workbook_part})")
         tables = {}
         for sheet in sheets:
             for member in _rels(zf, sheet.part, path).values():
@@ -360,20 +423,31 @@ def read_package(path: str, title: str = "Recalcul impossible") -> Package:
 def read_defined_names(path) -> dict[str, DefinedName]:
     """Only the defined names of a workbook (upper-cased name -> DefinedName), without its tables."""
     with open_package(path) as zf:
-        workbook = _parse(zf, _main_part(zf, path), path)
-        return _defined_names(workbook, [el.get("name", "") for el in workbook.findall("m:sheets/m:sheet", NS)])
+        part = _main_part(zf, path)
+        workbook = _parse(zf, part, path)
+        return _defined_names(workbook, [el.get("name", "") for el in workbook.findall("m:sheets/m:sheet", NS)], f"{path} ({part})")
 
 
-def _defined_names(workbook: ET.Element, sheet_names: list[str]) -> dict[str, DefinedName]:
+def _defined_names(workbook: ET.Element, sheet_names: list[str], where: str) -> dict[str, DefinedName]:
     """The one reading of workbook.xml's <definedNames>; a workbook-wide name wins over a
-    sheet-local one of the same name."""
+    sheet-local one of the same name. A sheet-local name whose sheet number is not one of the
+    workbook's sheets is refused: taken for a workbook-wide name it could hide another."""
     names: dict[str, DefinedName] = {}
+    problems = []
     for el in workbook.findall("m:definedNames/m:definedName", NS):
         local = el.get("localSheetId")
-        scope = sheet_names[int(local)] if local is not None and local.isdigit() and int(local) < len(sheet_names) else None
         name = el.get("name", "")
+        scope = None
+        if local is not None:
+            if not (local.isascii() and local.isdigit() and int(local) < len(sheet_names)):
+                problems.append(Problem(where, f"nom défini « {shorten(name)} » : localSheetId « {shorten(local)} » n'est pas un numéro "
+                                               f"de feuille (entier de 0 à {len(sheet_names) - 1} attendu)"))
+                continue
+            scope = sheet_names[int(local)]
         if name and (scope is None or name.upper() not in names):
             names[name.upper()] = DefinedName(name, (el.text or "").strip(), scope)
+    if problems:
+        raise InputError(problems, title="Classeur corrompu")
     return names
 
 
@@ -392,16 +466,39 @@ def _main_part(zf: zipfile.ZipFile, path: str) -> str:
 
 
 def _read_table(zf: zipfile.ZipFile, member: str, sheet: str, path: str) -> TableDef:
+    """A table part, checked: a structured reference is translated from its range, header and
+    totals rows and columns, so that a part Excel would not open gives a message, not a wrong range."""
     root = _parse(zf, member, path)
+    where = f"{path} ({member})"
+    name = root.get("displayName") or root.get("name")
+    what = f"tableau « {shorten(name)} »" if name else "tableau"
     columns = tuple(c.get("name", "") for c in root.findall("m:tableColumns/m:tableColumn", NS))
-    return TableDef(
-        name=root.get("displayName") or root.get("name"),
-        sheet=sheet,
-        ref=root.get("ref"),
-        columns=columns,
-        header_rows=int(root.get("headerRowCount", "1")),
-        totals_rows=int(root.get("totalsRowCount", "0")),
-    )
+    problems = []
+    if not name:
+        problems.append(Problem(where, "tableau sans nom (attribut displayName ou name attendu)"))
+    ref = root.get("ref")
+    bounds = range_bounds(ref) if ref is not None else None
+    if bounds is None:
+        shown = "absente" if ref is None else f"« {shorten(ref)} » illisible"
+        problems.append(Problem(where, f"{what} : plage {shown} (attribut ref attendu, une plage A1 comme « A1:F100 »)"))
+    counts = {}
+    for attribute, default in (("headerRowCount", "1"), ("totalsRowCount", "0")):
+        text = root.get(attribute, default)
+        if not (text.isascii() and text.isdigit() and len(text) <= 7):
+            problems.append(Problem(where, f"{what} : {attribute} « {shorten(text)} » n'est pas un nombre entier de lignes"))
+        else:
+            counts[attribute] = int(text)
+    if bounds is not None and len(counts) == 2:
+        c1, r1, c2, r2 = bounds
+        if counts["headerRowCount"] + counts["totalsRowCount"] > r2 - r1 + 1:
+            problems.append(Problem(where, f"{what} : {counts['headerRowCount']} ligne(s) d'en-tête et {counts['totalsRowCount']} de "
+                                           f"total pour une plage « {ref} » de {r2 - r1 + 1} ligne(s)"))
+        if len(columns) != c2 - c1 + 1:
+            problems.append(Problem(where, f"{what} : {len(columns)} colonne(s) décrite(s) pour une plage « {ref} » de {c2 - c1 + 1} colonne(s)"))
+    if problems:
+        raise InputError(problems, title="Classeur corrompu")
+    return TableDef(name=name, sheet=sheet, ref=ref, columns=columns,
+                    header_rows=counts["headerRowCount"], totals_rows=counts["totalsRowCount"])
 
 
 def has_formulas(zf: zipfile.ZipFile, member: str) -> bool:
@@ -470,39 +567,97 @@ def cell_spans(data: bytes):
         pos = end
 
 
-def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int]) -> list[FormulaCell]:
-    """Every formula cell of one worksheet (shared formulas expanded), from its XML bytes."""
+MAX_FORMULA_CHARS = 8192  # Excel's own limit on a formula's length
+MAX_ARRAY_CELLS = MAX_ROWS  # a legacy array formula over at most one whole column's worth of cells
+_FORMULA_KINDS = ("normal", "shared", "array", "dataTable")
+_CELL_ADDRESS = re.compile(rb'\br="([^"]{0,20})"')
+
+
+def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "") -> list[FormulaCell]:
+    """Every formula cell of one worksheet (shared formulas expanded), from its XML bytes.
+
+    Raises InputError naming each cell Excel itself would not open: a formula cell that is not
+    well-formed XML, without a valid address, of an unknown kind, a shared formula without a
+    whole-number `si` or without its first formula, an array formula whose range is not an A1
+    range holding its cell or is bigger than a column, a formula longer than Excel allows.
+    """
     cells: list[FormulaCell] = []
-    shared: dict[str, tuple[str, str]] = {}  # si -> (master ref, master text)
+    problems: list[Problem] = []
+    shared: dict[int, tuple[str, str]] = {}  # si -> (master ref, master text)
+    in_sheet = f"{quote_sheet(sheet)} ({part})" if part else quote_sheet(sheet)
     for start, end in cell_spans(data):
-        element = _cell_element(data[start:end])
-        ref = element.get("r")
-        f = element.find("{*}f")
-        if ref is None or f is None:
+        raw = data[start:end]
+        address = _CELL_ADDRESS.search(raw[:raw.find(b">") + 1])
+        shown = address.group(1).decode("utf-8", "replace") if address else None
+        where = f"{quote_sheet(sheet)}!{shorten(shown, 20)}" if shown else in_sheet
+        try:
+            element = _cell_element(raw)
+        except ET.ParseError:
+            problems.append(Problem(where, "cellule à formule illisible : XML mal formé"))
             continue
-        row, col = split_ref(ref)
+        f = element.find("{*}f")
+        if f is None:
+            continue
+        ref = element.get("r")
+        if ref is None:
+            problems.append(Problem(in_sheet, "cellule à formule sans adresse (attribut r attendu, comme « B3 »)"))
+            continue
+        bounds = range_bounds(ref)
+        if bounds is None or bounds[:2] != bounds[2:]:
+            problems.append(Problem(in_sheet, f"cellule à formule d'adresse « {shorten(ref, 20)} » invalide (attendu une cellule de A1 à XFD1048576)"))
+            continue
+        col, row = bounds[:2]
+        ref = cell_ref(row, col)
+        where = f"{quote_sheet(sheet)}!{ref}"
         t = f.get("t", "normal")
         text = f.text or ""
+        if t not in _FORMULA_KINDS:
+            problems.append(Problem(where, f"formule de type « {shorten(t, 20)} » inconnu (attendu : {', '.join(_FORMULA_KINDS)})"))
+            continue
+        if len(text) > MAX_FORMULA_CHARS:
+            problems.append(Problem(where, f"formule de {len(text):,} caractères : Excel en admet au plus {MAX_FORMULA_CHARS:,}".replace(",", "\u202f")))
+            continue
         kind: FormulaKind = "normal"
         array_ref = None
         if t == "shared":
-            si = f.get("si", "")
-            if f.get("ref") is not None or si not in shared:
-                shared[si] = (ref, text)
+            si = f.get("si")
+            if si is None or not (si.isascii() and si.isdigit() and len(si) <= 9):
+                shown_si = "absent" if si is None else f"« {shorten(si, 20)} »"
+                problems.append(Problem(where, f"formule partagée (t=\"shared\") de numéro si {shown_si} : un nombre entier est attendu"))
+                continue
+            number = int(si)
+            if f.get("ref") is not None or number not in shared:
+                if not text.strip():
+                    problems.append(Problem(where, f"formule partagée si={number} sans sa formule (la première cellule du partage doit la porter)"))
+                    continue
+                shared[number] = (ref, text)
             else:
-                master_ref, master_text = shared[si]
+                master_ref, master_text = shared[number]
                 from openpyxl.formula.translate import Translator
 
                 text = Translator("=" + master_text, origin=master_ref).translate_formula(ref)[1:]
         elif t == "array":
             cm = element.get("cm")
-            kind = "dynamic" if cm is not None and int(cm) in dynamic_cm else "array"
+            dynamic = cm is not None and cm.isascii() and cm.isdigit() and int(cm) in dynamic_cm
+            kind = "dynamic" if dynamic else "array"
             array_ref = f.get("ref") or ref
+            spread = range_bounds(array_ref)
+            if spread is None or spread[:2] != (col, row):
+                problems.append(Problem(where, f"formule matricielle de plage « {shorten(array_ref, 40)} » invalide "
+                                               f"(attendu une plage A1 commençant à {ref}, comme « {ref}:{cell_ref(row + 9, col)} »)"))
+                continue
+            cells_spread = (spread[2] - spread[0] + 1) * (spread[3] - spread[1] + 1)
+            if cells_spread > MAX_ARRAY_CELLS:
+                problems.append(Problem(where, f"formule matricielle sur « {shorten(array_ref, 40)} » ({cells_spread:,} cellules ; "
+                                               f"au plus {MAX_ARRAY_CELLS:,}) : réduisez sa plage".replace(",", "\u202f")))
+                continue
         elif t == "dataTable":
             continue  # what-if data tables are computed by Excel itself; left as they are
         elif not text.strip():
             continue  # an empty <f ca="1"/>: Excel marks so the spilled cells of a volatile dynamic array
         cells.append(FormulaCell(sheet, ref, row, col, text, kind, array_ref))
+    if problems:
+        raise InputError(problems, title="Classeur corrompu")
     return cells
 
 
