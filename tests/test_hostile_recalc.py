@@ -204,8 +204,12 @@ def test_whole_rows_and_the_whole_sheet_are_read_to_the_used_area(tmp_path, form
 # ---------------------------------------------------------------- sheets read with a stray far cell
 
 def test_a_stray_far_cell_on_a_sheet_recalc_reads_is_refused_before_reading(tmp_path, capsys):
-    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Autre!A1:A3)")],
-                extra=lambda wb, calc, f: wb.add_worksheet("Autre").write(1048575, 16383, 1))
+    far = lambda wb, calc, f: wb.add_worksheet("Autre").write(1048575, 16383, 1)  # noqa: E731
+    # IronCalc holds only the cells there are: a plain formula over that sheet is computed.
+    path = book(tmp_path / "native.xlsx", [("A1", "=SUM(Autre!A1:A3)+1")], extra=far)
+    assert recalc(path, tmp_path / "out.xlsx").values == {"Calc!A1": 1.0}
+    # The library evaluator (here for an array formula calling a function) would read the sheet whole.
+    path = book(tmp_path / "b.xlsx", arrays=[("A1:A1", "{=SUM(Autre!A1:A3)}")], extra=far)
     assert refused(path, capsys) == [
         "Autre!XFD1048576 : zone utilisée de la feuille trop grande (1\u202f048\u202f576 lignes × 16\u202f384 colonnes) : "
         "une cellule isolée loin des données ? Supprimez les lignes et colonnes inutilisées"]

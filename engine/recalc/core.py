@@ -42,11 +42,11 @@ from pathlib import Path
 import numpy as np
 
 from encaisse.errors import InputError, Problem, shorten
-from encaisse.recalc.cells import TITLE, CellProblem, Rect
+from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, TITLE, CellProblem, Rect
 from encaisse.recalc.evaluator import Evaluator
 from encaisse.recalc.native import CIRCULAR, NATIVE_ONLY_ERRORS, NativeBook, NativeUnavailable, known_functions
 from encaisse.recalc.reader import SheetReader, formula_cells
-from encaisse.recalc.scan import called_functions, normalise
+from encaisse.recalc.scan import called_functions, mask_strings, normalise
 from encaisse.recalc.values import to_file, to_serial
 from encaisse.workbook.package import read_package
 from encaisse.workbook.splice import ErrorValue, patch_sheet, write_package
@@ -272,6 +272,30 @@ def _report_kept(evaluator: Evaluator, native_view: dict) -> None:
         evaluator.warnings.append(f"{listed} : {shorten(reason, 200)}")
 
 
+_WHOLE_COLUMNS = re.compile(r"(?<![\w.$])\$?([A-Za-z]{1,3}):\$?([A-Za-z]{1,3})(?![\w(!])")
+_WHOLE_ROWS = re.compile(r"(?<![\w.$:])\$?([0-9]{1,7}):\$?([0-9]{1,7})(?![\w(!:])")
+# IronCalc reads every cell of a range, the library only the sheet's used area: a formula over
+# more whole columns or rows than this goes to the library (A:XFD would be 17 billion cells).
+_NATIVE_MAX_CELLS = 1 << 22
+
+
+def _whole_ranges_too_big(text: str) -> bool:
+    from encaisse.workbook.package import column_index_from_string
+
+    masked = mask_strings(text)
+    for m in _WHOLE_COLUMNS.finditer(masked):
+        try:
+            width = abs(column_index_from_string(m.group(2).upper()) - column_index_from_string(m.group(1).upper())) + 1
+        except ValueError:
+            continue
+        if width * MAX_ROWS > _NATIVE_MAX_CELLS:
+            return True
+    for m in _WHOLE_ROWS.finditer(masked):
+        if (abs(int(m.group(2)) - int(m.group(1))) + 1) * MAX_COLS > _NATIVE_MAX_CELLS:
+            return True
+    return False
+
+
 def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
     """(cells for IronCalc, cells for the library evaluator)."""
     called = {key: set(called_functions(normalise(cell.text))) for key, cell in evaluator.by_cell.items()}
@@ -294,7 +318,7 @@ def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
         # IronCalc does not lift a function over the cells of an array argument (MATCH(B1:B2, …)
         # spilled), which the library does: spilled formulas calling functions go to the library.
         lifted = cell.kind in ("dynamic", "array") and bool(called[key]) and all(map(evaluator.supports, called[key]))
-        if not called[key] <= known or engine or lifted:
+        if not called[key] <= known or engine or lifted or _whole_ranges_too_big(cell.text):
             library.add(key)
         else:
             native.append(key)
