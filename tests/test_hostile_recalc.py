@@ -194,6 +194,7 @@ def test_a_defined_name_of_billions_of_cells_is_refused_where_it_is_used(tmp_pat
     ("=COUNTA(Factures!1:1048576)", 8.0),
     ("=COUNTA(Factures!A1:XFD4)", 8.0),
     ("=SUM(Factures!A:XFD)", 35.0),
+    ("=SUM(Factures!A1:XFC1048576)", 35.0),  # bounded, but to the last row: read to the used area as well
     ('=COUNTA(Factures!A:XFD)&" A:XFD"', "8 A:XFD"),  # a string literal is left as it is
 ])
 def test_whole_rows_and_the_whole_sheet_are_read_to_the_used_area(tmp_path, formula, count):
