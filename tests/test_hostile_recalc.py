@@ -275,3 +275,10 @@ def test_a_file_name_that_is_not_utf8_is_read(tmp_path, command):
     else:  # read, then refused for what it holds (no Clients table), not for its name
         assert done.returncode == 1 and b"lecture impossible" not in done.stderr
         assert "Clients : table « Clients » introuvable".encode() in done.stderr
+
+
+def test_a_formula_nested_thousands_deep_is_evaluated_without_overflowing(tmp_path):
+    # IronCalc parses by recursion and would overflow its stack (the process dies): such a formula
+    # goes to the library evaluator.
+    path = book(tmp_path / "b.xlsx", [("A1", "=" + "(" * 4000 + "2" + ")" * 4000 + "+1")])
+    assert recalc(path, tmp_path / "out.xlsx").values == {"Calc!A1": 3.0}

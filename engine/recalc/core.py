@@ -296,6 +296,22 @@ def _whole_ranges_too_big(text: str) -> bool:
     return False
 
 
+# IronCalc parses by recursion: a formula nested thousands deep overflows its stack (the process
+# dies). Excel nests at most 64 functions; deeper formulas go to the library evaluator.
+_NATIVE_MAX_NESTING = 64
+
+
+def _nesting(text: str) -> int:
+    depth = deepest = 0
+    for char in mask_strings(text):
+        if char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth -= 1
+    return deepest
+
+
 def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
     """(cells for IronCalc, cells for the library evaluator)."""
     called = {key: set(called_functions(normalise(cell.text))) for key, cell in evaluator.by_cell.items()}
@@ -318,7 +334,8 @@ def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
         # IronCalc does not lift a function over the cells of an array argument (MATCH(B1:B2, …)
         # spilled), which the library does: spilled formulas calling functions go to the library.
         lifted = cell.kind in ("dynamic", "array") and bool(called[key]) and all(map(evaluator.supports, called[key]))
-        if not called[key] <= known or engine or lifted or _whole_ranges_too_big(cell.text):
+        if (not called[key] <= known or engine or lifted or _whole_ranges_too_big(cell.text)
+                or _nesting(cell.text) > _NATIVE_MAX_NESTING):
             library.add(key)
         else:
             native.append(key)
