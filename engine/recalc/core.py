@@ -223,6 +223,11 @@ def _evaluate(path: Path, package, cells, as_of, rules_dir, reader: SheetReader)
     return evaluator
 
 
+def _listed(cells: list[str]) -> str:
+    """The first ten cells named, the others counted."""
+    return ", ".join(cells[:10]) + (f" et {len(cells) - 10} autres" if len(cells) > 10 else "")
+
+
 _SHOWN_ERRORS = {
     "#REF!": "référence à une feuille ou une cellule absente",
     "#NAME?": "nom ou fonction inconnus",
@@ -239,8 +244,7 @@ def _warn_errors(evaluator: Evaluator, keys) -> None:
                 found.setdefault(str(value), []).append(evaluator.by_cell[key].where)
                 break
     for code, cells in sorted(found.items(), key=lambda item: list(_SHOWN_ERRORS).index(item[0])):
-        listed = ", ".join(cells[:10]) + (f" et {len(cells) - 10} autres" if len(cells) > 10 else "")
-        evaluator.warnings.append(f"{listed} : {code} ({_SHOWN_ERRORS[code]})")
+        evaluator.warnings.append(f"{_listed(cells)} : {code} ({_SHOWN_ERRORS[code]})")
 
 
 def _report_kept(evaluator: Evaluator, native_view: dict) -> None:
@@ -268,8 +272,7 @@ def _report_kept(evaluator: Evaluator, native_view: dict) -> None:
             continue
         by_reason.setdefault(f"non recalculée, valeur enregistrée conservée : {reason}", []).append(evaluator.by_cell[key].where)
     for reason, cells in sorted(by_reason.items()):
-        listed = ", ".join(cells[:10]) + (f" et {len(cells) - 10} autres" if len(cells) > 10 else "")
-        evaluator.warnings.append(f"{listed} : {shorten(reason, 200)}")
+        evaluator.warnings.append(f"{_listed(cells)} : {shorten(reason, 200)}")
 
 
 _WHOLE_COLUMNS = re.compile(r"(?<![\w.$])\$?([A-Za-z]{1,3}):\$?([A-Za-z]{1,3})(?![\w(!])")
