@@ -86,6 +86,9 @@ class Evaluator:
         self._xl_cache: dict[Rect, np.ndarray] = {}
         self._frames: dict[Rect, pd.DataFrame] = {}
         self._compiled: dict[str, object] = {}
+        self._tokens_of: dict[str, list] = {}  # formula text -> the library's tokens
+        self._builders: dict[str, object] = {}  # formula text -> the library's builder, until compiled
+        self._positions: dict[str, np.ndarray] | None = None  # sheet -> (row, col) of its formula cells
         self._names: dict[str, Rect | str] = {}
         self._override: dict[tuple[str, int, int], object] = {}
         self._translated: dict[tuple[str, int, int], str] = {}
@@ -361,16 +364,29 @@ class Evaluator:
         return self._translated[key]
 
     def _tokens(self, text: str):
+        """The library's tokens of a text. The text is parsed once: its tokens are kept (the
+        dependencies read them on every pass), its builder until compiled (a parse costs about
+        as much as a compile)."""
+        tokens = self._tokens_of.get(text)
+        if tokens is None:
+            tokens, self._builders[text] = self._parse(text)
+            self._tokens_of[text] = tokens
+        return tokens
+
+    def _parse(self, text: str):
         try:
-            return self.parser.ast("=" + text)[0]
+            return self.parser.ast("=" + text)
         except Exception as error:  # the library raises its own FormulaError family
             raise CellProblem(f"formule illisible « ={text} » ({error})") from None
 
     def _compile(self, text: str):
         fn = self._compiled.get(text)
         if fn is None:
+            builder = self._builders.pop(text, None)
+            if builder is None:
+                builder = self._parse(text)[1]
             try:
-                fn = self.parser.ast("=" + text)[1].compile()
+                fn = builder.compile()
             except Exception as error:
                 raise CellProblem(f"formule illisible « ={text} » ({error})") from None
             self._compiled[text] = fn
@@ -494,8 +510,7 @@ class Evaluator:
         if cell.kind == "dynamic":
             h, w = result.shape
             extent = Rect(cell.sheet, cell.row, cell.col, min(cell.row + h - 1, MAX_ROWS), min(cell.col + w - 1, MAX_COLS))
-            blocked = [c.where for k, c in self.by_cell.items() if k != key and c.sheet == cell.sheet and extent.contains(c.row, c.col)]
-            if blocked:
+            if self._formulas_within(extent) > 1:  # another formula than its own stands in the way
                 result = np.array([[ErrorValue("#SPILL!")]], dtype=object)
                 extent = Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
         elif cell.kind == "array":
@@ -510,6 +525,19 @@ class Evaluator:
         self._boxes[cell.sheet] = Rect(cell.sheet, min(box.r1, extent.r1), min(box.c1, extent.c1),
                                        max(box.r2, extent.r2), max(box.c2, extent.c2))
         self._anchors.setdefault(cell.sheet, []).append(key)
+
+    def _formulas_within(self, rect: Rect) -> int:
+        """How many formula cells (anchors) stand in `rect`."""
+        if self._positions is None:
+            by_sheet: dict[str, list] = {}
+            for sheet, row, col in self.by_cell:
+                by_sheet.setdefault(sheet, []).append((row, col))
+            self._positions = {sheet: np.array(cells, dtype=np.int64).reshape(-1, 2) for sheet, cells in by_sheet.items()}
+        cells = self._positions.get(rect.sheet)
+        if cells is None:
+            return 0
+        rows, cols = cells[:, 0], cells[:, 1]
+        return int(np.count_nonzero((rows >= rect.r1) & (rows <= rect.r2) & (cols >= rect.c1) & (cols <= rect.c2)))
 
     def _evaluate_column(self, anchor: FormulaCell) -> np.ndarray:
         """A calculated column as one array operation; cell by cell when the library does not give
