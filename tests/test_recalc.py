@@ -761,3 +761,40 @@ def test_a_few_formulas_over_big_tables_stay_with_the_library(tmp_path, monkeypa
     book = build(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant TTC])")])
     report = recalc(book, tmp_path / "out.xlsx")
     assert report.values == {"Calc!A1": 100.0 + 250.5 + 80.0 + 1200.0} and loaded == []
+
+
+def test_formulas_filled_across_cells_are_compiled_once_and_read_their_own_cells(tmp_path, monkeypatch):
+    import formulas
+
+    from encaisse.recalc import core
+
+    monkeypatch.setattr(core, "_NATIVE_BYTES_PER_FORMULA", 0)  # every formula by the library evaluator
+    parsed = []
+    ast = formulas.Parser.ast
+    monkeypatch.setattr(formulas.Parser, "ast", lambda self, text, *a, **k: parsed.append(text) or ast(self, text, *a, **k))
+    # Factures!E2:E5 hold 100, 250.5, 80 and 1200 (sum 1630.5).
+    book = build(tmp_path / "b.xlsx", [
+        ("A1", "=Factures!E2+Factures!$E$2"),  # the two references meet here, not below
+        ("A2", "=Factures!E3+Factures!$E$2"),
+        ("A3", "=Factures!E4+Factures!$E$2"),
+        ("B1", "=SUM(Factures!E2:E3)"),
+        ("B2", "=SUM(Factures!E3:E4)"),
+        ("B3", "=SUM(Factures!E4:E5)"),
+        ("C1", "=Factures!E3*1000+E3"),  # the same A1 text on two sheets
+        ("C2", "=Factures!E4*1000+E4"),
+        ("D1", "=SUM(Factures!E:E)+Factures!E2"),  # a whole column does not move
+        ("D2", "=SUM(Factures!E:E)+Factures!E3"),
+        ("E3", "=3"),
+        ("E4", "=4"),
+    ])
+    report = recalc(book, tmp_path / "out.xlsx")
+    assert {k.split("!")[1]: v for k, v in report.values.items()} == {
+        "A1": 200.0, "A2": 350.5, "A3": 180.0,
+        "B1": 350.5, "B2": 330.5, "B3": 1280.0,
+        "C1": 250503.0, "C2": 80004.0,
+        "D1": 1730.5, "D2": 1881.0,
+        "E3": 3.0, "E4": 4.0,
+    }
+    # One parse per form: A1, A2 (A3 alike), B, C, D, and each constant.
+    assert sorted(parsed) == sorted(["=Factures!E2+Factures!$E$2", "=Factures!E3+Factures!$E$2", "=SUM(Factures!E2:E3)",
+                                     "=Factures!E3*1000+E3", "=SUM(Factures!E:E)+Factures!E2", "=3", "=4"])

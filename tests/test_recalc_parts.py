@@ -215,6 +215,16 @@ def test_relative_form_is_the_same_down_a_column_and_refuses_what_is_not_element
     assert columns.relative_form('IF(E2>0,"SUM(x)",0)', 2, 6) is not None  # text is not a call
 
 
+def test_references_give_the_r1c1_form_and_where_each_a1_reference_points():
+    form, found = columns.references("SUM($d$3:E5,Sheet2!$A1,'My B2'!B2)+A:A+LOG10(4)+\"C3\"+XX1", 4, 3)
+    assert form == "SUM(R3C4:R[1]C[2],Sheet2!R[-3]C1,'My B2'!R[-2]C[-1])+A:A+LOG10(4)+\"C3\"+R[-3]C[645]"
+    assert found == [("D3:E5", (3, 4, 5, 5)), ("A1", (1, 1, 1, 1)), ("B2", (2, 2, 2, 2)), ("XX1", (1, 648, 1, 648))]
+    # filled one row down and one column right: the same form, every reference moved but $D$3 and $A
+    moved, found = columns.references("SUM($d$3:F6,Sheet2!$A2,'My B2'!C3)+A:A+LOG10(4)+\"C3\"+XY2", 5, 4)
+    assert moved == form
+    assert found == [("D3:F6", (3, 4, 6, 6)), ("A2", (2, 1, 2, 1)), ("C3", (3, 3, 3, 3)), ("XY2", (2, 649, 2, 649))]
+
+
 def test_spread_turns_relative_cells_into_the_column_range():
     assert columns.spread('IF(E2>0,DateArrete-$D2,"E2")*$B$1', 100) == 'IF(E2:E101>0,DateArrete-$D2:$D101,"E2")*$B$1'
 

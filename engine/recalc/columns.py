@@ -48,18 +48,42 @@ def relative_form(text: str, row: int, col: int) -> str | None:
     for m in _REF.finditer(masked):
         if m.group(5) is not None and ("" in (m.group(3), m.group(7))):
             return None  # a range whose rows move with the cell: one aggregate per row
-        parts = []
-        for start in (1, 5) if m.group(5) is not None else (1,):
-            c_abs, letters, r_abs, digits = m.group(start, start + 1, start + 2, start + 3)
-            if letters.upper() == own:
-                return None
-            c = f"C{column_index_from_string(letters)}" if c_abs else f"C[{column_index_from_string(letters) - col}]"
-            r = f"R{digits}" if r_abs else f"R[{int(digits) - row}]"
-            parts.append(r + c)
-        pieces += [text[pos:m.start()], ":".join(parts)]
+        if any(m.group(start + 1).upper() == own for start in ((1, 5) if m.group(5) is not None else (1,))):
+            return None
+        pieces += [text[pos:m.start()], _r1c1(m, row, col)[0]]
         pos = m.end()
     pieces.append(text[pos:])
     return "".join(pieces)
+
+
+def references(text: str, row: int, col: int) -> tuple[str, list[tuple[str, tuple[int, int, int, int]]]]:
+    """(the formula's R1C1 form: its A1 references written relative to its cell, the rest of the
+    text as is; its A1 references in order, each as (text without $, upper-cased; (r1, c1, r2, c2))).
+    Two formulas of one sheet with the same form differ only by where they stand. What is not
+    recognised as a reference (whole columns, names) stays as written, so it is the same place."""
+    masked = mask_strings(text)
+    pieces, found, pos = [], [], 0
+    for m in _REF.finditer(masked):
+        form, coordinates = _r1c1(m, row, col)
+        pieces += [text[pos:m.start()], form]
+        found.append((m.group(0).replace("$", "").upper(), coordinates))
+        pos = m.end()
+    pieces.append(text[pos:])
+    return "".join(pieces), found
+
+
+def _r1c1(m: re.Match, row: int, col: int) -> tuple[str, tuple[int, int, int, int]]:
+    """A reference matched by _REF: (its R1C1 form relative to (row, col), (r1, c1, r2, c2))."""
+    parts, rows, cols = [], [], []
+    for start in (1, 5) if m.group(5) is not None else (1,):
+        c_abs, letters, r_abs, digits = m.group(start, start + 1, start + 2, start + 3)
+        number = column_index_from_string(letters.upper())
+        c = f"C{number}" if c_abs else f"C[{number - col}]"
+        r = f"R{digits}" if r_abs else f"R[{int(digits) - row}]"
+        parts.append(r + c)
+        rows.append(int(digits))
+        cols.append(number)
+    return ":".join(parts), (min(rows), min(cols), max(rows), max(cols))
 
 
 def spread(text: str, rows: int) -> str:

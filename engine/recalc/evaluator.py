@@ -24,7 +24,7 @@ import numpy as np
 
 from encaisse.errors import InputError, Problem
 from encaisse.recalc import graph
-from encaisse.recalc.columns import find_columns
+from encaisse.recalc.columns import find_columns, references as a1_references
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, TITLE, CellProblem, Rect
 from encaisse.recalc.reader import SheetReader
 from encaisse.recalc.references import StructuredRefError, sheet_range, translate
@@ -89,6 +89,7 @@ class Evaluator:
         self._tokens_of: dict[str, list] = {}  # formula text -> the library's tokens
         self._builders: dict[str, object] = {}  # formula text -> the library's builder, until compiled
         self._positions: dict[str, np.ndarray] | None = None  # sheet -> (row, col) of its formula cells
+        self._forms: dict[tuple, _Form] = {}  # (sheet, R1C1 form, coinciding references) -> its parse
         self._names: dict[str, Rect | str] = {}
         self._override: dict[tuple[str, int, int], object] = {}
         self._translated: dict[tuple[str, int, int], str] = {}
@@ -223,13 +224,16 @@ class Evaluator:
             cell = self.by_cell[key]
             try:
                 text = self._translate(cell)
-                tokens = self._tokens(text)
+                form, coordinates = self._form(text, cell)
+                tokens, placed = self._form_tokens(form, cell)
+                if placed is None:
+                    tokens = self._tokens(text)
             except CellProblem as problem:
                 self._problems.append(Problem(cell.where, str(problem)))
                 self._failed.setdefault(key, str(problem))
                 continue
             rects = []
-            for token in tokens:
+            for n, token in enumerate(tokens):
                 kind = type(token).__name__
                 if kind == "Function":
                     name = token.name.upper()
@@ -239,7 +243,11 @@ class Evaluator:
                         self._failed.setdefault(key, f"fonction {name} non prise en charge")
                 elif kind == "Range":
                     try:
-                        rect = self._token_rect(token, cell)
+                        if placed is not None and placed[n] is not None:
+                            index, sheet = placed[n]
+                            rect = Rect(sheet, *coordinates[index])
+                        else:
+                            rect = self._token_rect(token, cell)
                     except CellProblem as problem:
                         self._problems.append(Problem(cell.where, str(problem)))
                         self._failed.setdefault(key, str(problem))
@@ -391,6 +399,71 @@ class Evaluator:
                 raise CellProblem(f"formule illisible « ={text} » ({error})") from None
             self._compiled[text] = fn
         return fn
+
+    # Formulas that differ only by where they stand (the same R1C1 form on one sheet: a formula
+    # filled right or down) are parsed and compiled once, on the text of the first one met; each
+    # reference the library found in that text is matched to the A1 reference at the same place,
+    # and for another cell read where that cell's own reference at that place points.
+
+    def _form(self, text: str, cell: FormulaCell) -> tuple[_Form, list[tuple[int, int, int, int]]]:
+        """The form of a cell's formula text, and the (r1, c1, r2, c2) of each of its A1 references."""
+        form_text, found = a1_references(text, cell.row, cell.col)
+        coordinates = [c for _, c in found]
+        # Which references coincide is part of the form: the library reads a place named twice once.
+        key = (cell.sheet, form_text, tuple(coordinates.index(c) for c in coordinates))
+        form = self._forms.get(key)
+        if form is None:
+            form = self._forms[key] = _Form(text, found)
+        return form, coordinates
+
+    def _form_tokens(self, form: _Form, cell: FormulaCell):
+        """(the library's tokens of the form's text, where each Range token stands among the form's
+        references: None for the others; None for all when one of the references is not found)."""
+        if form.tokens is None:
+            try:
+                form.tokens = self._tokens(form.text)
+            except CellProblem:
+                form.tokens = []
+                form.token_places = None
+                return form.tokens, None
+            items = []
+            for token in form.tokens:
+                attr = token.attr
+                if type(token).__name__ != "Range" or attr.get("is_reference"):
+                    items.append(None)
+                    continue
+                try:
+                    items.append((str(attr.get("ref", "")).upper(), self._rect_from(attr.get("sheet"), attr, cell.sheet)))
+                except CellProblem:
+                    items.append(None)
+            form.token_places = form.places(items)
+        return form.tokens, form.token_places
+
+    def _form_function(self, form: _Form, cell: FormulaCell):
+        """(the form's compiled function, where each of its inputs stands among the form's
+        references: None for a name; None for all when one of the references is not found)."""
+        if form.function is None:
+            try:
+                form.function = self._compile(form.text)
+            except CellProblem:
+                form.function = False
+                return None, None
+            items = []
+            for ranges in form.function.inputs.values():
+                if ranges is None or not getattr(ranges, "ranges", None):
+                    items.append(None)
+                    continue
+                attr = ranges.ranges[0]
+                if attr.get("sheet") is None and attr.get("sheet_id") not in (None, ""):
+                    attr = dict(attr, sheet=attr["sheet_id"].strip("'").replace("''", "'"))
+                try:
+                    items.append((str(attr.get("ref", "")).upper(), self._rect_from(attr.get("sheet"), attr, cell.sheet)))
+                except CellProblem:
+                    items.append(None)
+            form.input_places = form.places(items)
+        if form.function is False:
+            return None, None
+        return form.function, form.input_places
 
     # -- references -----------------------------------------------------------------------------
 
@@ -577,13 +650,21 @@ class Evaluator:
                 pos = end
             pieces.append(text[pos:])
             text = "".join(pieces)
-        fn = self._compile(text)
+        placed = None
+        if not placeholders:
+            form, coordinates = self._form(text, cell)
+            fn, placed = self._form_function(form, cell)
+        if placed is None:
+            fn = self._compile(text)
         inputs = []
-        for name, ranges in fn.inputs.items():
+        for n, (name, ranges) in enumerate(fn.inputs.items()):
             if name in placeholders:
                 inputs.append(as_2d(placeholders[name]))
-                continue
-            inputs.append(self._input(name, ranges, cell))
+            elif placed is not None and placed[n] is not None:
+                index, sheet = placed[n]
+                inputs.append(self._ranges(Rect(sheet, *coordinates[index])))
+            else:
+                inputs.append(self._input(name, ranges, cell))
         try:
             return self._dereference(fn(*inputs))
         except Exception as error:
@@ -734,6 +815,37 @@ class Evaluator:
                 self._written_cells[(sheet, row, col)] = (names, [to_file(v) for v in result.flat])
         return self._written_cells
 
+
+
+class _Form:
+    """The formulas of one sheet sharing an R1C1 form, known by the text of the first one met."""
+
+    def __init__(self, text: str, found: list[tuple[str, tuple[int, int, int, int]]]):
+        self.text = text
+        self.found = found  # its A1 references: (text without $, upper-cased; (r1, c1, r2, c2))
+        self.tokens = None
+        self.token_places = None
+        self.function = None  # compiled; False when the text cannot be
+        self.input_places = None
+
+    def places(self, items: list) -> list | None:
+        """For each (reference text, Rect) the library read in the text (None for a name): the
+        (index among `found`, sheet) of the A1 reference it is, or None when it does not move
+        with the cell (a whole column, a name). None when an A1 reference of the text is not one
+        the library read: the text's references are then not known well enough to be moved."""
+        out, matched = [], set()
+        for item in items:
+            place = None
+            if item is not None:
+                ref, rect = item
+                where = (rect.r1, rect.c1, rect.r2, rect.c2)
+                for index, found in enumerate(self.found):
+                    if found == (ref, where):
+                        place = (index, rect.sheet)
+                        matched.add(found)
+                        break
+            out.append(place)
+        return out if matched >= set(self.found) else None
 
 
 def _engine_functions() -> dict:
