@@ -285,6 +285,8 @@ _NATIVE_MAX_CELLS = 1 << 22
 def _whole_ranges_too_big(text: str) -> bool:
     from encaisse.workbook.package import column_index_from_string
 
+    if _WHOLE_COLUMNS.search(text) is None and _WHOLE_ROWS.search(text) is None:
+        return False  # the raw text first: masking it costs a loop over its characters
     masked = mask_strings(text)
     for m in _WHOLE_COLUMNS.finditer(masked):
         try:
@@ -338,7 +340,7 @@ def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
         # spilled), which the library does: spilled formulas calling functions go to the library.
         lifted = cell.kind in ("dynamic", "array") and bool(called[key]) and all(map(evaluator.supports, called[key]))
         if (not called[key] <= known or engine or lifted or _whole_ranges_too_big(cell.text)
-                or _nesting(cell.text) > _NATIVE_MAX_NESTING):
+                or (cell.text.count("(") > _NATIVE_MAX_NESTING and _nesting(cell.text) > _NATIVE_MAX_NESTING)):
             library.add(key)
         else:
             native.append(key)

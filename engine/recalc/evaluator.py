@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,10 @@ class Evaluator:
         self.library = get_functions()
         self.parser = self.formulas.Parser()
         self.engine = _engine_functions()
+        # Any text calling an encaisse function holds one of their names before a parenthesis:
+        # texts without (nearly all) skip the scan for calls.
+        self._engine_names = re.compile("(?:" + "|".join(map(re.escape, sorted(self.engine, key=len, reverse=True)))
+                                        + r")\s*\(", re.I) if self.engine else None
         self.by_cell = {(c.sheet, c.row, c.col): c for c in self.cells}
         self.results: dict[tuple[str, int, int], np.ndarray] = {}  # anchor -> 2-D result
         self.extents: dict[tuple[str, int, int], Rect] = {}  # anchor -> range its values occupy
@@ -151,7 +156,7 @@ class Evaluator:
         else:
             self._evaluate_all(order)
         for key in order:  # cells whose value comes, directly or not, from an encaisse function
-            if find_calls(self._translated[key], self.engine) or any(d in self.engine_dependent for d in deps[key]):
+            if self._engine_calls(self._translated[key]) or any(d in self.engine_dependent for d in deps[key]):
                 self.engine_dependent.add(key)
 
     def _evaluate_all(self, order: list[tuple]) -> None:
@@ -269,7 +274,15 @@ class Evaluator:
 
     def calls_engine(self, cell: FormulaCell) -> bool:
         """Whether the formula calls an encaisse function (evaluated by the engine)."""
+        if self._engine_names is None or self._engine_names.search(cell.text) is None:
+            return False
         return bool(find_calls(normalise(cell.text), self.engine))
+
+    def _engine_calls(self, text: str) -> list:
+        """find_calls of the encaisse functions, skipped for a text that names none."""
+        if self._engine_names is None or self._engine_names.search(text) is None:
+            return []
+        return find_calls(text, self.engine)
 
     def check_references(self, cell: FormulaCell) -> str | None:
         """Why the structured references of a formula cannot be read (unknown table or column), or None."""
@@ -636,7 +649,7 @@ class Evaluator:
 
     def evaluate(self, text: str, cell: FormulaCell):
         """Evaluate a formula text (A1 references only): encaisse calls by the engine, the rest by `formulas`."""
-        calls = find_calls(text, self.engine)
+        calls = self._engine_calls(text)
         placeholders: dict[str, object] = {}
         if calls:
             pieces, pos = [], 0

@@ -8,6 +8,8 @@ import graphlib
 import heapq
 from typing import Callable, Hashable, Mapping
 
+import numpy as np
+
 from encaisse.recalc.cells import Rect
 
 
@@ -24,16 +26,24 @@ def edges(refs: Mapping[Hashable, list[Rect]], extents: Mapping[Hashable, Rect],
           add: Mapping[Hashable, set] | None = None) -> dict[Hashable, set]:
     """Cell -> the cells whose values (their `extents`) its references (`refs`) meet; then each
     edge of `add` that does not close a cycle (taken in sorted order, so the result is stable)."""
-    by_sheet: dict[str, list] = {}  # a reference can only meet the extents of its own sheet
+    # A reference can only meet the extents of its own sheet: per sheet, their cells and bounds
+    # as arrays, each reference compared with all of them at once.
+    grouped: dict[str, tuple[list, list]] = {}
     for other, extent in extents.items():
-        by_sheet.setdefault(extent.sheet, []).append((other, extent))
+        keys, bounds = grouped.setdefault(extent.sheet, ([], []))
+        keys.append(other)
+        bounds.append((extent.r1, extent.c1, extent.r2, extent.c2))
+    by_sheet = {sheet: (keys, np.array(bounds, dtype=np.int64)) for sheet, (keys, bounds) in grouped.items()}
     deps = {}
     for key, rects in refs.items():
         found = set()
         for r in rects:
-            for other, extent in by_sheet.get(r.sheet, ()):
-                if other != key and r.intersects(extent):
-                    found.add(other)
+            if r.sheet not in by_sheet:
+                continue
+            keys, b = by_sheet[r.sheet]
+            meet = (b[:, 0] <= r.r2) & (r.r1 <= b[:, 2]) & (b[:, 1] <= r.c2) & (r.c1 <= b[:, 3])
+            found.update(keys[i] for i in np.flatnonzero(meet))
+        found.discard(key)
         deps[key] = found
     for key in sorted(add or ()):
         for other in sorted(add[key] - deps[key]):
