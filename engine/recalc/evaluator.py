@@ -3,7 +3,8 @@
 Encaisse functions (DSO, AGING...) are evaluated by the engine on the cells as read, with one
 `EvaluationContext` shared by all their calls; each standard formula is compiled by the
 `formulas` library over arrays of the ranges it refers to (structured references translated to
-A1 first; the text in the file is kept); the values computed are laid over the cells as read.
+A1 first; the text in the file is kept), once for all the formulas of a sheet that share an R1C1
+form (see `_form`); the values computed are laid over the cells as read.
 
 Order of dynamic arrays: a dynamic array's spill size is known only once it is evaluated, so
 a formula reading any cell it might fill is ordered after it. When those possible areas make
