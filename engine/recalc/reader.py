@@ -20,7 +20,7 @@ import python_calamine as calamine
 
 from encaisse.errors import InputError, Problem
 from encaisse.recalc.cells import Rect
-from encaisse.recalc.scan import Mentions, range_problem
+from encaisse.recalc.scan import Mentions, range_problem, with_bounded_ranges
 from encaisse.recalc.values import block, grid_from_rows, table_frame
 from encaisse.workbook.package import (
     FormulaCell,
@@ -86,15 +86,22 @@ class SheetReader:
             if sheet is not None and sheet not in wanted and sheet not in self._futures:
                 wanted.append(sheet)
 
-        for cell in cells:
-            want(cell.sheet)
+        for sheet in dict.fromkeys(cell.sheet for cell in cells):
+            want(sheet)
+        # Only the formulas mentioning a table or a name are looked at one by one; a calculated
+        # column mentions the same few down every row: each mention is followed once.
+        seen: set[str] = set()
+        for i in self._mentions.mentioning([cell.text for cell in cells]):
+            cell = cells[i]
             for name in self._mentions.tables(cell.text):
                 want(self.package.tables[name].sheet)
             for name in self._mentions.whole_tables(cell.text):
                 table = self.package.tables[name]
                 self._prepare.setdefault(table.sheet, set()).add(table.name.upper())
             for name in self._mentions.names(cell.text):
-                want(self._name_sheet(name))
+                if name.upper() not in seen:
+                    seen.add(name.upper())
+                    want(self._name_sheet(name))
         if not wanted:
             return
         size = self.sizes()
@@ -119,9 +126,19 @@ class SheetReader:
             self._futures[largest] = self._pool.submit(self._read, largest)
 
     def data_sheets(self) -> frozenset[str]:
-        """Sheets taken to hold only data: those with a table, too big to be tiny."""
+        """Sheets taken to hold only data: those with a table, too big to be tiny, and without a
+        formula in their first rows (a table's calculated column starts on its first row: such a
+        sheet is scanned with the others rather than found to hold formulas after evaluating)."""
         size = self.sizes()
-        return frozenset(t.sheet for t in self.package.tables.values() if size.get(t.sheet, 0) >= _TINY_SHEET)
+        big = sorted({t.sheet for t in self.package.tables.values() if size.get(t.sheet, 0) >= _TINY_SHEET})
+        if not big:
+            return frozenset()
+        parts = {s.name: s.part for s in self.package.sheets}
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                return frozenset(s for s in big if s in parts and not has_formulas(zf, parts[s], limit=_TINY_SHEET))
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError):
+            return frozenset()  # the full scan reports what is wrong, with the usual message
 
     def check_no_formulas(self, sheets: frozenset[str]) -> Future:
         """A future: True when none of these sheets holds a formula. Queued behind the reading, so
@@ -242,12 +259,20 @@ def _check_ranges(cells: list[FormulaCell], package: Package) -> None:
     (a bounded range is read whole: A1:XFC100000 would be 1,6 billion cells)."""
     problems = []
     names = Mentions([], list(package.defined_names))
-    for cell in cells:
+    # Only the formulas holding a bounded range or mentioning a defined name can have a problem:
+    # found in one search over all the texts, then looked at one by one.
+    texts = [cell.text for cell in cells]
+    named = {key: range_problem(package.defined_names[key].text)
+             for key in {name.upper() for name in names.names("\x00".join(texts))}}
+    candidates = set(with_bounded_ranges(texts))
+    if any(message is not None for message in named.values()):
+        candidates.update(names.mentioning(texts))
+    for i in sorted(candidates):
+        cell = cells[i]
         message = range_problem(cell.text)
         for name in names.names(cell.text) if message is None else ():
-            found = range_problem(package.defined_names[name.upper()].text)
-            if found is not None:
-                message = f"nom « {name} » : {found}"
+            if named[name.upper()] is not None:
+                message = f"nom « {name} » : {named[name.upper()]}"
                 break
         if message is not None:
             problems.append(Problem(cell.where, message))
