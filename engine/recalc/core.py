@@ -337,7 +337,10 @@ def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
         # IronCalc does not lift a function over the cells of an array argument (MATCH(B1:B2, …)
         # spilled), which the library does: spilled formulas calling functions go to the library.
         lifted = cell.kind in ("dynamic", "array") and bool(called[key]) and all(map(evaluator.supports, called[key]))
-        if (not called[key] <= known or engine or lifted or _whole_ranges_too_big(cell.text)
+        # A calculated column numpy can evaluate is done at once by the library evaluator
+        # (`columns.evaluate`): IronCalc would first have to load every cell of the book.
+        fast_column = cell.kind == "column" and not engine and evaluator.column_tree(cell) is not None
+        if (fast_column or not called[key] <= known or engine or lifted or _whole_ranges_too_big(cell.text)
                 or _nesting(cell.text) > _NATIVE_MAX_NESTING):
             library.add(key)
         else:
