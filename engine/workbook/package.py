@@ -8,6 +8,7 @@ parsed; in a sheet with formulas only the `<c>` elements that hold a formula are
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import re
@@ -586,8 +587,9 @@ def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "")
     whole-number `si` or without its first formula, an array formula whose range is not an A1
     range holding its cell or is bigger than a column, a formula longer than Excel allows.
     """
-    fast = _plain_formulas(data, sheet)
-    if len(fast) == _count_formula_tags(data):
+    count = _count_formula_tags(data)
+    fast = _plain_formulas(data, sheet, count)
+    if len(fast) == count:
         return [cell for _, cell in fast]
     done = {start for start, _ in fast}
     cells: list[tuple[int, FormulaCell]] = list(fast)
@@ -676,7 +678,9 @@ def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "")
 # A plain formula cell as Excel and XlsxWriter write one down a column: <c r="F2" s="1"><f>E2*2</f>
 # <v>0</v></c>, a formula element without attribute and well-formed text. One regex over the sheet
 # finds them all; every other formula cell (shared, array, prefixed, odd) goes through the parser.
-_PLAIN_FORMULA = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"(?:\s+[\w:]+="[^"<&]*")*\s*><f>([^<\r]+)</f>(?:<v>[^<&]*</v>)?</c>')
+# (Possessive quantifiers: a cell without formula is given up at its <v>, without backtracking.)
+PLAIN_FORMULA_CELL = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s++[\w:]++="[^"<&]*+")*+)\s*+>'
+                                rb'(<f>[^<\r]++</f>)(?:<v>[^<&]*+</v>)?</c>')
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"))
 
 
@@ -686,15 +690,17 @@ def _count_formula_tags(data: bytes) -> int:
     return len(_F_TAG.findall(data))
 
 
-def _plain_formulas(data: bytes, sheet: str) -> list[tuple[int, FormulaCell]]:
-    """(position, cell) of the plain formula cells of a sheet (see _PLAIN_FORMULA) whose address
-    and text need no more checking; the others are left to `read_formulas`."""
-    found = list(_PLAIN_FORMULA.finditer(data))
+def _plain_formulas(data: bytes, sheet: str, count: int) -> list[tuple[int, FormulaCell]]:
+    """(position, cell) of the plain formula cells of a sheet (see PLAIN_FORMULA_CELL) whose
+    address and text need no more checking; the others are left to `read_formulas`. The position
+    is the cell's offset in the sheet, or its rank when they are all the sheet's formulas."""
+    found = PLAIN_FORMULA_CELL.findall(data)
     if not found:
         return []
+    letters, digits, _, elements = zip(*found)
     # The texts decoded and their entities replaced all at once, joined by a character no formula holds.
     try:
-        texts = b"\x00".join(m.group(3) for m in found).decode("utf-8")
+        texts = b"\x00".join(elements).decode("utf-8")
     except UnicodeDecodeError:
         return []
     if texts.count("\x00") != len(found) - 1 or "\x01" in texts:
@@ -706,15 +712,28 @@ def _plain_formulas(data: bytes, sheet: str) -> list[tuple[int, FormulaCell]]:
         if "&" in texts:
             return []  # a numeric character reference, or not XML: the parser decides
         texts = texts.replace("\x01", "&")
-    columns = {letters: column_index_from_string(letters.decode()) for letters in {m.group(1) for m in found}}
+    columns = {name: column_index_from_string(name.decode()) for name in set(letters)}
+    elements = texts.split("\x00")
+    if len(found) == count:
+        # Every formula of the sheet is plain: the checks made on whole lists, the cells made at once.
+        rows = list(map(int, digits))
+        texts_only = texts[3:-4].split("</f>\x00<f>")
+        if (max(rows) <= MAX_ROWS and max(columns.values()) <= MAX_COLS and len(texts_only) == len(found)
+                and max(map(len, texts_only)) <= MAX_FORMULA_CHARS and all(map(str.strip, texts_only))):
+            refs = b"\x00".join(map(bytes.__add__, letters, digits)).decode().split("\x00")
+            return list(enumerate(map(FormulaCell, itertools.repeat(sheet), refs, rows,
+                                      map(columns.__getitem__, letters), texts_only)))
     out = []
-    for m, text in zip(found, texts.split("\x00")):
-        letters, digits = m.group(1, 2)
-        col, row = columns[letters], int(digits)
+    for i, (name, number, element) in enumerate(zip(letters, digits, elements)):
+        text = element[3:-4]  # <f>…</f>
+        col, row = columns[name], int(number)
         if col > MAX_COLS or row > MAX_ROWS or len(text) > MAX_FORMULA_CHARS or not text.strip():
             continue
-        out.append((m.start(), FormulaCell(sheet, letters.decode() + digits.decode(), row, col, text)))
-    return out
+        out.append((i, FormulaCell(sheet, (name + number).decode(), row, col, text)))
+    if len(out) == len(found) == count:
+        return out  # every formula of the sheet: no order to merge with the parser's
+    starts = [m.start() for m in PLAIN_FORMULA_CELL.finditer(data)]
+    return [(starts[i], cell) for i, cell in out]
 
 
 def _cell_element(raw: bytes) -> ET.Element:
