@@ -45,7 +45,7 @@ from encaisse.errors import InputError, Problem, shorten
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, TITLE, CellProblem, Rect
 from encaisse.recalc.evaluator import Evaluator
 from encaisse.recalc.native import CIRCULAR, NATIVE_ONLY_ERRORS, NativeBook, NativeUnavailable, known_functions
-from encaisse.recalc.reader import SheetReader, formula_cells
+from encaisse.recalc.reader import FoundCells, SheetReader, formula_cells
 from encaisse.recalc.scan import called_functions, mask_strings, normalise
 from encaisse.recalc.values import to_file, to_serial
 from encaisse.workbook.package import read_package
@@ -113,31 +113,31 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
             # nothing left to read), and in the rare book where one does hold formulas everything
             # is evaluated again with them.
             data_sheets = reader.data_sheets()
-            sheets_xml, cells = formula_cells(path, package, reader.prefetch, skip=data_sheets)
+            found = formula_cells(path, package, reader.prefetch, skip=data_sheets)
             checked = reader.check_no_formulas(data_sheets)
             try:
-                evaluator = _evaluate(path, package, cells, as_of, rules_dir, reader)
+                evaluator = _evaluate(path, package, found, as_of, rules_dir, reader)
                 complete = checked.result()
             except InputError:
                 if checked.result():
                     raise
                 complete = False
             if not complete:
-                sheets_xml, cells = formula_cells(path, package, reader.prefetch)
-                evaluator = _evaluate(path, package, cells, as_of, rules_dir, reader)
+                found = formula_cells(path, package, reader.prefetch)
+                evaluator = _evaluate(path, package, found, as_of, rules_dir, reader)
         finally:
             reader.close()
         replaced = {}
         for sheet_name, updates in evaluator.updates().items():
             sheet = package.sheet(sheet_name)
-            replaced[sheet.part] = patch_sheet(sheets_xml[sheet.part], updates)
+            replaced[sheet.part] = patch_sheet(found.sheets_xml[sheet.part], updates)
         replaced.update(_chart_caches(path, evaluator, {s.name for s in package.sheets if s.part in replaced}))
         if not target.parent.exists():
             raise InputError([Problem(str(target), "dossier de destination introuvable")], title=TITLE)
         write_package(path, target, replaced)
         written = tuple(s.name for s in package.sheets if s.part in replaced)
         return RecalcReport(
-            source=str(path), output=str(target), cells=len(cells), engine_calls=evaluator.engine_calls,
+            source=str(path), output=str(target), cells=len(found.cells), engine_calls=evaluator.engine_calls,
             seconds=time.perf_counter() - started, sheets=written, warnings=tuple(evaluator.warnings),
             values=evaluator.written_values(), engine_cells=evaluator.engine_cell_names(),
         )
@@ -153,11 +153,12 @@ _NATIVE_BYTES_PER_FORMULA = 40_000
 _MAX_PASSES = 8
 
 
-def _evaluate(path: Path, package, cells, as_of, rules_dir, reader: SheetReader) -> Evaluator:
+def _evaluate(path: Path, package, found: FoundCells, as_of, rules_dir, reader: SheetReader) -> Evaluator:
     """Every formula cell evaluated: by IronCalc (`native`) where it can, by the library evaluator
     (encaisse functions, functions IronCalc does not know) for the rest, the values of each
     passed to the other until nothing changes."""
-    evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, reader=reader)
+    evaluator = Evaluator(path, package, found.cells, as_of=as_of, rules_dir=rules_dir, reader=reader,
+                          grouped=(found.evaluated, found.columns))
     native_keys, library_keys = _split(evaluator)
     book = _native_book(path, package, evaluator, native_keys, reader)
     if book is None:

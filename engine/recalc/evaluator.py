@@ -64,10 +64,12 @@ def _formulas():
 
 class Evaluator:
     def __init__(self, path: Path, package: Package, cells: list[FormulaCell], *, as_of=None, rules_dir=None,
-                 reader: SheetReader | None = None):
+                 reader: SheetReader | None = None, grouped: tuple | None = None):
         self.path = path
         self.package = package
-        self.cells, self.columns = find_columns(cells)
+        # (cells with each calculated column as its anchor, anchor -> column): found by the reading
+        # when it has (`reader.formula_cells`), else here
+        self.cells, self.columns = grouped if grouped is not None else find_columns(cells)
         self.rules_dir = str(rules_dir) if rules_dir is not None else None
         self.as_of = _parse_as_of(as_of)
         self.warnings: list[str] = []

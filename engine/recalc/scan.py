@@ -183,9 +183,11 @@ def texts_matching(texts: list[str], pattern: re.Pattern) -> list[int]:
     """Indexes of the texts in which `pattern` (a regex none of whose matches can hold a NUL
     character) finds a match: one search over all of them joined, not one per text."""
     joined = "\x00".join(texts)
-    starts = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
+    starts = None
     found: list[int] = []
     for m in pattern.finditer(joined):
+        if starts is None:
+            starts = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
         i = bisect.bisect_right(starts, m.start()) - 1
         if not found or found[-1] != i:
             found.append(i)
@@ -218,6 +220,19 @@ class Mentions:
     def names(self, text: str) -> list[str]:
         """The defined names the text mentions, as written."""
         return [] if self._names is None else [m.group(1) for m in self._names.finditer(text)]
+
+    def all_mentions(self, texts: list[str]) -> tuple[list[str], list[str], list[str]]:
+        """(upper-cased names of the tables, of the tables passed whole, the defined names as first
+        written) that the texts mention, each once, in the order first mentioned: one search over
+        the texts joined for the tables and names."""
+        joined = "\x00".join(texts)
+        tables = list(dict.fromkeys(self.tables(joined)))
+        whole = [] if self._whole is None else list(dict.fromkeys(
+            name for i in texts_matching(texts, self._whole) for name in self.whole_tables(texts[i])))
+        names: dict[str, str] = {}
+        for name in self.names(joined):
+            names.setdefault(name.upper(), name)
+        return tables, whole, list(names.values())
 
     def mentioning(self, texts: list[str]) -> list[int]:
         """Indexes of the texts that mention a table or a defined name (found in one search)."""
