@@ -136,11 +136,11 @@ def find_columns(cells: list[FormulaCell]) -> tuple[list[FormulaCell], dict[tupl
         if cell.kind == "normal":
             by_column.setdefault((cell.sheet, cell.col), []).append(cell)
     runs: dict[tuple, Column] = {}
-    taken: set[tuple] = set()
+    taken: set[int] = set()  # id() of the cells in a run
     for (sheet, col), column in sorted(by_column.items()):
         if len(column) < MIN_ROWS:
             continue
-        column.sort(key=lambda c: c.row)
+        column.sort(key=_ROW)
         i = 0
         while i < len(column):
             length = _run_length(column, i)
@@ -152,10 +152,10 @@ def find_columns(cells: list[FormulaCell]) -> tuple[list[FormulaCell], dict[tupl
             anchor = FormulaCell(sheet, first.ref, first.row, first.col, spread(first.text, len(run)), "column",
                                  f"{first.ref}:{last.ref}")
             runs[(sheet, first.row, col)] = Column(anchor, tuple(run))
-            taken.update((sheet, c.row, col) for c in run)
+            taken.update(map(id, run))
     if not runs:
         return cells, {}
-    kept = [c for c in cells if (c.sheet, c.row, c.col) not in taken]
+    kept = [] if len(taken) == len(cells) else [c for c in cells if id(c) not in taken]
     return kept + [column.anchor for column in runs.values()], runs
 
 
@@ -260,6 +260,8 @@ class _Parser:
         if kind == "string":
             return ("str", m.group(0)[1:-1].replace('""', '"'))
         if kind == "ref":
+            if m.group("b") is not None:
+                raise Unsupported("plage")  # a fixed range: not one value per row
             sheet = m.group("sheet")
             if sheet is not None and sheet.startswith("'"):
                 sheet = sheet[1:-1].replace("''", "'")
@@ -414,8 +416,6 @@ class ColumnEvaluator:
         if kind == "empty":
             return Values.full(m, BLANK)
         if kind == "ref":
-            if node[3] is not None:
-                raise Unsupported("plage")  # an absolute range: not one value per row
             values = self._input(node, lambda: self._cells(node[1], node[2], 1 if _ROW_FIXED.search(node[2]) else self.n))
             if len(values.kind) == 1:
                 return values.take(np.zeros(m, dtype=np.intp))
@@ -507,9 +507,11 @@ class ColumnEvaluator:
         out = np.empty(len(v.kind), dtype=object)
         out.fill("")
         texts = v.kind == TEXT
-        out[texts] = v.obj[texts]
+        if texts.any():
+            out[texts] = v.obj[texts]
         booleans = v.kind == BOOL
-        out[booleans] = np.where(v.num[booleans] != 0, "TRUE", "FALSE")
+        if booleans.any():
+            out[booleans] = np.where(v.num[booleans] != 0, "TRUE", "FALSE").astype(object)
         numbers = v.kind == NUMBER
         if numbers.any():
             x = v.num[numbers]

@@ -587,9 +587,8 @@ def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "")
     whole-number `si` or without its first formula, an array formula whose range is not an A1
     range holding its cell or is bigger than a column, a formula longer than Excel allows.
     """
-    count = _count_formula_tags(data)
-    fast = _plain_formulas(data, sheet, count)
-    if len(fast) == count:
+    fast = _plain_formulas(data, sheet)
+    if len(fast) == _count_formula_tags(data, len(fast)):
         return [cell for _, cell in fast]
     done = {start for start, _ in fast}
     cells: list[tuple[int, FormulaCell]] = list(fast)
@@ -679,24 +678,28 @@ def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "")
 # <v>0</v></c>, a formula element without attribute and well-formed text. One regex over the sheet
 # finds them all; every other formula cell (shared, array, prefixed, odd) goes through the parser.
 # (Possessive quantifiers: a cell without formula is given up at its <v>, without backtracking.)
-PLAIN_FORMULA_CELL = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s++[\w:]++="[^"<&]*+")*+)\s*+>'
-                                rb'(<f>[^<\r]++</f>)(?:<v>[^<&]*+</v>)?</c>')
+PLAIN_FORMULA_CELL = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"([^<>/]*+)>(<f>[^<\r]++</f>)(?:<v>[^<]*+</v>)?</c>')
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"))
 
 
-def _count_formula_tags(data: bytes) -> int:
+def _count_formula_tags(data: bytes, plain: int | None = None) -> int:
+    """How many formula elements the sheet holds (`plain`: how many plain ones were found, which
+    one count of "<f" confirms when the sheet has no other element starting so)."""
     if re.search(rb"<\w+:worksheet\b", data[:4096]) is None:  # no prefix: bytes counted, without a regex
+        if plain is not None and data.count(b"<f") == plain:
+            return plain
         return sum(data.count(b"<f" + end) for end in (b">", b"/", b" ", b"\t", b"\n", b"\r"))
     return len(_F_TAG.findall(data))
 
 
-def _plain_formulas(data: bytes, sheet: str, count: int) -> list[tuple[int, FormulaCell]]:
+def _plain_formulas(data: bytes, sheet: str) -> list[tuple[int, FormulaCell]]:
     """(position, cell) of the plain formula cells of a sheet (see PLAIN_FORMULA_CELL) whose
     address and text need no more checking; the others are left to `read_formulas`. The position
     is the cell's offset in the sheet, or its rank when they are all the sheet's formulas."""
     found = PLAIN_FORMULA_CELL.findall(data)
     if not found:
         return []
+    count = _count_formula_tags(data, len(found))
     letters, digits, _, elements = zip(*found)
     # The texts decoded and their entities replaced all at once, joined by a character no formula holds.
     try:
