@@ -262,6 +262,7 @@ def test_a_column_gives_excel_s_values_for_blanks_texts_and_errors():
     assert _column("-E2^2+E2%", {"E": [3.0, None]}) == [9.03, 0.0]  # Excel: unary minus first, -3^2 = 9
     assert _column('E2&"-"&F2', {"E": ["a", None, 12.0], "F": [True, "b", "c"]}) == ["a-TRUE", "-b", "12-c"]
     assert _column("E2", {"E": [None, 2.0]}) == [0.0, 2.0]  # a blank read alone is 0
+    assert _column("E2+0.2=0.3", {"E": [0.1, 0.2]}) == [True, False]  # equal to 15 digits, as Excel (and IronCalc)
 
 
 def test_if_evaluates_only_the_branch_each_row_takes():

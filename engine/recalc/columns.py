@@ -534,15 +534,16 @@ class ColumnEvaluator:
         ka, kb = a.kind.copy(), b.kind.copy()
         ka[ka == BLANK] = np.where(kb[ka == BLANK] == BLANK, NUMBER, kb[ka == BLANK])
         kb[kb == BLANK] = ka[kb == BLANK]
-        rank = {NUMBER: 0, TEXT: 1, BOOL: 2, ERROR: 3}
         ra = np.select([ka == NUMBER, ka == TEXT, ka == BOOL], [0, 1, 2], 3)
         rb = np.select([kb == NUMBER, kb == TEXT, kb == BOOL], [0, 1, 2], 3)
-        del rank
-        # -1, 0, 1 for each row: by kind, then by value
+        # -1, 0, 1 for each row: by kind, then by value; numbers equal to 15 significant digits are
+        # equal, as in Excel (0.1+0.2=0.3 is TRUE)
         order = np.sign(ra - rb).astype(np.float64)
         same = ra == rb
         numeric = same & (ra != 1)
-        order[numeric] = np.sign(a.num[numeric] - b.num[numeric])
+        x, y = a.num[numeric], b.num[numeric]
+        close = np.abs(x - y) <= 1e-15 * np.maximum(np.abs(x), np.abs(y))
+        order[numeric] = np.where(close, 0.0, np.sign(x - y))
         texts = same & (ra == 1)
         if texts.any():
             left = np.array([("" if a.kind[i] == BLANK else a.obj[i]).lower() for i in np.flatnonzero(texts)], dtype=object)
