@@ -2,12 +2,15 @@
 
 The run, in the order of the modules it goes through:
 - `reader`: the sheets read once by the fast reader (python-calamine) in two background threads,
-  while the main thread scans the package for formula cells (a big sheet holding a table is taken
-  to hold data only and is checked for formulas by a reading thread once it has nothing left to
-  read; if one does hold formulas, the book is evaluated again with them before anything is written);
+  while the main thread scans the package for formula cells (a big sheet holding a table, without
+  a formula in its first rows, is taken to hold data only and is checked for formulas by a reading
+  thread once it has nothing left to read; if one does hold formulas, the book is evaluated again
+  with them before anything is written) and finds the calculated columns (`columns`);
 - `scan`: the formula texts scanned (Excel's prefixes, encaisse calls, tables and names mentioned);
 - `graph`: the cells ordered so that each comes after those it reads;
-- `native`: the ordinary formulas evaluated by IronCalc (see `_evaluate` for the hand-over);
+- `native`: the ordinary formulas evaluated by IronCalc (see `_evaluate` for the hand-over),
+  except the calculated columns numpy can evaluate whole (`columns.evaluate`): IronCalc would
+  first load every cell of the book;
 - `evaluator`: encaisse functions (DSO, AGING...) evaluated by the engine, sharing one evaluation
   context; the formulas IronCalc cannot do by the `formulas` library (loaded without scipy: see
   `library`), structured references translated to A1 first by `references`;
@@ -26,8 +29,11 @@ Decisions:
 
 Known limits (of the `formulas` library, found against LibreOffice): criteria "<>" and "?*" in
 COUNTIFS/SUMIFS also count blank cells, and SUMPRODUCT(--(test), range) returns 0 — the
-dashboard uses "" criteria and subtraction instead. A formula column inside a big table is
-evaluated cell by cell (about a millisecond each). External links are not supported.
+dashboard uses "" criteria and subtraction instead. A calculated column whose formula numpy
+cannot evaluate as Excel would (text read as a number, text ordered against text, a function
+outside `columns.FAST_FUNCTIONS`) goes to the library evaluator, one array operation whose
+operators are applied element by element (about 15 µs per element). External links are not
+supported.
 """
 
 from __future__ import annotations
