@@ -587,8 +587,8 @@ def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "")
     whole-number `si` or without its first formula, an array formula whose range is not an A1
     range holding its cell or is bigger than a column, a formula longer than Excel allows.
     """
-    fast = _plain_formulas(data, sheet)
-    if len(fast) == _count_formula_tags(data, len(fast)):
+    fast, count = _plain_formulas(data, sheet)
+    if len(fast) == count:
         return [cell for _, cell in fast]
     done = {start for start, _ in fast}
     cells: list[tuple[int, FormulaCell]] = list(fast)
@@ -692,28 +692,29 @@ def _count_formula_tags(data: bytes, plain: int | None = None) -> int:
     return len(_F_TAG.findall(data))
 
 
-def _plain_formulas(data: bytes, sheet: str) -> list[tuple[int, FormulaCell]]:
-    """(position, cell) of the plain formula cells of a sheet (see PLAIN_FORMULA_CELL) whose
-    address and text need no more checking; the others are left to `read_formulas`. The position
-    is the cell's offset in the sheet, or its rank when they are all the sheet's formulas."""
+def _plain_formulas(data: bytes, sheet: str) -> tuple[list[tuple[int, FormulaCell]], int]:
+    """((position, cell) of the plain formula cells of a sheet (see PLAIN_FORMULA_CELL) whose
+    address and text need no more checking, the number of formula elements of the sheet); the
+    others are left to `read_formulas`. The position is the cell's offset in the sheet, or its
+    rank when they are all the sheet's formulas."""
     found = PLAIN_FORMULA_CELL.findall(data)
-    if not found:
-        return []
     count = _count_formula_tags(data, len(found))
+    if not found:
+        return [], count
     letters, digits, _, elements = zip(*found)
     # The texts decoded and their entities replaced all at once, joined by a character no formula holds.
     try:
         texts = b"\x00".join(elements).decode("utf-8")
     except UnicodeDecodeError:
-        return []
+        return [], count
     if texts.count("\x00") != len(found) - 1 or "\x01" in texts:
-        return []  # not XML 1.0: the parser names the cell
+        return [], count  # not XML 1.0: the parser names the cell
     if "&" in texts:
         for entity, char in _ENTITIES:
             texts = texts.replace(entity, char)
         texts = texts.replace("&amp;", "\x01")  # a control character, which no formula text holds either
         if "&" in texts:
-            return []  # a numeric character reference, or not XML: the parser decides
+            return [], count  # a numeric character reference, or not XML: the parser decides
         texts = texts.replace("\x01", "&")
     columns = {name: column_index_from_string(name.decode()) for name in set(letters)}
     elements = texts.split("\x00")
@@ -725,7 +726,7 @@ def _plain_formulas(data: bytes, sheet: str) -> list[tuple[int, FormulaCell]]:
                 and max(map(len, texts_only)) <= MAX_FORMULA_CHARS and all(map(str.strip, texts_only))):
             refs = b"\x00".join(map(bytes.__add__, letters, digits)).decode().split("\x00")
             return list(enumerate(map(FormulaCell, itertools.repeat(sheet), refs, rows,
-                                      map(columns.__getitem__, letters), texts_only)))
+                                      map(columns.__getitem__, letters), texts_only))), count
     out = []
     for i, (name, number, element) in enumerate(zip(letters, digits, elements)):
         text = element[3:-4]  # <f>…</f>
@@ -734,9 +735,9 @@ def _plain_formulas(data: bytes, sheet: str) -> list[tuple[int, FormulaCell]]:
             continue
         out.append((i, FormulaCell(sheet, (name + number).decode(), row, col, text)))
     if len(out) == len(found) == count:
-        return out  # every formula of the sheet: no order to merge with the parser's
+        return out, count  # every formula of the sheet: no order to merge with the parser's
     starts = [m.start() for m in PLAIN_FORMULA_CELL.finditer(data)]
-    return [(starts[i], cell) for i, cell in out]
+    return [(starts[i], cell) for i, cell in out], count
 
 
 def _cell_element(raw: bytes) -> ET.Element:
