@@ -249,7 +249,7 @@ def _column(text: str, data: dict[str, list], names: dict | None = None) -> list
     def name(text):
         return np.array([names[text]], dtype=object)
 
-    return columns.evaluate(columns.parse(text), n, cells, name)[:, 0].tolist()
+    return columns.evaluate(columns.parse(columns.spread(text, n)), 2, n, cells, name)[:, 0].tolist()
 
 
 def test_a_column_gives_excel_s_values_for_blanks_texts_and_errors():
@@ -271,9 +271,11 @@ def test_if_evaluates_only_the_branch_each_row_takes():
 
 
 def test_what_numpy_cannot_do_as_excel_goes_back_to_the_library():
-    for text in ("SUM(E2:E3)", "VLOOKUP(E2,$A$1:$B$9,2,0)", "E2:E3", "E2 E3", "{1,2}"):
+    for text in ("SUM(E2:E3)", "VLOOKUP(E2,$A$1:$B$9,2,0)", "E2 E3", "{1,2}"):
         with pytest.raises(columns.Unsupported):
             columns.parse(text)
+    with pytest.raises(columns.Unsupported):
+        _column("E1+1", {"E": [1.0, 2.0]})  # the row above: not the column's own rows (spread gives E1:E2)
     with pytest.raises(columns.Unsupported):
         _column("E2+1", {"E": ["12"]})  # Excel reads "12" as a number: not reproduced here
     with pytest.raises(columns.Unsupported):
@@ -342,3 +344,32 @@ def test_plain_formula_cells_get_their_values_where_they_stand():
     row_1 = (b'<row r="1" spans="1:3"><c r="A1"><v>1</v></c><c r="B1" s="2"><f>IF(A1&gt;0,"a&amp;b","")</f><v>4</v></c>'
              b'<c r="C1"><f t="shared" ref="C1:C2" si="0">A1*2</f><v>2</v></c></row>')
     assert row_1 in out  # the rest of the row as it was
+
+
+def test_a_column_without_relative_row_is_found_by_its_identical_text():
+    """Excel writes a table's calculated column with structured references: the same text in every row."""
+    cells = [FormulaCell("S", f"F{r}", r, 6, 'IF(Factures[@Montant]>0,"oui","non")') for r in range(2, 40)]
+    kept, runs = columns.find_columns(cells)
+    assert [c.kind for c in kept] == ["column"] and list(runs) == [("S", 2, 6)] and runs[("S", 2, 6)].anchor.array_ref == "F2:F39"
+
+
+def test_a_table_s_calculated_column_with_structured_references_is_evaluated_at_once(tmp_path, monkeypatch):
+    import xlsxwriter
+
+    from encaisse.recalc import recalc
+
+    path = tmp_path / "table.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Factures")
+    amounts = [50.0 * k for k in range(1, 31)]
+    sheet.add_table(0, 0, len(amounts), 1, {"name": "Factures", "columns": [{"header": "Montant"}, {"header": "Remise"}]})
+    for r, amount in enumerate(amounts, start=1):
+        sheet.write_number(r, 0, amount)
+        sheet.write_formula(r, 1, "=IF(Factures[[#This Row],[Montant]]>100,Factures[[#This Row],[Montant]]*0.1,0)")
+    book.close()
+    evaluated = []
+    numpy_columns = columns.evaluate
+    monkeypatch.setattr(columns, "evaluate", lambda *a: evaluated.append(1) or numpy_columns(*a))
+    report = recalc(path, tmp_path / "out.xlsx")
+    assert len(evaluated) == 1
+    assert [report.values[f"Factures!B{r}"] for r in range(2, 32)] == [a * 0.1 if a > 100 else 0.0 for a in amounts]

@@ -80,11 +80,11 @@ def spread(text: str, rows: int) -> str:
     return "".join(pieces)
 
 
-def _template(text: str, row: int) -> tuple[str, list[int]] | None:
+def _template(text: str, row: int) -> tuple[str, list[int]]:
     """The formula as a format string whose fields are its relative row numbers, with each field's
     offset from the cell's row: 'IF(E{}>0,D{}-$B$1,"")', [0, 0] for IF(E2>0,D2-$B$1,"") in row 2.
     The formula of the cell `d` rows below with the same relative form is the format string filled
-    with row + d + offset. None when it has no relative row (no column to find)."""
+    with row + d + offset; without relative row (Factures[@Montant]*2, $B$1*2), the same text."""
     masked = mask_strings(text)
     pieces, offsets, pos = [], [], 0
     for m in _REF.finditer(masked):
@@ -96,8 +96,6 @@ def _template(text: str, row: int) -> tuple[str, list[int]] | None:
             pieces.append("{}")
             offsets.append(int(m.group(start + 3)) - row)
             pos = digits[1]
-    if not offsets:
-        return None
     pieces.append(text[pos:].replace("{", "{{").replace("}", "}}"))
     return "".join(pieces), offsets
 
@@ -108,17 +106,15 @@ def _run_length(cells: list[FormulaCell], i: int) -> int:
     formulas written for a growing stretch at a time (16, 32, 64... rows), so a column of unlike
     formulas costs a few comparisons per cell, not a parse each."""
     first = cells[i]
-    found = _template(first.text, first.row)
-    if found is None:
-        return 1
-    fmt, offsets = found
+    fmt, offsets = _template(first.text, first.row)
     length, stretch = 1, MIN_ROWS
     while i + length < len(cells):
         part = cells[i + length:i + length + stretch]
         top = first.row + length
         rows = range(top, top + len(part))
         texts = list(map(_TEXT, part))
-        expected = list(map(fmt.format, *(range(top + o, top + o + len(part)) for o in offsets)))
+        expected = (list(map(fmt.format, *(range(top + o, top + o + len(part)) for o in offsets))) if offsets
+                    else [first.text] * len(part))
         if texts != expected or list(map(_ROW, part)) != list(rows):
             return length + next(k for k, cell in enumerate(part) if cell.row != rows[k] or cell.text != expected[k])
         length += len(part)
@@ -260,8 +256,6 @@ class _Parser:
         if kind == "string":
             return ("str", m.group(0)[1:-1].replace('""', '"'))
         if kind == "ref":
-            if m.group("b") is not None:
-                raise Unsupported("plage")  # a fixed range: not one value per row
             sheet = m.group("sheet")
             if sheet is not None and sheet.startswith("'"):
                 sheet = sheet[1:-1].replace("''", "'")
@@ -374,23 +368,34 @@ def to_cells(result: Values) -> np.ndarray:
     return out.reshape(-1, 1)
 
 
-_ROW_FIXED = re.compile(r"\$[0-9]")
+_A1 = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]+)")
 
 
-def evaluate(tree, n: int, cells, name) -> np.ndarray:
-    """The column's n values (n x 1, in the file's terms) from the tree of its top cell's formula
-    (`parse`): `cells(sheet or None, "E2", rows)` gives the `rows` cells from E2 down (1 for a
-    reference whose row is fixed), `name(text)` the cell a defined name designates, each as a 1-D
-    object array as the library would read them. Unsupported when not certain."""
-    return ColumnEvaluator(n, cells, name).run(tree)
+def evaluate(tree, top: int, n: int, cells, name) -> np.ndarray:
+    """The values (n x 1, in the file's terms) of the column of `n` rows from row `top`, from the
+    tree (`parse`) of its anchor's formula (`spread`: E2:E100001 for each row's own E cell): a
+    range over exactly the column's rows gives one value per row, a single cell the same value to
+    all; `cells(sheet or None, "E2", rows)` gives the `rows` cells from E2 down, `name(text)` the
+    cell a defined name designates, each as a 1-D object array as the library would read them.
+    Unsupported when not certain."""
+    return ColumnEvaluator(top, n, cells, name).run(tree)
 
 
 class ColumnEvaluator:
-    """Evaluates a parsed column formula over `n` rows (see `evaluate`)."""
+    """Evaluates a parsed column formula over `n` rows from row `top` (see `evaluate`)."""
 
-    def __init__(self, n: int, cells, name):
-        self.n, self._cells, self._name = n, cells, name
+    def __init__(self, top: int, n: int, cells, name):
+        self.top, self.n, self._cells, self._name = top, n, cells, name
         self._inputs: dict = {}
+
+    def _rows(self, node) -> int:
+        """How many cells a reference gives: 1 for a cell, n for a range over the column's rows."""
+        if node[3] is None:
+            return 1
+        (c1, r1), (c2, r2) = (_A1.fullmatch(ref).groups() for ref in node[2:4])
+        if c1.upper() != c2.upper() or int(r1) != self.top or int(r2) != self.top + self.n - 1:
+            raise Unsupported("plage")  # not one value per row of the column
+        return self.n
 
     def run(self, tree) -> np.ndarray:
         result = self.eval(tree, np.arange(self.n))
@@ -416,7 +421,7 @@ class ColumnEvaluator:
         if kind == "empty":
             return Values.full(m, BLANK)
         if kind == "ref":
-            values = self._input(node, lambda: self._cells(node[1], node[2], 1 if _ROW_FIXED.search(node[2]) else self.n))
+            values = self._input(node, lambda: self._cells(node[1], node[2], self._rows(node)))
             if len(values.kind) == 1:
                 return values.take(np.zeros(m, dtype=np.intp))
             return values.take(rows)

@@ -523,7 +523,8 @@ class Evaluator:
         tree = self.column_tree(anchor)
         if tree is not None:
             try:
-                return column_formulas.evaluate(tree, len(cells), functools.partial(self._column_cells, anchor.sheet), self._column_name)
+                return column_formulas.evaluate(tree, anchor.row, len(cells), functools.partial(self._column_cells, anchor.sheet),
+                                                self._column_name)
             except column_formulas.Unsupported:
                 pass
         try:
@@ -545,15 +546,13 @@ class Evaluator:
         return out
 
     def column_tree(self, anchor: FormulaCell):
-        """The parsed formula of a calculated column's top cell when `columns.evaluate` can do it
+        """The parsed formula of a calculated column (its anchor's, spread) when `columns.evaluate` can do it
         with numpy, else None (the library evaluates the column)."""
         key = (anchor.sheet, anchor.row, anchor.col)
         if key not in self._column_trees:
-            first = self.columns[key].cells[0]
             try:
-                text, _ = translate(normalise(first.text), self.package.tables, row=first.row)
-                self._column_trees[key] = column_formulas.parse(text)
-            except (StructuredRefError, column_formulas.Unsupported):
+                self._column_trees[key] = column_formulas.parse(self._translate(anchor))
+            except (CellProblem, column_formulas.Unsupported):
                 self._column_trees[key] = None
         return self._column_trees[key]
 
