@@ -239,3 +239,147 @@ def test_find_columns_keeps_short_or_mixed_runs_cell_by_cell():
     assert (anchor.kind, anchor.array_ref, anchor.text) == ("column", "F2:F21", "E2:E21*2")
     assert len(runs[("S", 2, 6)].cells) == 20
     assert sorted(c.ref for c in kept) == ["F2", "F22", "G2", "G3", "G4"]
+
+
+# -- calculated columns evaluated with numpy ------------------------------------------------------
+
+from encaisse.recalc.values import empty_token  # noqa: E402
+
+
+def _column(text: str, data: dict[str, list], names: dict | None = None) -> list:
+    """The column `text` (its top cell's formula, in row 2) evaluated down len(E) rows; `data`
+    gives the cells of each column from row 2 (None for a blank), `names` single-cell names."""
+    n = len(next(iter(data.values())))
+
+    def cells(sheet, ref, rows):
+        column, row = ref.replace("$", "")[0], int(ref.replace("$", "")[1:])
+        got = [empty_token() if v is None else v for v in data[column][row - 2:row - 2 + rows]]
+        return np.array(got, dtype=object)
+
+    def name(text):
+        return np.array([names[text]], dtype=object)
+
+    return columns.evaluate(columns.parse(columns.spread(text, n)), 2, n, cells, name)[:, 0].tolist()
+
+
+def test_a_column_gives_excel_s_values_for_blanks_texts_and_errors():
+    e = [5.0, 0.0, None, "x", ErrorValue("#N/A"), True]
+    assert _column('IF(E2>0,DateArrete-D2,"")', {"E": e, "D": [10.0] * 6}, {"DateArrete": 40.0}) == \
+        [30.0, "", "", 30.0, ErrorValue("#N/A"), 30.0]  # a text and TRUE are above every number
+    assert _column('IF(E2="",1,2)', {"E": e}) == [2.0, 2.0, 1.0, 2.0, ErrorValue("#N/A"), 2.0]  # a blank equals ""
+    assert _column("ISBLANK(E2)", {"E": e}) == [False, False, True, False, False, False]
+    assert _column('IFERROR(1/E2,"zéro")', {"E": [4.0, 0.0, None]}) == [0.25, "zéro", "zéro"]
+    assert _column("-E2^2+E2%", {"E": [3.0, None]}) == [9.03, 0.0]  # Excel: unary minus first, -3^2 = 9
+    assert _column('E2&"-"&F2', {"E": ["a", None, 12.0], "F": [True, "b", "c"]}) == ["a-TRUE", "-b", "12-c"]
+    assert _column("E2", {"E": [None, 2.0]}) == [0.0, 2.0]  # a blank read alone is 0
+    assert _column("E2+0.2=0.3", {"E": [0.1, 0.2]}) == [True, False]  # equal to 15 digits, as Excel (and IronCalc)
+
+
+def test_if_evaluates_only_the_branch_each_row_takes():
+    # 1/E2 on a text row would need Excel's reading of numbers in text: only the rows where E2 is a number get there
+    assert _column('IF(ISNUMBER(E2),E2*2,"texte")', {"E": [1.5, "abc", None]}) == [3.0, "texte", "texte"]
+
+
+def test_what_numpy_cannot_do_as_excel_goes_back_to_the_library():
+    for text in ("SUM(E2:E3)", "VLOOKUP(E2,$A$1:$B$9,2,0)", "E2 E3", "{1,2}"):
+        with pytest.raises(columns.Unsupported):
+            columns.parse(text)
+    with pytest.raises(columns.Unsupported):
+        _column("E1+1", {"E": [1.0, 2.0]})  # the row above: not the column's own rows (spread gives E1:E2)
+    with pytest.raises(columns.Unsupported):
+        _column("E2+1", {"E": ["12"]})  # Excel reads "12" as a number: not reproduced here
+    with pytest.raises(columns.Unsupported):
+        _column('E2<"b"', {"E": ["a"]})  # text ordered by Excel's collation
+
+
+def test_a_calculated_column_agrees_with_the_cell_by_cell_evaluation(tmp_path, monkeypatch):
+    """The same columns recalculated as one each (numpy) and cell by cell (by IronCalc: MIN_ROWS too
+    high for a run), over numbers, texts, booleans and blanks."""
+    import xlsxwriter
+
+    from encaisse.recalc import recalc
+
+    path = tmp_path / "col.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Data")
+    inputs = [3, 0, None, "x", -2.5, True, "", 7, None, 1e-3, "y", 0, 4, -1, 2, 8, 9, 11]
+    for r, v in enumerate(inputs, start=2):
+        if v is not None:
+            sheet.write(f"A{r}", v)
+        sheet.write_number(f"B{r}", r * 1.5)
+        sheet.write_formula(f"C{r}", f'=IF(ISNUMBER(A{r}),IF(A{r}>0,B{r}/A{r},-B{r}),IF(A{r}="","vide","texte"))')
+        sheet.write_formula(f"D{r}", f'=IFERROR(1/(B{r}-3),"div")')
+        sheet.write_formula(f"E{r}", f'=NOT(ISBLANK(A{r}))&"|"&ABS(INT(-B{r}))')
+        sheet.write_formula(f"F{r}", f'=IF(C{r}="vide",0,IF(ISTEXT(C{r}),1,C{r}>2))')
+    book.close()
+    evaluated = []
+    numpy_columns = columns.evaluate
+    monkeypatch.setattr(columns, "evaluate", lambda *a: evaluated.append(1) or numpy_columns(*a))
+    one = recalc(path, tmp_path / "one.xlsx").values
+    assert len(evaluated) == 4  # each column at once
+    monkeypatch.setattr(columns, "MIN_ROWS", 10 ** 6)
+    each = recalc(path, tmp_path / "each.xlsx").values
+    assert one == each
+    assert [one[f"Data!C{r}"] for r in range(2, 9)] == [1.0, -4.5, "vide", "texte", -9.0, "texte", "vide"]
+    assert (one["Data!D2"], one["Data!D3"], one["Data!E2"], one["Data!E4"]) == ("div", 1 / 1.5, "TRUE|3", "FALSE|6")
+    assert [one[f"Data!F{r}"] for r in range(2, 6)] == [False, False, 0.0, 1.0]
+
+
+# -- plain formula cells read and written in one pass -----------------------------------------------
+
+from encaisse.workbook.package import read_formulas  # noqa: E402
+from encaisse.workbook.splice import CellUpdate, patch_sheet  # noqa: E402
+
+_SHEET = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:C3"/><sheetData>'
+          b'<row r="1" spans="1:3"><c r="A1"><v>1</v></c><c r="B1" s="2" t="str"><f>IF(A1&gt;0,"a&amp;b","")</f><v>a&amp;b</v></c>'
+          b'<c r="C1"><f t="shared" ref="C1:C2" si="0">A1*2</f><v>2</v></c></row>'
+          b'<row r="2"><c r="A2"><v>3</v></c><c r="B2"><f>A2&amp;"&lt;"</f></c><c r="C2"><f t="shared" si="0"/><v>6</v></c></row>'
+          b'</sheetData></worksheet>')
+
+
+def test_plain_formulas_and_the_others_are_read_in_sheet_order():
+    cells = read_formulas(_SHEET, "S", set())
+    assert [(c.ref, c.row, c.col, c.text, c.kind) for c in cells] == [
+        ("B1", 1, 2, 'IF(A1>0,"a&b","")', "normal"), ("C1", 1, 3, "A1*2", "normal"),
+        ("B2", 2, 2, 'A2&"<"', "normal"), ("C2", 2, 3, "A2*2", "normal")]
+    plain = _SHEET.replace(b'<f t="shared" ref="C1:C2" si="0">A1*2</f>', b"<f>A1*2</f>").replace(b'<f t="shared" si="0"/>', b"<f>A2*2</f>")
+    assert read_formulas(plain, "S", set()) == cells  # all plain: read without the parser, same cells
+
+
+def test_plain_formula_cells_get_their_values_where_they_stand():
+    out = patch_sheet(_SHEET, {(1, 2): CellUpdate(4.0, True), (2, 2): CellUpdate("3<", True), (2, 3): CellUpdate(6.5, True)})
+    assert b'<c r="B1" s="2"><f>IF(A1&gt;0,"a&amp;b","")</f><v>4</v></c>' in out  # t="str" gone with the text
+    assert b'<c r="B2" t="str"><f>A2&amp;"&lt;"</f><v>3&lt;</v></c>' in out
+    assert b'<c r="C2"><f t="shared" si="0"/><v>6.5</v></c>' in out  # not plain: patched row by row
+    row_1 = (b'<row r="1" spans="1:3"><c r="A1"><v>1</v></c><c r="B1" s="2"><f>IF(A1&gt;0,"a&amp;b","")</f><v>4</v></c>'
+             b'<c r="C1"><f t="shared" ref="C1:C2" si="0">A1*2</f><v>2</v></c></row>')
+    assert row_1 in out  # the rest of the row as it was
+
+
+def test_a_column_without_relative_row_is_found_by_its_identical_text():
+    """Excel writes a table's calculated column with structured references: the same text in every row."""
+    cells = [FormulaCell("S", f"F{r}", r, 6, 'IF(Factures[@Montant]>0,"oui","non")') for r in range(2, 40)]
+    kept, runs = columns.find_columns(cells)
+    assert [c.kind for c in kept] == ["column"] and list(runs) == [("S", 2, 6)] and runs[("S", 2, 6)].anchor.array_ref == "F2:F39"
+
+
+def test_a_table_s_calculated_column_with_structured_references_is_evaluated_at_once(tmp_path, monkeypatch):
+    import xlsxwriter
+
+    from encaisse.recalc import recalc
+
+    path = tmp_path / "table.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Factures")
+    amounts = [50.0 * k for k in range(1, 31)]
+    sheet.add_table(0, 0, len(amounts), 1, {"name": "Factures", "columns": [{"header": "Montant"}, {"header": "Remise"}]})
+    for r, amount in enumerate(amounts, start=1):
+        sheet.write_number(r, 0, amount)
+        sheet.write_formula(r, 1, "=IF(Factures[[#This Row],[Montant]]>100,Factures[[#This Row],[Montant]]*0.1,0)")
+    book.close()
+    evaluated = []
+    numpy_columns = columns.evaluate
+    monkeypatch.setattr(columns, "evaluate", lambda *a: evaluated.append(1) or numpy_columns(*a))
+    report = recalc(path, tmp_path / "out.xlsx")
+    assert len(evaluated) == 1
+    assert [report.values[f"Factures!B{r}"] for r in range(2, 32)] == [a * 0.1 if a > 100 else 0.0 for a in amounts]

@@ -11,11 +11,15 @@ checks the result: anything but one value per row and it evaluates the cells one
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from encaisse.recalc.scan import called_functions, mask_strings
 from encaisse.workbook.package import FormulaCell, column_index_from_string, get_column_letter
+from encaisse.workbook.splice import ErrorValue
 
 MIN_ROWS = 16  # shorter runs gain nothing worth a second way of evaluating
 ELEMENTWISE = frozenset({
@@ -100,32 +104,564 @@ def spread(text: str, rows: int) -> str:
     return "".join(pieces)
 
 
+def _template(text: str, row: int) -> tuple[str, list[int]]:
+    """The formula as a format string whose fields are its relative row numbers, with each field's
+    offset from the cell's row: 'IF(E{}>0,D{}-$B$1,"")', [0, 0] for IF(E2>0,D2-$B$1,"") in row 2.
+    The formula of the cell `d` rows below with the same relative form is the format string filled
+    with row + d + offset; without relative row (Factures[@Montant]*2, $B$1*2), the same text."""
+    masked = mask_strings(text)
+    pieces, offsets, pos = [], [], 0
+    for m in _REF.finditer(masked):
+        for start in (1, 5) if m.group(5) is not None else (1,):
+            if m.group(start + 2):  # $ before the row: fixed
+                continue
+            digits = m.span(start + 3)
+            pieces.append(text[pos:digits[0]].replace("{", "{{").replace("}", "}}"))
+            pieces.append("{}")
+            offsets.append(int(m.group(start + 3)) - row)
+            pos = digits[1]
+    pieces.append(text[pos:].replace("{", "{{").replace("}", "}}"))
+    return "".join(pieces), offsets
+
+
+def _run_length(cells: list[FormulaCell], i: int) -> int:
+    """How many cells from cells[i] down (cells of one column, by row) are on consecutive rows and
+    hold its formula moved by their row (the same relative form): compared by text, the moved
+    formulas written for a growing stretch at a time (16, 32, 64... rows), so a column of unlike
+    formulas costs a few comparisons per cell, not a parse each."""
+    first = cells[i]
+    fmt, offsets = _template(first.text, first.row)
+    length, stretch = 1, MIN_ROWS
+    while i + length < len(cells):
+        part = cells[i + length:i + length + stretch]
+        top = first.row + length
+        rows = range(top, top + len(part))
+        texts = list(map(_TEXT, part))
+        expected = (list(map(fmt.format, *(range(top + o, top + o + len(part)) for o in offsets))) if offsets
+                    else [first.text] * len(part))
+        if texts != expected or list(map(_ROW, part)) != list(rows):
+            return length + next(k for k, cell in enumerate(part) if cell.row != rows[k] or cell.text != expected[k])
+        length += len(part)
+        stretch *= 2
+    return length
+
+
+_ROW, _TEXT = operator.attrgetter("row"), operator.attrgetter("text")
+
+
 def find_columns(cells: list[FormulaCell]) -> tuple[list[FormulaCell], dict[tuple, Column]]:
     """(the cells with each run replaced by its anchor, anchor key -> the run)."""
-    forms = {}
+    by_column: dict[tuple, list[FormulaCell]] = {}
     for cell in cells:
         if cell.kind == "normal":
-            form = relative_form(cell.text, cell.row, cell.col)
-            if form is not None:
-                forms[(cell.sheet, cell.row, cell.col)] = form
-    by_key = {(c.sheet, c.row, c.col): c for c in cells}
+            by_column.setdefault((cell.sheet, cell.col), []).append(cell)
     runs: dict[tuple, Column] = {}
-    taken: set[tuple] = set()
-    for key in sorted(forms, key=lambda k: (k[0], k[2], k[1])):
-        if key in taken:
+    taken: set[int] = set()  # id() of the cells in a run
+    for (sheet, col), column in sorted(by_column.items()):
+        if len(column) < MIN_ROWS:
             continue
-        sheet, row, col = key
-        run = [by_key[key]]
-        while (sheet, row + len(run), col) in forms and forms[(sheet, row + len(run), col)] == forms[key]:
-            run.append(by_key[(sheet, row + len(run), col)])
-        if len(run) < MIN_ROWS:
-            continue
-        first, last = run[0], run[-1]
-        anchor = FormulaCell(sheet, first.ref, first.row, first.col, spread(first.text, len(run)), "column",
-                             f"{first.ref}:{last.ref}")
-        runs[key] = Column(anchor, tuple(run))
-        taken.update((sheet, c.row, c.col) for c in run)
+        column.sort(key=_ROW)
+        i = 0
+        while i < len(column):
+            length = _run_length(column, i)
+            run = column[i:i + length]
+            i += length
+            if length < MIN_ROWS or relative_form(run[0].text, run[0].row, col) is None:
+                continue
+            first, last = run[0], run[-1]
+            anchor = FormulaCell(sheet, first.ref, first.row, first.col, spread(first.text, len(run)), "column",
+                                 f"{first.ref}:{last.ref}")
+            runs[(sheet, first.row, col)] = Column(anchor, tuple(run))
+            taken.update(map(id, run))
     if not runs:
         return cells, {}
-    kept = [c for c in cells if (c.sheet, c.row, c.col) not in taken]
+    kept = [] if len(taken) == len(cells) else [c for c in cells if id(c) not in taken]
     return kept + [column.anchor for column in runs.values()], runs
+
+
+# -- the column evaluated with numpy ----------------------------------------------------------------
+#
+# The formula library evaluates an operator over a column one element at a time (about 15 µs each:
+# 100 000 rows of IF(E2>0,DateArrete-D2,"") take seconds), and IronCalc has to load every cell of
+# the book first (about 25 µs per formula cell). The formulas a finance table computes down a
+# column are made of a few operators and IF: those are evaluated here, each operator one numpy
+# operation over the rows that reach it (IF evaluates each branch only on the rows that take it, as
+# Excel does). Anything whose Excel meaning is not certain here (text in arithmetic, text ordered
+# against text, a function not listed below) raises Unsupported, and the column goes to the
+# library as before.
+
+
+class Unsupported(Exception):
+    """The column cannot be evaluated here: the library evaluator does it."""
+
+
+BLANK, NUMBER, TEXT, BOOL, ERROR = range(5)
+FAST_FUNCTIONS = frozenset({"IF", "IFERROR", "IFNA", "ISBLANK", "ISNUMBER", "ISTEXT", "ISLOGICAL", "ISERROR",
+                            "ISERR", "ISNA", "NOT", "ABS", "INT"})
+
+_TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<string>"(?:[^"]|"")*")
+  | (?P<ref>(?:(?P<sheet>'(?:[^']|'')+'|[A-Za-z_][\w.]*)!)?
+            (?P<a>\$?[A-Za-z]{1,3}\$?[0-9]{1,7})(?::(?P<b>\$?[A-Za-z]{1,3}\$?[0-9]{1,7}))?)(?![\w(!.:\[])
+  | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
+  | (?P<call>[A-Za-z_][\w.]*)\s*\(
+  | (?P<name>[A-Za-z_\\][\w.]*)(?![\w(!\[])
+  | (?P<op><>|<=|>=|[-+*/^&=<>%(),])
+""", re.X)
+
+
+def parse(text: str):
+    """The formula as a tree of tuples, or Unsupported: ("num", x), ("str", s), ("bool", b),
+    ("ref", sheet, a, b), ("name", n), ("call", NAME, [args]), ("op", op, left, right),
+    ("neg", x), ("pct", x), ("empty",)."""
+    tokens, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise Unsupported(text[pos:pos + 10])
+        pos = m.end()
+        kind = m.lastgroup
+        if kind == "space":
+            continue
+        if kind in ("sheet", "a", "b"):
+            kind = "ref"
+        tokens.append((kind, m))
+    parser = _Parser(tokens)
+    tree = parser.expression()
+    if parser.i != len(tokens):
+        raise Unsupported("fin inattendue")
+    return tree
+
+
+class _Parser:
+    # Excel's precedence: comparison < & < + - < * / < ^ < % < unary minus
+    _LEVELS = (("=", "<>", "<", ">", "<=", ">="), ("&",), ("+", "-"), ("*", "/"), ("^",))
+
+    def __init__(self, tokens):
+        self.tokens, self.i = tokens, 0
+
+    def peek(self):
+        return self.tokens[self.i] if self.i < len(self.tokens) else (None, None)
+
+    def op(self):
+        kind, m = self.peek()
+        return m.group(0) if kind == "op" else None
+
+    def expression(self, level: int = 0):
+        if level == len(self._LEVELS):
+            return self.unary()
+        left = self.expression(level + 1)
+        while self.op() in self._LEVELS[level]:
+            op = self.op()
+            self.i += 1
+            left = ("op", op, left, self.expression(level + 1))
+        return left
+
+    def unary(self):
+        op = self.op()
+        if op in ("-", "+"):
+            self.i += 1
+            inner = self.unary()
+            return ("neg", inner) if op == "-" else ("plus", inner)
+        node = self.primary()
+        while self.op() == "%":
+            self.i += 1
+            node = ("pct", node)
+        return node
+
+    def primary(self):
+        kind, m = self.peek()
+        if kind is None:
+            raise Unsupported("fin inattendue")
+        self.i += 1
+        if kind == "number":
+            return ("num", float(m.group(0)))
+        if kind == "string":
+            return ("str", m.group(0)[1:-1].replace('""', '"'))
+        if kind == "ref":
+            sheet = m.group("sheet")
+            if sheet is not None and sheet.startswith("'"):
+                sheet = sheet[1:-1].replace("''", "'")
+            return ("ref", sheet, m.group("a"), m.group("b"))
+        if kind == "name":
+            name = m.group(0)
+            if name.upper() in ("TRUE", "FALSE"):
+                return ("bool", name.upper() == "TRUE")
+            return ("name", name)
+        if kind == "call":
+            name = m.group("call").upper()
+            if name not in FAST_FUNCTIONS:
+                raise Unsupported(name)
+            args = []
+            if self.op() == ")":
+                self.i += 1
+                return ("call", name, args)
+            while True:
+                if self.op() in (",", ")"):
+                    args.append(("empty",))
+                else:
+                    args.append(self.expression())
+                op = self.op()
+                self.i += 1
+                if op == ")":
+                    return ("call", name, args)
+                if op != ",":
+                    raise Unsupported("argument")
+        if kind == "op" and m.group(0) == "(":
+            inner = self.expression()
+            if self.op() != ")":
+                raise Unsupported("parenthèse")
+            self.i += 1
+            return inner
+        raise Unsupported(m.group(0))
+
+
+class Values:
+    """One value per row: `kind` (BLANK, NUMBER, TEXT, BOOL, ERROR), `num` (numbers, booleans as
+    0/1), `obj` (the text, or the error code; None when the rows hold neither)."""
+
+    __slots__ = ("kind", "num", "obj")
+
+    def __init__(self, kind: np.ndarray, num: np.ndarray, obj: np.ndarray | None = None):
+        self.kind, self.num, self.obj = kind, num, obj
+
+    @classmethod
+    def full(cls, n: int, kind: int, num: float = 0.0, obj=None) -> "Values":
+        objects = None
+        if obj is not None:
+            objects = np.empty(n, dtype=object)
+            objects.fill(obj)
+        return cls(np.full(n, kind, dtype=np.int8), np.full(n, num, dtype=np.float64), objects)
+
+    def take(self, rows: np.ndarray) -> "Values":
+        return Values(self.kind[rows], self.num[rows], None if self.obj is None else self.obj[rows])
+
+    def objects(self) -> np.ndarray:
+        if self.obj is None:
+            self.obj = np.empty(len(self.kind), dtype=object)
+        return self.obj
+
+
+def _from_cells(values: np.ndarray) -> Values:
+    """Cells as the evaluator gives them to the library (serial dates, EMPTY blanks, XlError) or as
+    computed in the file's terms (float, bool, str, ErrorValue) -> Values."""
+    from encaisse.recalc.values import empty_token
+
+    n = len(values)
+    kinds = np.fromiter(map(type, values), dtype=object, count=n)
+    out = Values(np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.float64))
+    empty = type(empty_token())
+    for t in set(kinds.tolist()):
+        mask = kinds == t
+        if t is float or t is int or (isinstance(t, type) and issubclass(t, (np.floating, np.integer))):
+            out.kind[mask] = NUMBER
+            out.num[mask] = values[mask].astype(np.float64)
+        elif t is bool or t is np.bool_:
+            out.kind[mask] = BOOL
+            out.num[mask] = values[mask].astype(np.float64)
+        elif t is empty:
+            from encaisse.recalc.values import is_empty
+
+            if not all(map(is_empty, values[mask])):
+                raise Unsupported("valeur")
+            out.kind[mask] = BLANK
+        elif t is str:
+            out.kind[mask] = TEXT
+            out.objects()[mask] = values[mask]
+        elif t is ErrorValue or t.__name__ == "XlError":
+            out.kind[mask] = ERROR
+            out.objects()[mask] = [str(v) for v in values[mask]]
+        else:
+            raise Unsupported(t.__name__)
+    return out
+
+
+def to_cells(result: Values) -> np.ndarray:
+    """Values -> one column of file values (float, bool, str, ErrorValue); a blank is 0 as in Excel."""
+    out = result.num.astype(object)
+    booleans = result.kind == BOOL
+    if booleans.any():
+        out[booleans] = (result.num[booleans] != 0).astype(object)
+    texts = result.kind == TEXT
+    if texts.any():
+        out[texts] = result.obj[texts]
+    errors = result.kind == ERROR
+    if errors.any():
+        out[errors] = [ErrorValue(code) for code in result.obj[errors]]
+    return out.reshape(-1, 1)
+
+
+_A1 = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]+)")
+
+
+def evaluate(tree, top: int, n: int, cells, name) -> np.ndarray:
+    """The values (n x 1, in the file's terms) of the column of `n` rows from row `top`, from the
+    tree (`parse`) of its anchor's formula (`spread`: E2:E100001 for each row's own E cell): a
+    range over exactly the column's rows gives one value per row, a single cell the same value to
+    all; `cells(sheet or None, "E2", rows)` gives the `rows` cells from E2 down, `name(text)` the
+    cell a defined name designates, each as a 1-D object array as the library would read them.
+    Unsupported when not certain."""
+    return ColumnEvaluator(top, n, cells, name).run(tree)
+
+
+class ColumnEvaluator:
+    """Evaluates a parsed column formula over `n` rows from row `top` (see `evaluate`)."""
+
+    def __init__(self, top: int, n: int, cells, name):
+        self.top, self.n, self._cells, self._name = top, n, cells, name
+        self._inputs: dict = {}
+
+    def _rows(self, node) -> int:
+        """How many cells a reference gives: 1 for a cell, n for a range over the column's rows."""
+        if node[3] is None:
+            return 1
+        (c1, r1), (c2, r2) = (_A1.fullmatch(ref).groups() for ref in node[2:4])
+        if c1.upper() != c2.upper() or int(r1) != self.top or int(r2) != self.top + self.n - 1:
+            raise Unsupported("plage")  # not one value per row of the column
+        return self.n
+
+    def run(self, tree) -> np.ndarray:
+        result = self.eval(tree, np.arange(self.n))
+        return to_cells(result)
+
+    def _input(self, key, fetch) -> Values:
+        if key not in self._inputs:
+            values = fetch()
+            if values is None or len(values) not in (1, self.n):
+                raise Unsupported("plage")
+            self._inputs[key] = _from_cells(values)
+        return self._inputs[key]
+
+    def eval(self, node, rows: np.ndarray) -> Values:
+        kind = node[0]
+        m = len(rows)
+        if kind == "num":
+            return Values.full(m, NUMBER, node[1])
+        if kind == "str":
+            return Values.full(m, TEXT, obj=node[1])
+        if kind == "bool":
+            return Values.full(m, BOOL, float(node[1]))
+        if kind == "empty":
+            return Values.full(m, BLANK)
+        if kind == "ref":
+            values = self._input(node, lambda: self._cells(node[1], node[2], self._rows(node)))
+            if len(values.kind) == 1:
+                return values.take(np.zeros(m, dtype=np.intp))
+            return values.take(rows)
+        if kind == "name":
+            values = self._input(node, lambda: self._name(node[1]))
+            if len(values.kind) == 1:
+                return values.take(np.zeros(m, dtype=np.intp))
+            return values.take(rows)
+        if kind == "neg":
+            x = self._numbers(self.eval(node[1], rows))
+            return self._number_result(-x[0], x[1])
+        if kind == "plus":
+            return self.eval(node[1], rows)
+        if kind == "pct":
+            x = self._numbers(self.eval(node[1], rows))
+            return self._number_result(x[0] / 100, x[1])
+        if kind == "op":
+            return self._operator(node[1], self.eval(node[2], rows), self.eval(node[3], rows))
+        if kind == "call":
+            return self._call(node[1], node[2], rows)
+        raise Unsupported(kind)
+
+    # -- operators ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _first_error(*operands: Values):
+        """(mask of rows holding an error in any operand, their codes: the leftmost operand's)."""
+        m = len(operands[0].kind)
+        mask = np.zeros(m, dtype=bool)
+        codes = None
+        for v in operands:
+            errors = (v.kind == ERROR) & ~mask
+            if errors.any():
+                codes = np.empty(m, dtype=object) if codes is None else codes
+                codes[errors] = v.obj[errors]
+                mask |= errors
+        return mask, codes
+
+    def _numbers(self, v: Values) -> tuple[np.ndarray, tuple]:
+        """Numbers for arithmetic (blank 0, TRUE 1); text would need Excel's parsing of numbers."""
+        if (v.kind == TEXT).any():
+            raise Unsupported("texte dans un calcul")
+        return v.num, self._first_error(v)
+
+    @staticmethod
+    def _number_result(num: np.ndarray, errors, division: np.ndarray | None = None) -> Values:
+        mask, codes = errors
+        out = Values(np.full(len(num), NUMBER, dtype=np.int8), num)
+        bad = ~np.isfinite(num) & ~mask
+        if division is not None:
+            zero = division & ~mask
+            if zero.any():
+                out.kind[zero] = ERROR
+                out.objects()[zero] = "#DIV/0!"
+                bad &= ~zero
+        if bad.any():
+            out.kind[bad] = ERROR
+            out.objects()[bad] = "#NUM!"
+        if mask.any():
+            out.kind[mask] = ERROR
+            out.objects()[mask] = codes[mask]
+        out.num = np.where(out.kind == NUMBER, num, 0.0)
+        return out
+
+    def _operator(self, op: str, a: Values, b: Values) -> Values:
+        if op in ("+", "-", "*", "/", "^"):
+            if (a.kind == TEXT).any() or (b.kind == TEXT).any():
+                raise Unsupported("texte dans un calcul")
+            errors = self._first_error(a, b)
+            with np.errstate(all="ignore"):
+                if op == "+":
+                    return self._number_result(a.num + b.num, errors)
+                if op == "-":
+                    return self._number_result(a.num - b.num, errors)
+                if op == "*":
+                    return self._number_result(a.num * b.num, errors)
+                if op == "/":
+                    return self._number_result(a.num / np.where(b.num == 0, 1.0, b.num), errors, division=b.num == 0)
+                if ((a.num == 0) & (b.num == 0)).any():
+                    raise Unsupported("0^0")
+                return self._number_result(np.power(a.num, b.num), errors)
+        if op == "&":
+            return self._concatenate(a, b)
+        return self._compare(op, a, b)
+
+    @staticmethod
+    def _text(v: Values) -> np.ndarray:
+        out = np.empty(len(v.kind), dtype=object)
+        out.fill("")
+        texts = v.kind == TEXT
+        if texts.any():
+            out[texts] = v.obj[texts]
+        booleans = v.kind == BOOL
+        if booleans.any():
+            out[booleans] = np.where(v.num[booleans] != 0, "TRUE", "FALSE").astype(object)
+        numbers = v.kind == NUMBER
+        if numbers.any():
+            x = v.num[numbers]
+            if not (np.all(x == np.floor(x)) and np.all(np.abs(x) < 1e15)):
+                raise Unsupported("nombre en texte")  # Excel's general format: not reproduced here
+            out[numbers] = [str(int(i)) for i in x]
+        return out
+
+    def _concatenate(self, a: Values, b: Values) -> Values:
+        mask, codes = self._first_error(a, b)
+        out = Values.full(len(a.kind), TEXT)
+        out.obj = self._text(a) + self._text(b)
+        if mask.any():
+            out.kind[mask] = ERROR
+            out.obj[mask] = codes[mask]
+        return out
+
+    def _compare(self, op: str, a: Values, b: Values) -> Values:
+        # A blank takes the other side's kind (0, "" or FALSE); then number < text < boolean.
+        ka, kb = a.kind.copy(), b.kind.copy()
+        ka[ka == BLANK] = np.where(kb[ka == BLANK] == BLANK, NUMBER, kb[ka == BLANK])
+        kb[kb == BLANK] = ka[kb == BLANK]
+        ra = np.select([ka == NUMBER, ka == TEXT, ka == BOOL], [0, 1, 2], 3)
+        rb = np.select([kb == NUMBER, kb == TEXT, kb == BOOL], [0, 1, 2], 3)
+        # -1, 0, 1 for each row: by kind, then by value; numbers equal to 15 significant digits are
+        # equal, as in Excel (0.1+0.2=0.3 is TRUE)
+        order = np.sign(ra - rb).astype(np.float64)
+        same = ra == rb
+        numeric = same & (ra != 1)
+        x, y = a.num[numeric], b.num[numeric]
+        close = np.abs(x - y) <= 1e-15 * np.maximum(np.abs(x), np.abs(y))
+        order[numeric] = np.where(close, 0.0, np.sign(x - y))
+        texts = same & (ra == 1)
+        if texts.any():
+            left = np.array([("" if a.kind[i] == BLANK else a.obj[i]).lower() for i in np.flatnonzero(texts)], dtype=object)
+            right = np.array([("" if b.kind[i] == BLANK else b.obj[i]).lower() for i in np.flatnonzero(texts)], dtype=object)
+            equal = left == right
+            if op not in ("=", "<>") and not equal.all():
+                raise Unsupported("texte comparé à un texte")  # Excel's collation is not Python's
+            order[texts] = np.where(equal, 0.0, 1.0)
+        result = {"=": order == 0, "<>": order != 0, "<": order < 0, ">": order > 0, "<=": order <= 0, ">=": order >= 0}[op]
+        out = Values(np.full(len(order), BOOL, dtype=np.int8), result.astype(np.float64))
+        mask, codes = self._first_error(a, b)
+        if mask.any():
+            out.kind[mask] = ERROR
+            out.objects()[mask] = codes[mask]
+            out.num[mask] = 0.0
+        return out
+
+    # -- functions ---------------------------------------------------------------------------------
+
+    def _condition(self, v: Values) -> tuple[np.ndarray, np.ndarray]:
+        """(true, error) masks of a logical argument: numbers are true unless 0, a blank is false."""
+        if (v.kind == TEXT).any():
+            raise Unsupported("texte comme condition")
+        return (v.num != 0) & (v.kind != ERROR) & (v.kind != BLANK), v.kind == ERROR
+
+    def _call(self, name: str, args: list, rows: np.ndarray) -> Values:
+        m = len(rows)
+        if name == "IF":
+            if not 1 < len(args) <= 3:
+                raise Unsupported("IF")
+            test = self.eval(args[0], rows)
+            true, error = self._condition(test)
+            false = ~true & ~error
+            out = Values.full(m, ERROR)
+            if error.any():
+                out.objects()[error] = test.obj[error]
+            branches = [(true, args[1]), (false, args[2] if len(args) == 3 else ("bool", False))]
+            for mask, node in branches:
+                if mask.any():
+                    self._place(out, mask, self._branch(node, rows[mask]))
+            return out
+        if name in ("IFERROR", "IFNA"):
+            if len(args) != 2:
+                raise Unsupported(name)
+            value = self._branch(args[0], rows)
+            caught = value.kind == ERROR
+            if name == "IFNA":
+                caught &= np.array([code == "#N/A" for code in value.obj], dtype=bool) if caught.any() else caught
+            if caught.any():
+                self._place(value, caught, self._branch(args[1], rows[caught]))
+            return value
+        if len(args) != 1 or args[0][0] == "empty":
+            raise Unsupported(name)
+        v = self.eval(args[0], rows)
+        if name.startswith("IS"):
+            if name == "ISBLANK":
+                result = v.kind == BLANK
+            elif name == "ISNUMBER":
+                result = v.kind == NUMBER
+            elif name == "ISTEXT":
+                result = v.kind == TEXT
+            elif name == "ISLOGICAL":
+                result = v.kind == BOOL
+            else:
+                errors = v.kind == ERROR
+                codes = v.obj if errors.any() else None
+                na = np.zeros(m, dtype=bool) if codes is None else np.array([c == "#N/A" for c in codes], dtype=bool)
+                result = {"ISERROR": errors, "ISNA": errors & na, "ISERR": errors & ~na}[name]
+            return Values(np.full(m, BOOL, dtype=np.int8), result.astype(np.float64))
+        if name == "NOT":
+            true, error = self._condition(v)
+            out = Values(np.full(m, BOOL, dtype=np.int8), (~true).astype(np.float64))
+            if error.any():
+                out.kind[error] = ERROR
+                out.objects()[error] = v.obj[error]
+                out.num[error] = 0.0
+            return out
+        x, errors = self._numbers(v)
+        return self._number_result(np.abs(x) if name == "ABS" else np.floor(x), errors)
+
+    def _branch(self, node, rows: np.ndarray) -> Values:
+        # An omitted argument (IF(A2,,1)) is 0, as in Excel.
+        if node[0] == "empty":
+            return Values.full(len(rows), NUMBER, 0.0)
+        return self.eval(node, rows)
+
+    @staticmethod
+    def _place(out: Values, mask: np.ndarray, part: Values) -> None:
+        out.kind[mask] = part.kind
+        out.num[mask] = part.num
+        if part.obj is not None:
+            out.objects()[mask] = part.obj

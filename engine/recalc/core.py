@@ -2,12 +2,15 @@
 
 The run, in the order of the modules it goes through:
 - `reader`: the sheets read once by the fast reader (python-calamine) in two background threads,
-  while the main thread scans the package for formula cells (a big sheet holding a table is taken
-  to hold data only and is checked for formulas by a reading thread once it has nothing left to
-  read; if one does hold formulas, the book is evaluated again with them before anything is written);
+  while the main thread scans the package for formula cells (a big sheet holding a table, without
+  a formula in its first rows, is taken to hold data only and is checked for formulas by a reading
+  thread once it has nothing left to read; if one does hold formulas, the book is evaluated again
+  with them before anything is written) and finds the calculated columns (`columns`);
 - `scan`: the formula texts scanned (Excel's prefixes, encaisse calls, tables and names mentioned);
 - `graph`: the cells ordered so that each comes after those it reads;
-- `native`: the ordinary formulas evaluated by IronCalc (see `_evaluate` for the hand-over);
+- `native`: the ordinary formulas evaluated by IronCalc (see `_evaluate` for the hand-over),
+  except the calculated columns numpy can evaluate whole (`columns.evaluate`): IronCalc would
+  first load every cell of the book;
 - `evaluator`: encaisse functions (DSO, AGING...) evaluated by the engine, sharing one evaluation
   context; the formulas IronCalc cannot do by the `formulas` library (loaded without scipy: see
   `library`), structured references translated to A1 first by `references`;
@@ -26,8 +29,11 @@ Decisions:
 
 Known limits (of the `formulas` library, found against LibreOffice): criteria "<>" and "?*" in
 COUNTIFS/SUMIFS also count blank cells, and SUMPRODUCT(--(test), range) returns 0 — the
-dashboard uses "" criteria and subtraction instead. A formula column inside a big table is
-evaluated cell by cell (about a millisecond each). External links are not supported.
+dashboard uses "" criteria and subtraction instead. A calculated column whose formula numpy
+cannot evaluate as Excel would (text read as a number, text ordered against text, a function
+outside `columns.FAST_FUNCTIONS`) goes to the library evaluator, one array operation whose
+operators are applied element by element (about 15 µs per element). External links are not
+supported.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from encaisse.errors import InputError, Problem, shorten
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, TITLE, CellProblem, Rect
 from encaisse.recalc.evaluator import Evaluator
 from encaisse.recalc.native import CIRCULAR, NATIVE_ONLY_ERRORS, NativeBook, NativeUnavailable, known_functions
-from encaisse.recalc.reader import SheetReader, formula_cells
+from encaisse.recalc.reader import FoundCells, SheetReader, formula_cells
 from encaisse.recalc.scan import called_functions, mask_strings, normalise
 from encaisse.recalc.values import to_file, to_serial
 from encaisse.workbook.package import read_package
@@ -113,31 +119,31 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
             # nothing left to read), and in the rare book where one does hold formulas everything
             # is evaluated again with them.
             data_sheets = reader.data_sheets()
-            sheets_xml, cells = formula_cells(path, package, reader.prefetch, skip=data_sheets)
+            found = formula_cells(path, package, reader.prefetch, skip=data_sheets)
             checked = reader.check_no_formulas(data_sheets)
             try:
-                evaluator = _evaluate(path, package, cells, as_of, rules_dir, reader)
+                evaluator = _evaluate(path, package, found, as_of, rules_dir, reader)
                 complete = checked.result()
             except InputError:
                 if checked.result():
                     raise
                 complete = False
             if not complete:
-                sheets_xml, cells = formula_cells(path, package, reader.prefetch)
-                evaluator = _evaluate(path, package, cells, as_of, rules_dir, reader)
+                found = formula_cells(path, package, reader.prefetch)
+                evaluator = _evaluate(path, package, found, as_of, rules_dir, reader)
         finally:
             reader.close()
         replaced = {}
         for sheet_name, updates in evaluator.updates().items():
             sheet = package.sheet(sheet_name)
-            replaced[sheet.part] = patch_sheet(sheets_xml[sheet.part], updates)
+            replaced[sheet.part] = patch_sheet(found.sheets_xml[sheet.part], updates)
         replaced.update(_chart_caches(path, evaluator, {s.name for s in package.sheets if s.part in replaced}))
         if not target.parent.exists():
             raise InputError([Problem(str(target), "dossier de destination introuvable")], title=TITLE)
         write_package(path, target, replaced)
         written = tuple(s.name for s in package.sheets if s.part in replaced)
         return RecalcReport(
-            source=str(path), output=str(target), cells=len(cells), engine_calls=evaluator.engine_calls,
+            source=str(path), output=str(target), cells=len(found.cells), engine_calls=evaluator.engine_calls,
             seconds=time.perf_counter() - started, sheets=written, warnings=tuple(evaluator.warnings),
             values=evaluator.written_values(), engine_cells=evaluator.engine_cell_names(),
         )
@@ -153,11 +159,12 @@ _NATIVE_BYTES_PER_FORMULA = 40_000
 _MAX_PASSES = 8
 
 
-def _evaluate(path: Path, package, cells, as_of, rules_dir, reader: SheetReader) -> Evaluator:
+def _evaluate(path: Path, package, found: FoundCells, as_of, rules_dir, reader: SheetReader) -> Evaluator:
     """Every formula cell evaluated: by IronCalc (`native`) where it can, by the library evaluator
     (encaisse functions, functions IronCalc does not know) for the rest, the values of each
     passed to the other until nothing changes."""
-    evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, reader=reader)
+    evaluator = Evaluator(path, package, found.cells, as_of=as_of, rules_dir=rules_dir, reader=reader,
+                          grouped=(found.evaluated, found.columns))
     native_keys, library_keys = _split(evaluator)
     book = _native_book(path, package, evaluator, native_keys, reader)
     if book is None:
@@ -339,7 +346,10 @@ def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
         # IronCalc does not lift a function over the cells of an array argument (MATCH(B1:B2, …)
         # spilled), which the library does: spilled formulas calling functions go to the library.
         lifted = cell.kind in ("dynamic", "array") and bool(called[key]) and all(map(evaluator.supports, called[key]))
-        if (not called[key] <= known or engine or lifted or _whole_ranges_too_big(cell.text)
+        # A calculated column numpy can evaluate is done at once by the library evaluator
+        # (`columns.evaluate`): IronCalc would first have to load every cell of the book.
+        fast_column = cell.kind == "column" and not engine and evaluator.column_tree(cell) is not None
+        if (fast_column or not called[key] <= known or engine or lifted or _whole_ranges_too_big(cell.text)
                 or (cell.text.count("(") > _NATIVE_MAX_NESTING and _nesting(cell.text) > _NATIVE_MAX_NESTING)):
             library.add(key)
         else:

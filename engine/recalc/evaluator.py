@@ -17,6 +17,7 @@ the ranges actually spilled (evaluated once more in the corrected order if neede
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import inspect
 import re
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 
 from encaisse.errors import InputError, Problem
 from encaisse.recalc import graph
+from encaisse.recalc import columns as column_formulas
 from encaisse.recalc.columns import find_columns, references as a1_references
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, TITLE, CellProblem, Rect
 from encaisse.recalc.reader import SheetReader
@@ -64,10 +66,12 @@ def _formulas():
 
 class Evaluator:
     def __init__(self, path: Path, package: Package, cells: list[FormulaCell], *, as_of=None, rules_dir=None,
-                 reader: SheetReader | None = None):
+                 reader: SheetReader | None = None, grouped: tuple | None = None):
         self.path = path
         self.package = package
-        self.cells, self.columns = find_columns(cells)
+        # (cells with each calculated column as its anchor, anchor -> column): found by the reading
+        # when it has (`reader.formula_cells`), else here
+        self.cells, self.columns = grouped if grouped is not None else find_columns(cells)
         self.rules_dir = str(rules_dir) if rules_dir is not None else None
         self.as_of = _parse_as_of(as_of)
         self.warnings: list[str] = []
@@ -96,6 +100,7 @@ class Evaluator:
         self._builders: dict[str, object] = {}  # formula text -> the library's builder, until compiled
         self._positions: dict[str, np.ndarray] | None = None  # sheet -> (row, col) of its formula cells
         self._forms: dict[tuple, _Form] = {}  # (sheet, R1C1 form, coinciding references) -> its parse
+        self._column_trees: dict[tuple, object] = {}  # calculated column -> its parsed formula (or None)
         self._names: dict[str, Rect | str] = {}
         self._override: dict[tuple[str, int, int], object] = {}
         self._translated: dict[tuple[str, int, int], str] = {}
@@ -630,6 +635,13 @@ class Evaluator:
         """A calculated column as one array operation; cell by cell when the library does not give
         one value per row (or fails: the message then names the cell)."""
         cells = self.columns[(anchor.sheet, anchor.row, anchor.col)].cells
+        tree = self.column_tree(anchor)
+        if tree is not None:
+            try:
+                return column_formulas.evaluate(tree, anchor.row, len(cells), functools.partial(self._column_cells, anchor.sheet),
+                                                self._column_name)
+            except column_formulas.Unsupported:
+                pass
         try:
             result = as_2d(self.evaluate(self._translate(anchor), anchor))
         except CellProblem:
@@ -647,6 +659,33 @@ class Evaluator:
             except CellProblem as problem:
                 raise CellProblem(str(problem), where=problem.where or cell.where) from None
         return out
+
+    def column_tree(self, anchor: FormulaCell):
+        """The parsed formula of a calculated column (its anchor's, spread) when `columns.evaluate` can do it
+        with numpy, else None (the library evaluates the column)."""
+        key = (anchor.sheet, anchor.row, anchor.col)
+        if key not in self._column_trees:
+            try:
+                self._column_trees[key] = column_formulas.parse(self._translate(anchor))
+            except (CellProblem, column_formulas.Unsupported):
+                self._column_trees[key] = None
+        return self._column_trees[key]
+
+    def _column_cells(self, own_sheet: str, sheet_name: str | None, ref: str, rows: int) -> np.ndarray:
+        sheet = self.package.sheet(sheet_name or own_sheet)
+        if sheet is None:
+            raise column_formulas.Unsupported(sheet_name)  # the library names the missing sheet
+        c1, r1, _, _ = range_boundaries(ref.replace("$", ""))
+        rect = Rect(sheet.name, r1, c1, r1 + rows - 1, c1)
+        if rect.r2 > MAX_ROWS:
+            raise column_formulas.Unsupported(ref)
+        return self.xl_values(rect)[:, 0]
+
+    def _column_name(self, name: str) -> np.ndarray:
+        rect = self.name_rect(name)
+        if not isinstance(rect, Rect) or rect.shape != (1, 1):
+            raise column_formulas.Unsupported(name)
+        return self.xl_values(rect)[:, 0]
 
     def evaluate(self, text: str, cell: FormulaCell):
         """Evaluate a formula text (A1 references only): encaisse calls by the engine, the rest by `formulas`."""

@@ -13,14 +13,15 @@ import threading
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import python_calamine as calamine
 
 from encaisse.errors import InputError, Problem
 from encaisse.recalc.cells import Rect
-from encaisse.recalc.scan import Mentions, range_problem
+from encaisse.recalc.columns import Column, find_columns
+from encaisse.recalc.scan import Mentions, range_problem, with_bounded_ranges
 from encaisse.recalc.values import block, grid_from_rows, table_frame
 from encaisse.workbook.package import (
     FormulaCell,
@@ -86,15 +87,17 @@ class SheetReader:
             if sheet is not None and sheet not in wanted and sheet not in self._futures:
                 wanted.append(sheet)
 
-        for cell in cells:
-            want(cell.sheet)
-            for name in self._mentions.tables(cell.text):
-                want(self.package.tables[name].sheet)
-            for name in self._mentions.whole_tables(cell.text):
-                table = self.package.tables[name]
-                self._prepare.setdefault(table.sheet, set()).add(table.name.upper())
-            for name in self._mentions.names(cell.text):
-                want(self._name_sheet(name))
+        for sheet in dict.fromkeys(cell.sheet for cell in cells):
+            want(sheet)
+        # All the texts searched at once: a calculated column mentions the same few down every row.
+        tables, whole, names = self._mentions.all_mentions([cell.text for cell in cells])
+        for name in tables:
+            want(self.package.tables[name].sheet)
+        for name in whole:
+            table = self.package.tables[name]
+            self._prepare.setdefault(table.sheet, set()).add(table.name.upper())
+        for name in names:
+            want(self._name_sheet(name))
         if not wanted:
             return
         size = self.sizes()
@@ -119,9 +122,19 @@ class SheetReader:
             self._futures[largest] = self._pool.submit(self._read, largest)
 
     def data_sheets(self) -> frozenset[str]:
-        """Sheets taken to hold only data: those with a table, too big to be tiny."""
+        """Sheets taken to hold only data: those with a table, too big to be tiny, and without a
+        formula in their first rows (a table's calculated column starts on its first row: such a
+        sheet is scanned with the others rather than found to hold formulas after evaluating)."""
         size = self.sizes()
-        return frozenset(t.sheet for t in self.package.tables.values() if size.get(t.sheet, 0) >= _TINY_SHEET)
+        big = sorted({t.sheet for t in self.package.tables.values() if size.get(t.sheet, 0) >= _TINY_SHEET})
+        if not big:
+            return frozenset()
+        parts = {s.name: s.part for s in self.package.sheets}
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                return frozenset(s for s in big if s in parts and not has_formulas(zf, parts[s], limit=_TINY_SHEET))
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError):
+            return frozenset()  # the full scan reports what is wrong, with the usual message
 
     def check_no_formulas(self, sheets: frozenset[str]) -> Future:
         """A future: True when none of these sheets holds a formula. Queued behind the reading, so
@@ -215,10 +228,25 @@ def _convert_for_engine(frame, table_name: str, context: EvaluationContext) -> N
         pass
 
 
-def formula_cells(path: Path, package: Package, found=None, skip: frozenset = frozenset()) -> tuple[dict[str, bytes], list[FormulaCell]]:
-    """(XML of the sheets with formulas, their formula cells), the sheets in `skip` left out."""
+class FoundCells(NamedTuple):
+    """The formula cells of a book: `cells` as read; `evaluated` the same with each calculated
+    column replaced by its anchor, `columns` anchor key -> the column (`columns.find_columns`)."""
+
+    sheets_xml: dict[str, bytes]  # part -> XML of the sheets with formulas
+    cells: list[FormulaCell]
+    evaluated: list[FormulaCell]
+    columns: dict[tuple, Column]
+
+
+def formula_cells(path: Path, package: Package, found=None, skip: frozenset = frozenset()) -> FoundCells:
+    """The formula cells of the sheets not in `skip`, their calculated columns found. The checks
+    and `found` (the prefetch) see one cell for each calculated column: its top cell (the others
+    mention the same tables and names, and hold the same fixed ranges)."""
     sheets_xml: dict[str, bytes] = {}
     cells: list[FormulaCell] = []
+    kept: list[FormulaCell] = []
+    anchors: list[FormulaCell] = []
+    columns: dict[tuple, Column] = {}
     with open_package(str(path)) as zf:
         try:
             dynamic = dynamic_cell_metadata(zf, str(path))
@@ -228,31 +256,46 @@ def formula_cells(path: Path, package: Package, found=None, skip: frozenset = fr
                 data = zf.read(sheet.part)
                 sheets_xml[sheet.part] = data
                 sheet_cells = read_formulas(data, sheet.name, dynamic, sheet.part)
-                _check_ranges(sheet_cells, package)
+                evaluated, runs = find_columns(sheet_cells)
+                alone = [c for c in evaluated if c.kind != "column"]
+                shown = alone + [run.cells[0] for run in runs.values()]
+                _check_ranges(shown, package, {run.cells[0]: run.cells for run in runs.values()})
                 cells.extend(sheet_cells)
+                kept.extend(alone)
+                anchors.extend(run.anchor for run in runs.values())
+                columns.update(runs)
                 if found is not None:
-                    found(sheet_cells)
+                    found(shown)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError):
             raise InputError([Problem(str(path), "fichier illisible : classeur Excel endommagé")], title="Classeur corrompu") from None
-    return sheets_xml, cells
+    return FoundCells(sheets_xml, cells, kept + anchors, columns)
 
 
-def _check_ranges(cells: list[FormulaCell], package: Package) -> None:
+def _check_ranges(cells: list[FormulaCell], package: Package, runs: dict | None = None) -> None:
     """Each formula's ranges, and those of the defined names it mentions, small enough to be read
-    (a bounded range is read whole: A1:XFC100000 would be 1,6 billion cells)."""
+    (a bounded range is read whole: A1:XFC100000 would be 1,6 billion cells). `runs`: top cell of a
+    calculated column -> its cells, each named when the top one is refused."""
     problems = []
     names = Mentions([], list(package.defined_names))
-    for cell in cells:
+    # Only the formulas holding a bounded range or mentioning a defined name can have a problem:
+    # found in one search over all the texts, then looked at one by one.
+    texts = [cell.text for cell in cells]
+    named = {key: range_problem(package.defined_names[key].text)
+             for key in {name.upper() for name in names.names("\x00".join(texts))}}
+    candidates = set(with_bounded_ranges(texts))
+    if any(message is not None for message in named.values()):
+        candidates.update(names.mentioning(texts))
+    for i in sorted(candidates):
+        cell = cells[i]
         message = range_problem(cell.text)
         for name in names.names(cell.text) if message is None else ():
-            found = range_problem(package.defined_names[name.upper()].text)
-            if found is not None:
-                message = f"nom « {name} » : {found}"
+            if named[name.upper()] is not None:
+                message = f"nom « {name} » : {named[name.upper()]}"
                 break
         if message is not None:
-            problems.append(Problem(cell.where, message))
+            problems += [(c.row, c.col, Problem(c.where, message)) for c in (runs or {}).get(cell, (cell,))]
     if problems:
-        raise InputError(problems, title="Recalcul impossible")
+        raise InputError([problem for _, _, problem in sorted(problems, key=lambda p: p[:2])], title="Recalcul impossible")
 
 
 def _mark_errors(grid: np.ndarray, path, sheet) -> None:

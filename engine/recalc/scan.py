@@ -7,6 +7,8 @@ references ([…]) are never taken for calls or separators.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 
 from encaisse.recalc.cells import CellProblem
@@ -51,6 +53,11 @@ def range_problem(text: str) -> str | None:
             return (f"plage « {m.group(0)} » de {count(cells)} cellules (au plus {count(MAX_RANGE_CELLS)}) : limitez-la aux données, "
                     f"ou prenez des colonnes entières (A:F), lues seulement jusqu'à la dernière ligne remplie")
     return None
+
+
+def with_bounded_ranges(texts: list[str]) -> list[int]:
+    """Indexes of the texts holding a bounded range (the only ones `range_problem` can refuse)."""
+    return texts_matching(texts, _BOUNDED_RANGE)
 
 
 _OWN_CELL = re.compile(r"(?<![\w.])(ROW|COLUMN)\(\s*\)", re.I)
@@ -172,6 +179,21 @@ def split_args(text: str, masked: str, start: int, end: int) -> list[str]:
     return args
 
 
+def texts_matching(texts: list[str], pattern: re.Pattern) -> list[int]:
+    """Indexes of the texts in which `pattern` (a regex none of whose matches can hold a NUL
+    character) finds a match: one search over all of them joined, not one per text."""
+    joined = "\x00".join(texts)
+    starts = None
+    found: list[int] = []
+    for m in pattern.finditer(joined):
+        if starts is None:
+            starts = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
+        i = bisect.bisect_right(starts, m.start()) - 1
+        if not found or found[-1] != i:
+            found.append(i)
+    return found
+
+
 class Mentions:
     """Finds the tables and defined names a formula text mentions (before it is parsed)."""
 
@@ -198,3 +220,23 @@ class Mentions:
     def names(self, text: str) -> list[str]:
         """The defined names the text mentions, as written."""
         return [] if self._names is None else [m.group(1) for m in self._names.finditer(text)]
+
+    def all_mentions(self, texts: list[str]) -> tuple[list[str], list[str], list[str]]:
+        """(upper-cased names of the tables, of the tables passed whole, the defined names as first
+        written) that the texts mention, each once, in the order first mentioned: one search over
+        the texts joined for the tables and names."""
+        joined = "\x00".join(texts)
+        tables = list(dict.fromkeys(self.tables(joined)))
+        whole = [] if self._whole is None else list(dict.fromkeys(
+            name for i in texts_matching(texts, self._whole) for name in self.whole_tables(texts[i])))
+        names: dict[str, str] = {}
+        for name in self.names(joined):
+            names.setdefault(name.upper(), name)
+        return tables, whole, list(names.values())
+
+    def mentioning(self, texts: list[str]) -> list[int]:
+        """Indexes of the texts that mention a table or a defined name (found in one search)."""
+        patterns = [p for p in (self._tables, self._names) if p is not None]
+        if not patterns:
+            return []
+        return sorted(set().union(*(texts_matching(texts, p) for p in patterns)))

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import math
 import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from html import escape as _html_escape
 
 from encaisse.atomic import atomic_path
-from encaisse.workbook.package import get_column_letter, range_boundaries
+from encaisse.workbook.package import PLAIN_FORMULA_CELL, get_column_letter, range_boundaries
 
 _ROW = re.compile(rb"<row\b[^>]*?(?:/>|>.*?</row>)", re.S)
 _CELL = re.compile(rb"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
@@ -52,13 +54,12 @@ class InlineString:
     text: str
 
 
-@dataclass(frozen=True)
-class CellUpdate:
+class CellUpdate(NamedTuple):
     """The new cached value of one cell. For a dynamic-array anchor, `array_ref` is its new spill range.
 
     `value` None clears the cell's value (a spill cell that no longer belongs to the spill range).
     `style` is the cell format index (`s`) given to a cell that does not exist yet; an existing
-    cell keeps its own.
+    cell keeps its own. A named tuple: a calculated column gives hundreds of thousands.
     """
 
     value: object
@@ -82,6 +83,9 @@ def _col_number(letters: bytes) -> int:
 
 def _value_xml(value: object) -> tuple[bytes | None, bytes]:
     """(t attribute or None, <v> element) for a cached value."""
+    if type(value) is float and value - value == 0:  # the common case first: a finite number
+        text = repr(value)
+        return None, b"<v>" + (text[:-2] if text.endswith(".0") else text).encode() + b"</v>"
     if value is None:
         return None, b""
     if isinstance(value, ErrorValue):
@@ -150,6 +154,53 @@ def patch_sheet(data: bytes, updates: dict[tuple[int, int], CellUpdate]) -> byte
     """Return the worksheet XML with the given cells (row, col; 1-based) rewritten or inserted."""
     if not updates:
         return data
+    patched, rest = _patch_plain_formulas(data, updates)
+    if rest:
+        patched = _patch_rows(patched, rest)
+    return _grow_dimension(patched, updates)
+
+
+# The plain formula cells, as `package.read_formulas` finds them, whole match first: their values
+# are replaced where they stand, in one pass over the sheet (a calculated column has one per row).
+_PLAIN_CELL = re.compile(b"(" + PLAIN_FORMULA_CELL.pattern + b")")
+_STRIDE = 2 + PLAIN_FORMULA_CELL.groups  # the text before a cell, the whole cell, its groups
+_T_ATTR = re.compile(rb'\s+t="[^"]*"')
+
+
+def _patch_plain_formulas(data: bytes, updates: dict[tuple[int, int], CellUpdate]) -> tuple[bytes, dict]:
+    """(the sheet with the new values of its plain formula cells, the updates left to `_patch_rows`)."""
+    start = data.find(b"<sheetData")
+    end = data.find(b"</sheetData>")
+    if start < 0 or end < 0 or not any(u.formula and u.array_ref is None for u in updates.values()):
+        return data, updates
+    # split gives the text between cells, then each cell's groups: (whole, letters, digits, attributes, <f>)
+    parts = _PLAIN_CELL.split(data[start:end])
+    if len(parts) == 1:
+        return data, updates
+    letters, digits = parts[2::_STRIDE], parts[3::_STRIDE]
+    columns = {name: _col_number(name) for name in set(letters)}
+    keys = list(zip(map(int, digits), map(columns.__getitem__, letters)))
+    rest = dict(updates)
+    cells = parts[1::_STRIDE]
+    for i, (key, attrs, f_element) in enumerate(zip(keys, parts[4::_STRIDE], parts[5::_STRIDE])):
+        update = rest.get(key)
+        if update is None or not update.formula or update.array_ref is not None:
+            continue
+        del rest[key]
+        t, v = _value_xml(update.value)
+        if b"t=" in attrs:
+            attrs = _T_ATTR.sub(b"", attrs)
+        cells[i] = b"".join((b'<c r="', letters[i], digits[i], b'"', attrs, b' t="' + t + b'">' if t is not None else b">",
+                             f_element, v, b"</c>"))
+    if len(rest) == len(updates):
+        return data, updates
+    gaps = parts[0::_STRIDE]
+    body = b"".join(itertools.chain.from_iterable(zip(gaps, cells))) + gaps[-1]
+    return data[:start] + body + data[end:], rest
+
+
+def _patch_rows(data: bytes, updates: dict[tuple[int, int], CellUpdate]) -> bytes:
+    """The sheet with the given cells rewritten or inserted, row by row."""
     by_row: dict[int, dict[int, CellUpdate]] = {}
     for (row, col), update in updates.items():
         by_row.setdefault(row, {})[col] = update
@@ -189,8 +240,7 @@ def patch_sheet(data: bytes, updates: dict[tuple[int, int], CellUpdate]) -> byte
     while p < len(pending):
         pieces.append(_new_row(pending[p], by_row[pending[p]]))
         p += 1
-    out = prefix + b"".join(pieces) + suffix
-    return _grow_dimension(out, updates)
+    return prefix + b"".join(pieces) + suffix
 
 
 @functools.lru_cache(maxsize=None)
@@ -270,6 +320,11 @@ def _raw_member(source: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return fp.read(info.compress_size)
 
 
+# Deflate level of the rewritten parts: level 1 compresses a 34 MB sheet five times faster than the
+# default 6 (a quarter of a second instead of over a second) for about 18 % more bytes.
+_REPLACED_LEVEL = 1
+
+
 def write_package(source: str | Path, target: str | Path, replaced: dict[str, bytes]) -> None:
     """Copy the package `source` to `target`, replacing the content of the members in `replaced`.
 
@@ -283,7 +338,7 @@ def write_package(source: str | Path, target: str | Path, replaced: dict[str, by
                 clone.compress_type = info.compress_type
                 clone.external_attr = info.external_attr
                 clone.create_system = info.create_system
-                out.writestr(clone, replaced[info.filename], compress_type=info.compress_type)
+                out.writestr(clone, replaced[info.filename], compress_type=info.compress_type, compresslevel=_REPLACED_LEVEL)
                 continue
             raw = _raw_member(src, info)
             _write_raw(out, info, raw)
