@@ -474,7 +474,11 @@ def main(argv: list[str] | None = None, *, exiting: bool = False) -> int:
         _silence_stdout()
         _say(f"Opération impossible sur {error.filename or 'la sortie standard'} : {os_reason(error)}.")
         return 1
-    except Exception as error:  # noqa: BLE001 - the last guard: never a traceback for a person
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as error:  # noqa: BLE001 - the last guard: never a traceback for a person
+        # BaseException, not Exception: a panic in a Rust extension (IronCalc, calamine) reaches
+        # Python as pyo3's PanicException, which derives from BaseException.
         if args.debug:
             raise
         _say(f"Erreur inattendue ({type(error).__name__}) : encaisse n'a pas pu terminer. "

@@ -282,3 +282,115 @@ def test_a_formula_nested_thousands_deep_is_evaluated_without_overflowing(tmp_pa
     # goes to the library evaluator.
     path = book(tmp_path / "b.xlsx", [("A1", "=" + "(" * 4000 + "2" + ")" * 4000 + "+1")])
     assert recalc(path, tmp_path / "out.xlsx").values == {"Calc!A1": 3.0}
+
+
+# ---------------------------------------------------------------- IronCalc failing: panics, aborts, odd sheet names
+
+def _cli(*argv) -> "subprocess.CompletedProcess":
+    """The command in a process of its own: a native abort would end that process, not the tests."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "encaisse.cli", *map(str, argv)], capture_output=True, text=True,
+                          env={**os.environ, "LC_ALL": "C.UTF-8"}, timeout=300)
+
+
+def test_sheets_whose_names_hold_accents_or_spaces_are_read_back_from_ironcalc(tmp_path):
+    # IronCalc's reference parser refused `Prévision!B2` (unquoted): every value is read by sheet number.
+    def sheets(workbook, calc, factures):
+        other = workbook.add_worksheet("Prévision à 13 sem")
+        other.write("A1", 5)
+        other.write_formula("B1", "=A1*3")
+        other.write_dynamic_array_formula("C1", "=SEQUENCE(2)*A1")
+
+    path = book(tmp_path / "b.xlsx", [("A1", "='Prévision à 13 sem'!B1+1")], sheet="Tableau de bord", extra=sheets)
+    assert recalc(path, tmp_path / "out.xlsx").values == {
+        "'Tableau de bord'!A1": 16.0, "'Prévision à 13 sem'!B1": 15.0, "'Prévision à 13 sem'!C1": 5.0, "'Prévision à 13 sem'!C2": 10.0}
+
+
+RECURSIVE = "=LET(f,LAMBDA(f,n,IF(n<1,0,n+f(f,n-1))),f(f,100000))"
+
+
+def test_a_lambda_recursing_without_bound_is_kept_from_ironcalc(tmp_path):
+    # With ordinary formulas beside it, IronCalc evaluated it with the rest of the book and its
+    # recursion overflowed the stack: the process died (exit -11). It goes to the library, which
+    # cannot evaluate it either: the cell keeps its stored value and the run names it.
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2"), ("A3", RECURSIVE)])
+    done = _cli("recalc", path, "-o", tmp_path / "out.xlsx")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[2] == "Avertissement : Calc!A3 : non recalculée, valeur enregistrée conservée : nom « f » inconnu"
+    # The same through a defined name calling itself.
+    calls = book(tmp_path / "nom.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1+Boucle(1)")],
+                 extra=lambda wb, calc, f: wb.define_name("Boucle", "=LAMBDA(n,Boucle(n+1))"))
+    done = _cli("recalc", calls, "-o", tmp_path / "out.xlsx")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[2].startswith("Avertissement : Calc!A2 : ")
+
+
+def test_the_librarys_own_failure_log_is_not_shown(tmp_path):
+    # The formula library logged each failing function with its Python traceback on stderr.
+    path = book(tmp_path / "b.xlsx", [("A1", RECURSIVE)])
+    done = _cli("recalc", path, "-o", tmp_path / "out.xlsx")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "DISPATCHING" not in done.stderr and "NotImplementedError" not in done.stderr
+    assert done.stderr.splitlines()[:2] == ["Recalcul impossible (9 problèmes) :",
+                                            "  - Calc!A1 : fonction F non prise en charge (ni par la bibliothèque de formules, ni par encaisse)"]
+
+
+def test_an_evaluation_that_aborts_ironcalc_is_left_to_the_library(tmp_path):
+    # EXPAND to the whole sheet makes IronCalc's allocation fail, which aborts the process (no
+    # exception): the evaluation is tried in a child first and the library evaluates the book.
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2"), ("A3", "=ROWS(EXPAND(1,1048576,16384))")])
+    done = _cli("recalc", path, "-o", tmp_path / "out.xlsx")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "Avertissement : IronCalc n'a pas pu évaluer ce classeur : toutes les formules ont été évaluées par la bibliothèque" in done.stdout
+    import re
+
+    with zipfile.ZipFile(tmp_path / "out.xlsx") as zf:
+        sheet = zf.read(CALC).decode()
+    assert re.findall(r'<c r="(A\d)"[^>]*>.*?<v>([^<]*)</v>', sheet) == [("A1", "35"), ("A2", "70"), ("A3", "#VALUE!")]
+
+
+class _Panicking:
+    """An IronCalc model whose evaluation panics (as ironcalc.test_panic does: a Rust panic)."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def evaluate(self):
+        import ironcalc
+
+        ironcalc.test_panic()
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+@pytest.mark.parametrize("tried_in_a_child", [True, False])
+def test_a_rust_panic_in_ironcalc_leaves_the_book_to_the_library(tmp_path, monkeypatch, tried_in_a_child):
+    # pyo3's PanicException derives from BaseException: `except Exception` let it through, and the
+    # run ended in a traceback.
+    import ironcalc
+
+    from encaisse.recalc import native
+
+    load = ironcalc.load_from_xlsx
+    monkeypatch.setattr(ironcalc, "load_from_xlsx", lambda *args: _Panicking(load(*args)))
+    if not tried_in_a_child:
+        monkeypatch.setattr(native, "_survives", lambda model: True)
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2")])
+    report = recalc(path, tmp_path / "out.xlsx")
+    assert report.values == {"Calc!A1": 35.0, "Calc!A2": 70.0}
+    assert report.warnings == ("IronCalc n'a pas pu évaluer ce classeur : toutes les formules ont été évaluées par la "
+                               "bibliothèque de formules (plus lente)",)
+
+
+def test_a_panic_anywhere_ends_in_a_french_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    import ironcalc
+
+
+    path = book(tmp_path / "b.xlsx", [("A1", "=1")])
+    monkeypatch.setattr("encaisse.recalc.recalc", lambda *args, **kwargs: ironcalc.test_panic())
+    assert main(["recalc", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert err == ("Erreur inattendue (PanicException) : encaisse n'a pas pu terminer. Relancez avec --debug pour le "
+                   "détail technique et signalez-le nous.\n")

@@ -163,6 +163,22 @@ def _evaluate(path: Path, package, cells, as_of, rules_dir, reader: SheetReader)
     if book is None:
         evaluator.run()
         return evaluator
+    try:
+        return _evaluate_both(book, evaluator, native_keys, library_keys)
+    except NativeUnavailable:
+        # IronCalc failed on this book (a panic, or an evaluation that would end the process):
+        # the library evaluates every formula, and names those it cannot compute.
+        evaluator = Evaluator(path, package, cells, as_of=as_of, rules_dir=rules_dir, reader=reader)
+        evaluator.run()
+        evaluator.warnings.append("IronCalc n'a pas pu évaluer ce classeur : toutes les formules ont été évaluées "
+                                  "par la bibliothèque de formules (plus lente)")
+        return evaluator
+
+
+def _evaluate_both(book: NativeBook, evaluator: Evaluator, native_keys, library_keys) -> Evaluator:
+    for key in library_keys:
+        if _recursive(evaluator.by_cell[key].text, evaluator.package):
+            book.neutralise(*key)
     if evaluator.as_of is not None:
         rect = evaluator.name_rect("DateArrete")
         if not isinstance(rect, Rect):
@@ -313,6 +329,14 @@ def _nesting(text: str) -> int:
         elif char == ")":
             depth -= 1
     return deepest
+
+
+def _recursive(text: str, package) -> bool:
+    """Whether IronCalc could recurse on the formula without end: one that defines a LAMBDA or
+    calls a defined name (which may hold one calling itself). Such a formula, when it goes to the
+    library, is emptied in IronCalc's model so that IronCalc does not evaluate it either."""
+    called = set(called_functions(normalise(text)))
+    return "LAMBDA" in called or any(name in package.defined_names for name in called)
 
 
 def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
