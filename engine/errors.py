@@ -24,6 +24,15 @@ def shorten(text: str, limit: int = MAX_SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_QUOTED = re.compile(r"« ([^»]{%d,}) »" % (MAX_SHOWN + 1))
+
+
+def _quoted_short(text: str) -> str:
+    """Every value quoted « … » in a message cut to MAX_SHOWN characters: a message that quotes a
+    cell without `shorten` still cannot echo 30 000 characters."""
+    return _QUOTED.sub(lambda m: f"« {shorten(m.group(1))} »", text)
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One problem in the input. `where` is 'Factures!E12' for a cell, 'rules/relances.yaml:14:7' for YAML."""
@@ -52,7 +61,7 @@ class InputError(EncaisseError):
     def report(self) -> str:
         count = len(self.problems)
         head = f"{self.title} ({count} problème{'s' if count > 1 else ''}) :"
-        lines = [head, *(f"  - {p}" for p in self.problems[:MAX_LISTED])]
+        lines = [head, *(f"  - {_quoted_short(str(p))}" for p in self.problems[:MAX_LISTED])]
         if count > MAX_LISTED:
             lines.append(f"  … et {count - MAX_LISTED} autres problèmes (corrigez les premiers puis relancez)")
         return "\n".join(lines)

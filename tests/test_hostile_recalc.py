@@ -394,3 +394,11 @@ def test_a_panic_anywhere_ends_in_a_french_message_not_a_traceback(tmp_path, mon
     out, err = capsys.readouterr()
     assert err == ("Erreur inattendue (PanicException) : encaisse n'a pas pu terminer. Relancez avec --debug pour le "
                    "détail technique et signalez-le nous.\n")
+
+
+def test_the_sheet_asking_spill_sizes_is_no_sheet_a_formula_can_name(tmp_path):
+    # IronCalc's default name for the scratch sheet (Sheet1) turned a reference to an absent Sheet1
+    # into a range of that sheet: 5 rows instead of the error Excel gives.
+    path = book(tmp_path / "b.xlsx", [("B1", '=IFERROR(ROWS(Sheet1!A1:A5),"absente")'), ("B2", "=ISREF(Sheet1!A1)")],
+                extra=lambda wb, calc, f: calc.write_dynamic_array_formula("A1", "=SEQUENCE(2)"))
+    assert recalc(path, tmp_path / "out.xlsx").values == {"Calc!A1": 1.0, "Calc!A2": 2.0, "Calc!B1": "absente", "Calc!B2": False}

@@ -396,8 +396,9 @@ class Evaluator:
             if found is None:
                 raise CellProblem(f"feuille « {sheet_name} » absente du classeur")
             sheet = found.name
-        r1, r2 = int(attr.get("r1") or 1), int(attr.get("r2") or MAX_ROWS)
-        c1, c2 = int(attr.get("n1") or 1), int(attr.get("n2") or MAX_COLS)
+        # sorted: Excel reads H6:D4 as D4:H6
+        r1, r2 = sorted((int(attr.get("r1") or 1), int(attr.get("r2") or MAX_ROWS)))
+        c1, c2 = sorted((int(attr.get("n1") or 1), int(attr.get("n2") or MAX_COLS)))
         if c2 == MAX_COLS - 1:  # scan.normalise wrote the sheet's last column as the one before (A:XFD -> A:XFC)
             c2 = MAX_COLS
         return Rect(sheet, max(r1, 1), max(c1, 1), r2, c2)

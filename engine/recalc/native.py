@@ -30,6 +30,7 @@ from encaisse.workbook.splice import EXCEL_ERRORS, ErrorValue
 # IronCalc's own error codes, which Excel never shows: a cell giving one is evaluated by the library.
 NATIVE_ONLY_ERRORS = frozenset({"#ERROR!", "#N/IMPL!"})
 CIRCULAR = "#CIRC!"
+SPILL_SHEET = "encaisse~débordements"  # the scratch sheet asking the size of each spill
 
 
 class NativeUnavailable(Exception):
@@ -85,6 +86,7 @@ class NativeBook:
             raise _failed(error) from None
         self._error = ironcalc.CellType.ErrorValue
         self._spills: dict[tuple, tuple[int, int]] = {}
+        self._tried = False  # evaluated without harm in a child since the model last changed
 
     def has_sheets(self, names) -> bool:
         return all(name in self.index for name in names)
@@ -93,12 +95,18 @@ class NativeBook:
         """The model evaluated; first tried in a child process where the system allows it (see
         `_survives`), since a formula can make IronCalc abort the process (an allocation that
         fails, a recursion past its stack), which no exception handler catches."""
-        if not _survives(self.model):
+        if not self._survives():
             raise NativeUnavailable("IronCalc s'est arrêté en évaluant ce classeur")
         try:
             self.model.evaluate()
         except BaseException as error:
             raise _failed(error) from None
+
+    def _survives(self) -> bool:
+        """Whether evaluating the model now would not end the process (see `_survives`); asked
+        once until a value or formula is changed."""
+        self._tried = self._tried or _survives(self.model)
+        return self._tried
 
     def value(self, sheet: str, row: int, col: int):
         # By sheet number, not by a reference text: IronCalc's reference parser refuses unquoted
@@ -139,7 +147,14 @@ class NativeBook:
             raise _failed(error) from None
 
     def _watch(self, anchors) -> None:
-        self.model.new_sheet()
+        if not self._survives():  # IronCalc evaluates the whole book when a sheet is added
+            raise NativeUnavailable("IronCalc s'est arrêté en évaluant ce classeur")
+        # Named so that no formula can mean it: IronCalc's default name (Sheet2…) would turn a
+        # reference to an absent Sheet2 from #REF! into that sheet's cells.
+        name = SPILL_SHEET
+        while name in self.index:
+            name += "~"
+        self.model.add_sheet(name)
         probe = len(self.model.get_worksheets_properties()) - 1
         for i, (cell, stored) in enumerate(anchors, start=1):
             index = self.index[cell.sheet]
@@ -167,6 +182,7 @@ class NativeBook:
 
     def set(self, sheet: str, row: int, col: int, value) -> None:
         """A value computed elsewhere (the engine, the library) put in the cell, replacing its formula."""
+        self._tried = False
         try:
             self._set(self.index[sheet], row, col, value)
         except BaseException as error:
@@ -221,14 +237,16 @@ def _survives(model) -> bool:
 
 
 def _cap_memory(resource) -> None:
-    """The child's address space capped at what it uses now and CHILD_EXTRA_BYTES more (Linux)."""
+    """The child's address space capped at what it uses now and CHILD_EXTRA_BYTES more (Linux);
+    under a limit of the parent's, at half the room left below it: the parent, whose reading
+    threads may still be allocating, must have room for the same evaluation."""
     try:
         with open("/proc/self/statm") as statm:
             used = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         cap = used + CHILD_EXTRA_BYTES
         if soft != resource.RLIM_INFINITY:
-            cap = min(cap, soft)
+            cap = min(cap, used + max(soft - used, 0) // 2)
         resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     except (OSError, ValueError):
         pass
