@@ -527,7 +527,7 @@ def arithmetic(rng: random.Random, depth: int) -> tuple[str, float]:
         return f"INDEX({{1,2,3}},2)*{a}", 2 * va
     if k < 0.97:
         return f"IFERROR(1/0,{a})", va
-    return f"SUMPRODUCT({{1,2}},{{3,4}})+{a}", 11 + va
+    return f"(SUMPRODUCT({{1,2}},{{3,4}})+{a})", 11 + va
 
 
 def formulas_case(rng: random.Random, folder: Path) -> tuple[list[str], object, dict]:

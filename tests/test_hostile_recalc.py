@@ -402,3 +402,12 @@ def test_the_sheet_asking_spill_sizes_is_no_sheet_a_formula_can_name(tmp_path):
     path = book(tmp_path / "b.xlsx", [("B1", '=IFERROR(ROWS(Sheet1!A1:A5),"absente")'), ("B2", "=ISREF(Sheet1!A1)")],
                 extra=lambda wb, calc, f: calc.write_dynamic_array_formula("A1", "=SEQUENCE(2)"))
     assert recalc(path, tmp_path / "out.xlsx").values == {"Calc!A1": 1.0, "Calc!A2": 2.0, "Calc!B1": "absente", "Calc!B2": False}
+
+
+def test_a_formula_nested_thousands_deep_beside_ordinary_ones_does_not_reach_ironcalc(tmp_path):
+    # IronCalc parses every formula of the book when it loads it: the deep one overflowed its
+    # stack there (exit -11) although the library was to evaluate it. The library evaluates the book.
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2"), ("A3", "=" + "(" * 4000 + "2" + ")" * 4000 + "+1")])
+    done = _cli("recalc", path, "-o", tmp_path / "out.xlsx")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith(f"Recalcul de {path} : 3 cellules à formule évaluées")

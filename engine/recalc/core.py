@@ -377,6 +377,8 @@ def _native_book(path: Path, package, evaluator: Evaluator, native_keys, reader:
                 for k in native_keys)
     if count * _NATIVE_BYTES_PER_FORMULA < sum(reader.sizes().values()):
         return None
+    if any(_nesting(cell.text) > _NATIVE_MAX_NESTING for cell in evaluator.by_cell.values()):
+        return None  # IronCalc parses every formula of the book as it loads it: the deep one would overflow its stack
     try:
         book = NativeBook(path)
     except NativeUnavailable:
