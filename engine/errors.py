@@ -54,7 +54,7 @@ class InputError(EncaisseError):
     def __init__(self, problems: Iterable[Problem] | str, title: str = "Le classeur contient des erreurs"):
         if isinstance(problems, str):
             problems = [Problem("", problems)]
-        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.problems: tuple[Problem, ...] = tuple(dict.fromkeys(problems))  # each once (a name read four times in one formula)
         self.title = title
         super().__init__(self.report())
 

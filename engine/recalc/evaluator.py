@@ -60,6 +60,16 @@ def _formulas():
     return formulas, get_functions, not_implemented
 
 
+def _unreadable(text: str, error: Exception) -> CellProblem:
+    """A formula the library cannot parse, named in French: the library's own text is English
+    and repeats the whole formula."""
+    from encaisse.errors import shorten
+
+    detail = str(error.args[0] if error.args else error).split(":")[0].strip().lower()
+    reason = {"not a valid formula": "syntaxe non reconnue"}.get(detail, "syntaxe non reconnue par la bibliothèque de formules")
+    return CellProblem(f"formule illisible « ={shorten(text)} » : {reason}")
+
+
 class Evaluator:
     def __init__(self, path: Path, package: Package, cells: list[FormulaCell], *, as_of=None, rules_dir=None,
                  reader: SheetReader | None = None):
@@ -364,7 +374,7 @@ class Evaluator:
         try:
             return self.parser.ast("=" + text)[0]
         except Exception as error:  # the library raises its own FormulaError family
-            raise CellProblem(f"formule illisible « ={text} » ({error})") from None
+            raise _unreadable(text, error) from None
 
     def _compile(self, text: str):
         fn = self._compiled.get(text)
@@ -372,7 +382,7 @@ class Evaluator:
             try:
                 fn = self.parser.ast("=" + text)[1].compile()
             except Exception as error:
-                raise CellProblem(f"formule illisible « ={text} » ({error})") from None
+                raise _unreadable(text, error) from None
             self._compiled[text] = fn
         return fn
 
