@@ -417,3 +417,15 @@ def test_a_formula_nested_thousands_deep_beside_ordinary_ones_does_not_reach_iro
 def test_a_formula_the_library_cannot_parse_is_named_in_french(tmp_path, capsys):
     path = book(tmp_path / "b.xlsx", [("A1", "=-#ERROR!*#NULL!+EXPAND(-1,)")])
     assert refused(path, capsys) == ["Calc!A1 : formule illisible « =-#ERROR!*#NULL!+EXPAND(-1,) » : syntaxe non reconnue"]
+
+
+def test_a_book_whose_loading_would_end_the_process_is_left_to_the_library(tmp_path, monkeypatch):
+    # IronCalc parses every formula as it loads a book; where that aborts (as the deep nesting
+    # above did), the load tried in a child fails and this process never loads the book.
+    import ironcalc
+
+    monkeypatch.setattr(ironcalc, "load_from_xlsx", lambda *args: os.abort())
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2")])
+    report = recalc(path, tmp_path / "out.xlsx")
+    assert report.values == {"Calc!A1": 35.0, "Calc!A2": 70.0}
+    assert report.warnings == ()  # IronCalc could not load it: the library alone, as for a book IronCalc cannot read

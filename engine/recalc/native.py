@@ -79,6 +79,9 @@ class NativeBook:
 
     def __init__(self, path: Path):
         ironcalc = _module()
+        # Loading parses every formula of the book: tried first in a child too (see `_survives`).
+        if not _survives(lambda: ironcalc.load_from_xlsx(str(path), "en", "UTC")):
+            raise NativeUnavailable("IronCalc s'est arrêté en lisant ce classeur")
         try:
             self.model = ironcalc.load_from_xlsx(str(path), "en", "UTC")
             self.index = {p["name"]: i for i, p in enumerate(self.model.get_worksheets_properties())}
@@ -105,7 +108,7 @@ class NativeBook:
     def _survives(self) -> bool:
         """Whether evaluating the model now would not end the process (see `_survives`); asked
         once until a value or formula is changed."""
-        self._tried = self._tried or _survives(self.model)
+        self._tried = self._tried or _survives(self.model.evaluate)
         return self._tried
 
     def value(self, sheet: str, row: int, col: int):
@@ -210,10 +213,10 @@ CHILD_SECONDS = 30
 CHILD_EXTRA_BYTES = 1 << 29
 
 
-def _survives(model) -> bool:
-    """Whether IronCalc evaluates the model without ending the process: tried first in a forked
-    child (a copy of this process: the model is not loaded again), capped in time and memory.
-    Where fork is not available (Windows) the evaluation is not tried first."""
+def _survives(work) -> bool:
+    """Whether `work` (IronCalc loading a book, evaluating a model) ends without ending the
+    process: tried first in a forked child (a copy of this process: a model is not loaded again),
+    capped in time and memory. Where fork is not available (Windows) nothing is tried first."""
     if not hasattr(os, "fork") or sys.platform == "darwin":  # macOS forbids fork once system frameworks run
         return True
     import resource
@@ -225,10 +228,13 @@ def _survives(model) -> bool:
         code = 1
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # a Rust panic prints its message on stderr
+            import faulthandler
+
+            faulthandler.disable()  # nor a fatal error report: the child's end is the answer
             _cap_memory(resource)
-            model.evaluate()
+            work()
             code = 0
-        except BaseException:  # noqa: BLE001 - a panic (the parent's own evaluation would fail the same way)
+        except BaseException:  # noqa: BLE001 - a panic (the parent's own work would fail the same way)
             code = 1
         finally:
             os._exit(code)
