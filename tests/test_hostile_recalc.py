@@ -429,3 +429,15 @@ def test_a_book_whose_loading_would_end_the_process_is_left_to_the_library(tmp_p
     report = recalc(path, tmp_path / "out.xlsx")
     assert report.values == {"Calc!A1": 35.0, "Calc!A2": 70.0}
     assert report.warnings == ()  # IronCalc could not load it: the library alone, as for a book IronCalc cannot read
+
+
+def test_a_text_holding_a_lone_surrogate_is_written(tmp_path):
+    import re
+
+    # The library's UNICHAR(55296) gives half a UTF-16 pair, which UTF-8 cannot encode: the write
+    # ended in UnicodeEncodeError. Like the other characters XML cannot carry, it is left out.
+    # (IronCalc, like Excel, answers #VALUE!.)
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])")], arrays=[("A2:A2", '{=CONCAT("a",UNICHAR(55296),"b")}')])
+    recalc(path, tmp_path / "out.xlsx")
+    with zipfile.ZipFile(tmp_path / "out.xlsx") as zf:
+        assert re.search(r'<c r="A2" t="str"><f t="array" ref="A2">CONCAT\("a",UNICHAR\(55296\),"b"\)</f><v>ab</v></c>', zf.read(CALC).decode())
