@@ -290,8 +290,13 @@ def _cli(*argv) -> "subprocess.CompletedProcess":
     """The command in a process of its own: a native abort would end that process, not the tests."""
     import subprocess
 
+    def cap():  # were IronCalc's guard to fail, its allocations must not take the machine's memory
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
     return subprocess.run([sys.executable, "-m", "encaisse.cli", *map(str, argv)], capture_output=True, text=True,
-                          env={**os.environ, "LC_ALL": "C.UTF-8"}, timeout=300)
+                          env={**os.environ, "LC_ALL": "C.UTF-8"}, timeout=300, preexec_fn=cap)
 
 
 def test_sheets_whose_names_hold_accents_or_spaces_are_read_back_from_ironcalc(tmp_path):
