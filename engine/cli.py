@@ -144,8 +144,11 @@ def _rules_check(args) -> int:
     files, problems = check(args.folder)
     problems = problems + check_letter_templates(Path(args.folder) / TEMPLATES_DIR)
     if problems:
-        for problem in problems:
-            print(format_problem(problem), file=sys.stderr)
+        from encaisse.errors import listed
+
+        problems = list(dict.fromkeys(problems))  # a value read as many items (a text taken for a list) counts once
+        for line in listed([format_problem(p) for p in problems]):
+            print(line, file=sys.stderr)
         count = len(problems)
         print(f"Règles invalides : {count} problème{'s' if count > 1 else ''}", file=sys.stderr)
         return 1

@@ -61,10 +61,23 @@ class InputError(EncaisseError):
     def report(self) -> str:
         count = len(self.problems)
         head = f"{self.title} ({count} problème{'s' if count > 1 else ''}) :"
-        lines = [head, *(f"  - {_quoted_short(str(p))}" for p in self.problems[:MAX_LISTED])]
-        if count > MAX_LISTED:
-            lines.append(f"  … et {count - MAX_LISTED} autres problèmes (corrigez les premiers puis relancez)")
-        return "\n".join(lines)
+        return "\n".join([head, *listed([f"  - {p}" for p in self.problems], "  ")])
+
+
+def listed(lines: list[str], indent: str = "") -> list[str]:
+    """Problem lines as shown: the first MAX_LISTED, each with its quoted values and its length
+    cut, then how many more there are."""
+    shown = [_line_short(_quoted_short(line)) for line in lines[:MAX_LISTED]]
+    if len(lines) > MAX_LISTED:
+        shown.append(f"{indent}… et {len(lines) - MAX_LISTED} autres problèmes (corrigez les premiers puis relancez)")
+    return shown
+
+
+MAX_LINE = 600  # characters of one problem line: a message may quote values outside « »
+
+
+def _line_short(line: str) -> str:
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
 
 
 def os_reason(error: OSError) -> str:

@@ -242,3 +242,29 @@ def test_any_formula_is_recalculated_or_named(tmp_path_factory, capsys, plain, s
     numbers = re.findall(r'<c r="[A-Z]+\d+"(?: s="\d+")?>(?:<f[^>]*>[^<]*</f>|<f[^>]*/>)?<v>([^<]*)</v>', sheet)
     assert all(math.isfinite(float(v)) for v in numbers)
     assert re.search(r'<c r="A2"[^>]*><f>A1\+B2</f><v>10</v>', sheet)
+
+
+def test_a_huge_value_quoted_outside_guillemets_is_cut(tmp_path_factory, capsys):
+    # The invoice's customer, quoted in parentheses after a payment's, was echoed whole (40 000 characters).
+    huge = "x" * 40_000
+    path = write(tmp_path_factory.mktemp("long") / "b.xlsx", {
+        "Factures": [["F1", huge, dt.datetime(2026, 9, 1), dt.datetime(2026, 10, 1), 100.0]],
+        "Clients": [[huge, "A", "PME"], ["C1", "B", "PME"]],
+        "Règlements": [[dt.datetime(2026, 9, 15), "C1", "F1", 50.0]]}, dt.datetime(2026, 10, 31))
+    assert main(["kpi", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "Règlements!B2 : client « C1 » différent de celui de la facture « F1 » (xxxx" in err
+    assert max(map(len, err.splitlines())) <= 600
+
+
+def test_a_text_given_for_a_list_of_classes_is_reported_once(tmp_path_factory, capsys):
+    # A 100 000-character text where risque.yaml expects the limits per class was read as 100 000
+    # classes « x »: ten megabytes of messages.
+    folder = tmp_path_factory.mktemp("regles") / "regles"
+    shutil.copytree(DEFAULT_RULES_DIR, folder)
+    data = yaml.safe_load((folder / "risque.yaml").read_text(encoding="utf-8"))
+    data["limites_par_classe"] = "x" * 100_000
+    (folder / "risque.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert main(["rules", "check", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert len(err) < 2_000 and err.endswith("Règles invalides : 2 problèmes\n")
