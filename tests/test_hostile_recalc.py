@@ -446,3 +446,20 @@ def test_a_text_holding_a_lone_surrogate_is_written(tmp_path):
     recalc(path, tmp_path / "out.xlsx")
     with zipfile.ZipFile(tmp_path / "out.xlsx") as zf:
         assert re.search(r'<c r="A2" t="str"><f t="array" ref="A2">CONCAT\("a",UNICHAR\(55296\),"b"\)</f><v>ab</v></c>', zf.read(CALC).decode())
+
+
+def test_a_sheet_whose_compressed_data_is_damaged_is_named(tmp_path, capsys):
+    # The scan of a sheet for formulas read its stream unguarded: zlib.error (or a CRC error)
+    # ended in "Erreur inattendue (error)".
+    import struct
+
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])")])
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("xl/worksheets/sheet2.xml")
+    raw = bytearray(path.read_bytes())
+    name_length, extra_length = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    raw[start + 20:start + 40] = b"\xff" * 20
+    path.write_bytes(bytes(raw))
+    assert refused(path, capsys) == [f"{path} : partie « xl/worksheets/sheet2.xml » illisible : archive endommagée "
+                                     "(somme de contrôle ou compression incorrecte)"]

@@ -503,6 +503,14 @@ def _read_table(zf: zipfile.ZipFile, member: str, sheet: str, path: str) -> Tabl
 
 def has_formulas(zf: zipfile.ZipFile, member: str) -> bool:
     """Scan a worksheet's stream for a formula element without keeping it in memory."""
+    try:
+        return _has_formulas(zf, member)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):  # as `_parse` names them
+        raise InputError([Problem(str(zf.filename), f"partie « {member} » illisible : archive endommagée (somme de contrôle "
+                                                    f"ou compression incorrecte)")], title="Classeur corrompu") from None
+
+
+def _has_formulas(zf: zipfile.ZipFile, member: str) -> bool:
     tail = b""
     prefixed = None
     with zf.open(member) as stream:
