@@ -144,8 +144,11 @@ def _rules_check(args) -> int:
     files, problems = check(args.folder)
     problems = problems + check_letter_templates(Path(args.folder) / TEMPLATES_DIR)
     if problems:
-        for problem in problems:
-            print(format_problem(problem), file=sys.stderr)
+        from encaisse.errors import listed
+
+        problems = list(dict.fromkeys(problems))  # a value read as many items (a text taken for a list) counts once
+        for line in listed([format_problem(p) for p in problems]):
+            print(line, file=sys.stderr)
         count = len(problems)
         print(f"Règles invalides : {count} problème{'s' if count > 1 else ''}", file=sys.stderr)
         return 1
@@ -474,7 +477,11 @@ def main(argv: list[str] | None = None, *, exiting: bool = False) -> int:
         _silence_stdout()
         _say(f"Opération impossible sur {error.filename or 'la sortie standard'} : {os_reason(error)}.")
         return 1
-    except Exception as error:  # noqa: BLE001 - the last guard: never a traceback for a person
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as error:  # noqa: BLE001 - the last guard: never a traceback for a person
+        # BaseException, not Exception: a panic in a Rust extension (IronCalc, calamine) reaches
+        # Python as pyo3's PanicException, which derives from BaseException.
         if args.debug:
             raise
         _say(f"Erreur inattendue ({type(error).__name__}) : encaisse n'a pas pu terminer. "

@@ -24,6 +24,15 @@ def shorten(text: str, limit: int = MAX_SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_QUOTED = re.compile(r"« ([^»]{%d,}) »" % (MAX_SHOWN + 1))
+
+
+def _quoted_short(text: str) -> str:
+    """Every value quoted « … » in a message cut to MAX_SHOWN characters: a message that quotes a
+    cell without `shorten` still cannot echo 30 000 characters."""
+    return _QUOTED.sub(lambda m: f"« {shorten(m.group(1))} »", text)
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One problem in the input. `where` is 'Factures!E12' for a cell, 'rules/relances.yaml:14:7' for YAML."""
@@ -45,17 +54,30 @@ class InputError(EncaisseError):
     def __init__(self, problems: Iterable[Problem] | str, title: str = "Le classeur contient des erreurs"):
         if isinstance(problems, str):
             problems = [Problem("", problems)]
-        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.problems: tuple[Problem, ...] = tuple(dict.fromkeys(problems))  # each once (a name read four times in one formula)
         self.title = title
         super().__init__(self.report())
 
     def report(self) -> str:
         count = len(self.problems)
         head = f"{self.title} ({count} problème{'s' if count > 1 else ''}) :"
-        lines = [head, *(f"  - {p}" for p in self.problems[:MAX_LISTED])]
-        if count > MAX_LISTED:
-            lines.append(f"  … et {count - MAX_LISTED} autres problèmes (corrigez les premiers puis relancez)")
-        return "\n".join(lines)
+        return "\n".join([head, *listed([f"  - {p}" for p in self.problems], "  ")])
+
+
+def listed(lines: list[str], indent: str = "") -> list[str]:
+    """Problem lines as shown: the first MAX_LISTED, each with its quoted values and its length
+    cut, then how many more there are."""
+    shown = [_line_short(_quoted_short(line)) for line in lines[:MAX_LISTED]]
+    if len(lines) > MAX_LISTED:
+        shown.append(f"{indent}… et {len(lines) - MAX_LISTED} autres problèmes (corrigez les premiers puis relancez)")
+    return shown
+
+
+MAX_LINE = 600  # characters of one problem line: a message may quote values outside « »
+
+
+def _line_short(line: str) -> str:
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
 
 
 def os_reason(error: OSError) -> str:

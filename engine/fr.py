@@ -43,13 +43,18 @@ def round_half_up(values, digits: int = 2):
         x = float(values)
         if not math.isfinite(x):
             return x
-        cleaned = round(abs(x) * scale * _NOISE) / _NOISE
+        scaled = abs(x) * scale * _NOISE
+        if not math.isfinite(scaled):  # 1e308: far past the last decimal a float holds, nothing to round
+            return x
+        cleaned = round(scaled) / _NOISE
         return math.copysign(math.floor(cleaned + 0.5), x) / scale + 0.0  # + 0.0: no negative zero
     if isinstance(values, pd.Series):
         return pd.Series(round_half_up(values.to_numpy(dtype="float64"), digits), index=values.index, name=values.name)
     array = np.asarray(values, dtype="float64")
-    cleaned = np.rint(np.abs(array) * scale * _NOISE) / _NOISE
+    with np.errstate(over="ignore"):
+        cleaned = np.rint(np.abs(array) * scale * _NOISE) / _NOISE
     rounded = np.copysign(np.floor(cleaned + 0.5), array) / scale + 0.0
+    rounded = np.where(np.isinf(cleaned) & np.isfinite(array), array, rounded)  # as above: 1e308 stays itself
     return float(rounded) if rounded.ndim == 0 else rounded
 
 
@@ -94,6 +99,18 @@ def _format_date(day, pattern: str) -> str:
     return format_date(day, pattern, locale=_locale())
 
 
+_HUGE = 1e18  # past this a figure is no amount nor count: it is shown as written in science, 1e+308
+
+
+def _huge(value) -> str | None:
+    """A figure too big for Babel's layout (its decimal context holds 28 digits) in scientific notation, else None."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return format(x, ".6g").replace(".", ",") if math.isfinite(x) and abs(x) >= _HUGE else None
+
+
 def _exact(value: float, decimals: int) -> Decimal:
     """The value rounded half up, as the Decimal Babel lays out without rounding again."""
     return Decimal(f"{round_half_up(float(value), decimals):.{decimals}f}")
@@ -103,6 +120,8 @@ def euros(value) -> str:
     """1234.5 → '1 234,50 €': always two decimals (cents), rounded half up."""
     if _undefined(value):
         return UNDEFINED
+    if (huge := _huge(value)) is not None:
+        return huge + "\u00a0€"
     return _pattern("money").apply(_exact(value, 2), _locale())
 
 
@@ -110,6 +129,8 @@ def number(value, decimals: int = 1, *, trim: bool = False) -> str:
     """12.34 → '12,3' (`decimals` digits; with `trim`, trailing zeros dropped: 12.0 → '12')."""
     if _undefined(value):
         return UNDEFINED
+    if (huge := _huge(value)) is not None:
+        return huge
     return _pattern("number", decimals, trim).apply(_exact(value, decimals), _locale())
 
 

@@ -176,3 +176,95 @@ def test_any_rule_value_is_accepted_or_located(tmp_path_factory, name, pick, val
     for factor in ("days_late", "late_share", "unpaid_count", "dispute_rate", "volume", "external_rating"):
         f = rules.scoring.factor(factor)
         assert math.isfinite(f.weight) and math.isfinite(f.best) and math.isfinite(f.worst)
+
+
+def test_the_smallest_sample_book_is_written(tmp_path, capsys):
+    # --invoices 100 (the least allowed) made a month of credit notes only: negative purchases, and
+    # the supplier bills' draw failed (ValueError, "Erreur inattendue").
+    assert main(["template", str(tmp_path / "petit.xlsx"), "--sample", "--invoices", "100"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].startswith("  100 factures, ")
+
+
+# ---------------------------------------------------------------- formulas given to recalc (IronCalc and the library)
+
+FUNCTIONS = ["SUM", "IF", "IFERROR", "INDEX", "MATCH", "XLOOKUP", "FILTER", "SORT", "UNIQUE", "SEQUENCE", "TAKE", "EXPAND",
+             "TEXT", "REPT", "CONCAT", "LEFT", "DATE", "EOMONTH", "ROUND", "MOD", "SUMPRODUCT", "OFFSET", "INDIRECT",
+             "ROWS", "TRANSPOSE", "MMULT", "LARGE", "RANDARRAY", "VSTACK", "TEXTSPLIT", "DSO", "NOPE"]
+LEAF = st.sampled_from([
+    "1", "-2.5", "0", "1E+308", "1E-308", '"a"', '""', '"' + "x" * 300 + '"', "TRUE", "#N/A", "#DIV/0!", "#REF!", "{1,2;3,4}",
+    "B1", "B1:B3", "$B$2", "A:A", "1:1", "A1:XFD1", "Factures[Montant]", "Factures[#All]", "Factures[[#This Row],[N]]",
+    "Factures[Nope]", "Nulle[N]", "Sheet1:Sheet3!A1", "[1]Feuil1!A1", "Absente!A1", "'Prévision à 13 sem'!A1", "R1C1",
+    "DateArrete", "Inconnu", "D1#", "XFD1048576", "1048576", "16384",
+])
+FORMULA = st.recursive(LEAF, lambda inner: st.one_of(
+    st.tuples(st.sampled_from(FUNCTIONS), st.lists(inner, max_size=3)).map(lambda t: f"{t[0]}({','.join(t[1])})"),
+    st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "^", "&", "=", "<", ":", " "]), inner).map("".join),
+    st.tuples(st.sampled_from(["LET(x,{},x*2)", "LAMBDA(x,x+1)({})", "MAP({},LAMBDA(v,v*2))", "({})", "-{}", "{}%"]), inner)
+    .map(lambda t: t[0].format(t[1])),
+), max_leaves=6)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(plain=st.lists(FORMULA, min_size=1, max_size=3), spilled=FORMULA, future=st.booleans())
+def test_any_formula_is_recalculated_or_named(tmp_path_factory, capsys, plain, spilled, future):
+    """Random nestings of Excel functions, odd references and literals beside ordinary formulas
+    (so that IronCalc evaluates the book): a located refusal (exit 1) or finite cached values,
+    never a traceback nor a process ended by IronCalc."""
+    import re
+    import zipfile
+
+    folder = tmp_path_factory.mktemp("formules")
+    path = folder / "b.xlsx"
+    workbook = xlsxwriter.Workbook(str(path), {"use_future_functions": future})
+    calc = workbook.add_worksheet("Calc")
+    calc.write_column("B1", [3, 4, -2.5])
+    calc.write_formula("A1", "=B1*2")
+    calc.write_formula("A2", "=A1+B2")
+    for row, text in enumerate(plain, start=5):
+        calc.write_formula(row, 4, "=" + text)
+    calc.write_dynamic_array_formula("G1", "=" + spilled)
+    workbook.add_worksheet("Prévision à 13 sem").write("A1", 7)
+    workbook.add_worksheet("Factures").add_table(0, 0, 2, 1, {"name": "Factures", "columns": [{"header": "N"}, {"header": "Montant"}],
+                                                             "data": [["F1", 10.0], ["F2", 20.0]]})
+    workbook.define_name("DateArrete", "=Calc!$B$2")
+    workbook.close()
+    before = path.read_bytes()
+    code = main(["recalc", str(path), "-o", str(folder / "out.xlsx")])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "Erreur inattendue" not in err
+    if code == 1:
+        assert err.startswith("Recalcul impossible (") and path.read_bytes() == before
+        assert all(line.startswith("  - ") and " : " in line for line in err.splitlines()[1:] if not line.startswith("  … et "))
+        return
+    assert code == 0 and err == ""
+    with zipfile.ZipFile(folder / "out.xlsx") as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml").decode()
+    numbers = re.findall(r'<c r="[A-Z]+\d+"(?: s="\d+")?>(?:<f[^>]*>[^<]*</f>|<f[^>]*/>)?<v>([^<]*)</v>', sheet)
+    assert all(math.isfinite(float(v)) for v in numbers)
+    assert re.search(r'<c r="A2"[^>]*><f>A1\+B2</f><v>10</v>', sheet)
+
+
+def test_a_huge_value_quoted_outside_guillemets_is_cut(tmp_path_factory, capsys):
+    # The invoice's customer, quoted in parentheses after a payment's, was echoed whole (40 000 characters).
+    huge = "x" * 40_000
+    path = write(tmp_path_factory.mktemp("long") / "b.xlsx", {
+        "Factures": [["F1", huge, dt.datetime(2026, 9, 1), dt.datetime(2026, 10, 1), 100.0]],
+        "Clients": [[huge, "A", "PME"], ["C1", "B", "PME"]],
+        "Règlements": [[dt.datetime(2026, 9, 15), "C1", "F1", 50.0]]}, dt.datetime(2026, 10, 31))
+    assert main(["kpi", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "Règlements!B2 : client « C1 » différent de celui de la facture « F1 » (xxxx" in err
+    assert max(map(len, err.splitlines())) <= 600
+
+
+def test_a_text_given_for_a_list_of_classes_is_reported_once(tmp_path_factory, capsys):
+    # A 100 000-character text where risque.yaml expects the limits per class was read as 100 000
+    # classes « x »: ten megabytes of messages.
+    folder = tmp_path_factory.mktemp("regles") / "regles"
+    shutil.copytree(DEFAULT_RULES_DIR, folder)
+    data = yaml.safe_load((folder / "risque.yaml").read_text(encoding="utf-8"))
+    data["limites_par_classe"] = "x" * 100_000
+    (folder / "risque.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert main(["rules", "check", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert len(err) < 2_000 and err.endswith("Règles invalides : 2 problèmes\n")

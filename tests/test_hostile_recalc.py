@@ -282,3 +282,184 @@ def test_a_formula_nested_thousands_deep_is_evaluated_without_overflowing(tmp_pa
     # goes to the library evaluator.
     path = book(tmp_path / "b.xlsx", [("A1", "=" + "(" * 4000 + "2" + ")" * 4000 + "+1")])
     assert recalc(path, tmp_path / "out.xlsx").values == {"Calc!A1": 3.0}
+
+
+# ---------------------------------------------------------------- IronCalc failing: panics, aborts, odd sheet names
+
+def _cli(*argv) -> "subprocess.CompletedProcess":
+    """The command in a process of its own: a native abort would end that process, not the tests."""
+    import subprocess
+
+    def cap():  # were IronCalc's guard to fail, its allocations must not take the machine's memory
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    return subprocess.run([sys.executable, "-m", "encaisse.cli", *map(str, argv)], capture_output=True, text=True,
+                          env={**os.environ, "LC_ALL": "C.UTF-8"}, timeout=300, preexec_fn=cap)
+
+
+def test_sheets_whose_names_hold_accents_or_spaces_are_read_back_from_ironcalc(tmp_path):
+    # IronCalc's reference parser refused `Prévision!B2` (unquoted): every value is read by sheet number.
+    def sheets(workbook, calc, factures):
+        other = workbook.add_worksheet("Prévision à 13 sem")
+        other.write("A1", 5)
+        other.write_formula("B1", "=A1*3")
+        other.write_dynamic_array_formula("C1", "=SEQUENCE(2)*A1")
+
+    path = book(tmp_path / "b.xlsx", [("A1", "='Prévision à 13 sem'!B1+1")], sheet="Tableau de bord", extra=sheets)
+    assert recalc(path, tmp_path / "out.xlsx").values == {
+        "'Tableau de bord'!A1": 16.0, "'Prévision à 13 sem'!B1": 15.0, "'Prévision à 13 sem'!C1": 5.0, "'Prévision à 13 sem'!C2": 10.0}
+
+
+RECURSIVE = "=LET(f,LAMBDA(f,n,IF(n<1,0,n+f(f,n-1))),f(f,100000))"
+
+
+def test_a_lambda_recursing_without_bound_is_kept_from_ironcalc(tmp_path):
+    # With ordinary formulas beside it, IronCalc evaluated it with the rest of the book and its
+    # recursion overflowed the stack: the process died (exit -11). It goes to the library, which
+    # cannot evaluate it either: the cell keeps its stored value and the run names it.
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2"), ("A3", RECURSIVE)])
+    done = _cli("recalc", path, "-o", tmp_path / "out.xlsx")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[2] == "Avertissement : Calc!A3 : non recalculée, valeur enregistrée conservée : nom « f » inconnu"
+    # The same through a defined name calling itself.
+    calls = book(tmp_path / "nom.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1+Boucle(1)")],
+                 extra=lambda wb, calc, f: wb.define_name("Boucle", "=LAMBDA(n,Boucle(n+1))"))
+    done = _cli("recalc", calls, "-o", tmp_path / "out.xlsx")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[2].startswith("Avertissement : Calc!A2 : ")
+
+
+def test_the_librarys_own_failure_log_is_not_shown(tmp_path):
+    # The formula library logged each failing function with its Python traceback on stderr.
+    path = book(tmp_path / "b.xlsx", [("A1", RECURSIVE)])
+    done = _cli("recalc", path, "-o", tmp_path / "out.xlsx")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "DISPATCHING" not in done.stderr and "NotImplementedError" not in done.stderr
+    assert done.stderr.splitlines() == ["Recalcul impossible (3 problèmes) :",
+                                        "  - Calc!A1 : fonction F non prise en charge (ni par la bibliothèque de formules, ni par encaisse)",
+                                        "  - Calc!A1 : nom « f » inconnu", "  - Calc!A1 : nom « n » inconnu"]
+
+
+def test_an_evaluation_that_aborts_ironcalc_is_left_to_the_library(tmp_path):
+    # EXPAND to the whole sheet makes IronCalc's allocation fail, which aborts the process (no
+    # exception): the evaluation is tried in a child first and the library evaluates the book.
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2"), ("A3", "=ROWS(EXPAND(1,1048576,16384))")])
+    done = _cli("recalc", path, "-o", tmp_path / "out.xlsx")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "Avertissement : IronCalc n'a pas pu évaluer ce classeur : toutes les formules ont été évaluées par la bibliothèque" in done.stdout
+    import re
+
+    with zipfile.ZipFile(tmp_path / "out.xlsx") as zf:
+        sheet = zf.read(CALC).decode()
+    assert re.findall(r'<c r="(A\d)"[^>]*>.*?<v>([^<]*)</v>', sheet) == [("A1", "35"), ("A2", "70"), ("A3", "#VALUE!")]
+
+
+class _Panicking:
+    """An IronCalc model whose evaluation panics (as ironcalc.test_panic does: a Rust panic)."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def evaluate(self):
+        import ironcalc
+
+        ironcalc.test_panic()
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+@pytest.mark.parametrize("tried_in_a_child", [True, False])
+def test_a_rust_panic_in_ironcalc_leaves_the_book_to_the_library(tmp_path, monkeypatch, tried_in_a_child):
+    # pyo3's PanicException derives from BaseException: `except Exception` let it through, and the
+    # run ended in a traceback.
+    import ironcalc
+
+    from encaisse.recalc import native
+
+    load = ironcalc.load_from_xlsx
+    monkeypatch.setattr(ironcalc, "load_from_xlsx", lambda *args: _Panicking(load(*args)))
+    if not tried_in_a_child:
+        monkeypatch.setattr(native, "_survives", lambda model: True)
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2")])
+    report = recalc(path, tmp_path / "out.xlsx")
+    assert report.values == {"Calc!A1": 35.0, "Calc!A2": 70.0}
+    assert report.warnings == ("IronCalc n'a pas pu évaluer ce classeur : toutes les formules ont été évaluées par la "
+                               "bibliothèque de formules (plus lente)",)
+
+
+def test_a_panic_anywhere_ends_in_a_french_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    import ironcalc
+
+
+    path = book(tmp_path / "b.xlsx", [("A1", "=1")])
+    monkeypatch.setattr("encaisse.recalc.recalc", lambda *args, **kwargs: ironcalc.test_panic())
+    assert main(["recalc", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert err == ("Erreur inattendue (PanicException) : encaisse n'a pas pu terminer. Relancez avec --debug pour le "
+                   "détail technique et signalez-le nous.\n")
+
+
+def test_the_sheet_asking_spill_sizes_is_no_sheet_a_formula_can_name(tmp_path):
+    # IronCalc's default name for the scratch sheet (Sheet1) turned a reference to an absent Sheet1
+    # into a range of that sheet: 5 rows instead of the error Excel gives.
+    path = book(tmp_path / "b.xlsx", [("B1", '=IFERROR(ROWS(Sheet1!A1:A5),"absente")'), ("B2", "=ISREF(Sheet1!A1)")],
+                extra=lambda wb, calc, f: calc.write_dynamic_array_formula("A1", "=SEQUENCE(2)"))
+    assert recalc(path, tmp_path / "out.xlsx").values == {"Calc!A1": 1.0, "Calc!A2": 2.0, "Calc!B1": "absente", "Calc!B2": False}
+
+
+def test_a_formula_nested_thousands_deep_beside_ordinary_ones_does_not_reach_ironcalc(tmp_path):
+    # IronCalc parses every formula of the book when it loads it: the deep one overflowed its
+    # stack there (exit -11) although the library was to evaluate it. The library evaluates the book.
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2"), ("A3", "=" + "(" * 4000 + "2" + ")" * 4000 + "+1")])
+    done = _cli("recalc", path, "-o", tmp_path / "out.xlsx")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith(f"Recalcul de {path} : 3 cellules à formule évaluées")
+
+
+def test_a_formula_the_library_cannot_parse_is_named_in_french(tmp_path, capsys):
+    path = book(tmp_path / "b.xlsx", [("A1", "=-#ERROR!*#NULL!+EXPAND(-1,)")])
+    assert refused(path, capsys) == ["Calc!A1 : formule illisible « =-#ERROR!*#NULL!+EXPAND(-1,) » : syntaxe non reconnue"]
+
+
+def test_a_book_whose_loading_would_end_the_process_is_left_to_the_library(tmp_path, monkeypatch):
+    # IronCalc parses every formula as it loads a book; where that aborts (as the deep nesting
+    # above did), the load tried in a child fails and this process never loads the book.
+    import ironcalc
+
+    monkeypatch.setattr(ironcalc, "load_from_xlsx", lambda *args: os.abort())
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2")])
+    report = recalc(path, tmp_path / "out.xlsx")
+    assert report.values == {"Calc!A1": 35.0, "Calc!A2": 70.0}
+    assert report.warnings == ()  # IronCalc could not load it: the library alone, as for a book IronCalc cannot read
+
+
+def test_a_text_holding_a_lone_surrogate_is_written(tmp_path):
+    import re
+
+    # The library's UNICHAR(55296) gives half a UTF-16 pair, which UTF-8 cannot encode: the write
+    # ended in UnicodeEncodeError. Like the other characters XML cannot carry, it is left out.
+    # (IronCalc, like Excel, answers #VALUE!.)
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])")], arrays=[("A2:A2", '{=CONCAT("a",UNICHAR(55296),"b")}')])
+    recalc(path, tmp_path / "out.xlsx")
+    with zipfile.ZipFile(tmp_path / "out.xlsx") as zf:
+        assert re.search(r'<c r="A2" t="str"><f t="array" ref="A2">CONCAT\("a",UNICHAR\(55296\),"b"\)</f><v>ab</v></c>', zf.read(CALC).decode())
+
+
+def test_a_sheet_whose_compressed_data_is_damaged_is_named(tmp_path, capsys):
+    # The scan of a sheet for formulas read its stream unguarded: zlib.error (or a CRC error)
+    # ended in "Erreur inattendue (error)".
+    import struct
+
+    path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])")])
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("xl/worksheets/sheet2.xml")
+    raw = bytearray(path.read_bytes())
+    name_length, extra_length = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    raw[start + 20:start + 40] = b"\xff" * 20
+    path.write_bytes(bytes(raw))
+    assert refused(path, capsys) == [f"{path} : partie « xl/worksheets/sheet2.xml » illisible : archive endommagée "
+                                     "(somme de contrôle ou compression incorrecte)"]

@@ -170,6 +170,23 @@ def _evaluate(path: Path, package, found: FoundCells, as_of, rules_dir, reader: 
     if book is None:
         evaluator.run()
         return evaluator
+    try:
+        return _evaluate_both(book, evaluator, native_keys, library_keys)
+    except NativeUnavailable:
+        # IronCalc failed on this book (a panic, or an evaluation that would end the process):
+        # the library evaluates every formula, and names those it cannot compute.
+        evaluator = Evaluator(path, package, found.cells, as_of=as_of, rules_dir=rules_dir, reader=reader,
+                              grouped=(found.evaluated, found.columns))
+        evaluator.run()
+        evaluator.warnings.append("IronCalc n'a pas pu évaluer ce classeur : toutes les formules ont été évaluées "
+                                  "par la bibliothèque de formules (plus lente)")
+        return evaluator
+
+
+def _evaluate_both(book: NativeBook, evaluator: Evaluator, native_keys, library_keys) -> Evaluator:
+    for key in library_keys:
+        if _recursive(evaluator.by_cell[key].text, evaluator.package):
+            book.neutralise(*key)
     if evaluator.as_of is not None:
         rect = evaluator.name_rect("DateArrete")
         if not isinstance(rect, Rect):
@@ -179,7 +196,6 @@ def _evaluate(path: Path, package, found: FoundCells, as_of, rules_dir, reader: 
                       for k in native_keys if evaluator.by_cell[k].kind == "dynamic")
     book.evaluate()
     values = _read_native(book, evaluator, native_keys)
-    problems = []
     for key, (result, extent) in values.items():
         codes = {str(v) for v in result.flat if isinstance(v, ErrorValue)}
         if codes & NATIVE_ONLY_ERRORS:
@@ -324,6 +340,14 @@ def _nesting(text: str) -> int:
     return deepest
 
 
+def _recursive(text: str, package) -> bool:
+    """Whether IronCalc could recurse on the formula without end: one that defines a LAMBDA or
+    calls a defined name (which may hold one calling itself). Such a formula, when it goes to the
+    library, is emptied in IronCalc's model so that IronCalc does not evaluate it either."""
+    called = set(called_functions(normalise(text)))
+    return "LAMBDA" in called or any(name in package.defined_names for name in called)
+
+
 def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
     """(cells for IronCalc, cells for the library evaluator)."""
     called = {key: set(called_functions(normalise(cell.text))) for key, cell in evaluator.by_cell.items()}
@@ -365,6 +389,8 @@ def _native_book(path: Path, package, evaluator: Evaluator, native_keys, reader:
                 for k in native_keys)
     if count * _NATIVE_BYTES_PER_FORMULA < sum(reader.sizes().values()):
         return None
+    if any(_nesting(cell.text) > _NATIVE_MAX_NESTING for cell in evaluator.by_cell.values()):
+        return None  # IronCalc parses every formula of the book as it loads it: the deep one would overflow its stack
     try:
         book = NativeBook(path)
     except NativeUnavailable:

@@ -64,6 +64,16 @@ def _formulas():
     return formulas, get_functions, not_implemented
 
 
+def _unreadable(text: str, error: Exception) -> CellProblem:
+    """A formula the library cannot parse, named in French: the library's own text is English
+    and repeats the whole formula."""
+    from encaisse.errors import shorten
+
+    detail = str(error.args[0] if error.args else error).split(":")[0].strip().lower()
+    reason = {"not a valid formula": "syntaxe non reconnue"}.get(detail, "syntaxe non reconnue par la bibliothèque de formules")
+    return CellProblem(f"formule illisible « ={shorten(text)} » : {reason}")
+
+
 class Evaluator:
     def __init__(self, path: Path, package: Package, cells: list[FormulaCell], *, as_of=None, rules_dir=None,
                  reader: SheetReader | None = None, grouped: tuple | None = None):
@@ -404,7 +414,7 @@ class Evaluator:
         try:
             return self.parser.ast("=" + text)
         except Exception as error:  # the library raises its own FormulaError family
-            raise CellProblem(f"formule illisible « ={text} » ({error})") from None
+            raise _unreadable(text, error) from None
 
     def _compile(self, text: str):
         fn = self._compiled.get(text)
@@ -415,7 +425,7 @@ class Evaluator:
             try:
                 fn = builder.compile()
             except Exception as error:
-                raise CellProblem(f"formule illisible « ={text} » ({error})") from None
+                raise _unreadable(text, error) from None
             self._compiled[text] = fn
         return fn
 
@@ -504,8 +514,9 @@ class Evaluator:
             if found is None:
                 raise CellProblem(f"feuille « {sheet_name} » absente du classeur")
             sheet = found.name
-        r1, r2 = int(attr.get("r1") or 1), int(attr.get("r2") or MAX_ROWS)
-        c1, c2 = int(attr.get("n1") or 1), int(attr.get("n2") or MAX_COLS)
+        # sorted: Excel reads H6:D4 as D4:H6
+        r1, r2 = sorted((int(attr.get("r1") or 1), int(attr.get("r2") or MAX_ROWS)))
+        c1, c2 = sorted((int(attr.get("n1") or 1), int(attr.get("n2") or MAX_COLS)))
         if c2 == MAX_COLS - 1:  # scan.normalise wrote the sheet's last column as the one before (A:XFD -> A:XFC)
             c2 = MAX_COLS
         return Rect(sheet, max(r1, 1), max(c1, 1), r2, c2)

@@ -72,7 +72,20 @@ def get_functions():
                     del sys.modules[name]
     functions.update(_base_conversions())
     functions.update(_random_between())
+    _quiet_dispatcher()
     return functions
+
+
+def _quiet_dispatcher() -> None:
+    """The library's dispatcher (schedula) logs each function that fails, with its Python
+    traceback, on stderr when the program sets no logging: encaisse reports the cell itself, in
+    French, so those records go nowhere (a handler of their own keeps Python's last-resort
+    handler from printing them)."""
+    import logging
+
+    logger = logging.getLogger("schedula")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 _BASES = {"BIN": 2, "OCT": 8, "DEC": 10, "HEX": 16}

@@ -17,7 +17,10 @@ evaluated again (see `core.recalc`).
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+import time
 from pathlib import Path
 
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, Rect
@@ -27,10 +30,20 @@ from encaisse.workbook.splice import EXCEL_ERRORS, ErrorValue
 # IronCalc's own error codes, which Excel never shows: a cell giving one is evaluated by the library.
 NATIVE_ONLY_ERRORS = frozenset({"#ERROR!", "#N/IMPL!"})
 CIRCULAR = "#CIRC!"
+SPILL_SHEET = "encaisse~débordements"  # the scratch sheet asking the size of each spill
 
 
 class NativeUnavailable(Exception):
-    """IronCalc is not installed or could not load the book: the library evaluates everything."""
+    """IronCalc is not installed, could not load the book or failed on it: the library evaluates everything."""
+
+
+def _failed(error: BaseException) -> NativeUnavailable:
+    """A failure inside IronCalc as NativeUnavailable. A Rust panic reaches Python as
+    pyo3_runtime.PanicException, a BaseException (not an Exception): it is caught here too, so
+    that the library takes over instead of the panic ending the run."""
+    if isinstance(error, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+        raise error
+    return NativeUnavailable(f"{type(error).__name__}: {error}")
 
 
 def _module():
@@ -48,13 +61,16 @@ def known_functions(names) -> frozenset[str]:
     names = sorted({n for n in names if re.fullmatch(r"[A-Z_][A-Z0-9_.]*", n)})
     if not names:
         return frozenset()
-    model = ironcalc.create("probe", "en", "UTC")
-    for i, name in enumerate(names, start=1):
-        model.update_cell_with_formula(0, i, 1, f"={name}()")
-    model.evaluate()
-    error = ironcalc.CellType.ErrorValue
-    return frozenset(name for i, name in enumerate(names, start=1)
-                     if not (model.get_cell_type(0, i, 1) == error and model.get_formatted_cell_value(0, i, 1) == "#NAME?"))
+    try:
+        model = ironcalc.create("probe", "en", "UTC")
+        for i, name in enumerate(names, start=1):
+            model.update_cell_with_formula(0, i, 1, f"={name}()")
+        model.evaluate()
+        error = ironcalc.CellType.ErrorValue
+        return frozenset(name for i, name in enumerate(names, start=1)
+                         if not (model.get_cell_type(0, i, 1) == error and model.get_formatted_cell_value(0, i, 1) == "#NAME?"))
+    except BaseException as failure:
+        raise _failed(failure) from None
 
 
 class NativeBook:
@@ -63,29 +79,45 @@ class NativeBook:
 
     def __init__(self, path: Path):
         ironcalc = _module()
+        # Loading parses every formula of the book: tried first in a child too (see `_survives`).
+        if not _survives(lambda: ironcalc.load_from_xlsx(str(path), "en", "UTC")):
+            raise NativeUnavailable("IronCalc s'est arrêté en lisant ce classeur")
         try:
             self.model = ironcalc.load_from_xlsx(str(path), "en", "UTC")
-        except Exception as error:  # IronCalc's own WorkbookError, or a Rust panic turned into an exception
-            raise NativeUnavailable(f"{type(error).__name__}: {error}") from None
-        self.index = {p["name"]: i for i, p in enumerate(self.model.get_worksheets_properties())}
+            self.index = {p["name"]: i for i, p in enumerate(self.model.get_worksheets_properties())}
+        except BaseException as error:  # IronCalc's own WorkbookError, or a Rust panic
+            raise _failed(error) from None
         self._error = ironcalc.CellType.ErrorValue
         self._spills: dict[tuple, tuple[int, int]] = {}
+        self._tried = False  # evaluated without harm in a child since the model last changed
 
     def has_sheets(self, names) -> bool:
         return all(name in self.index for name in names)
 
     def evaluate(self) -> None:
+        """The model evaluated; first tried in a child process where the system allows it (see
+        `_survives`), since a formula can make IronCalc abort the process (an allocation that
+        fails, a recursion past its stack), which no exception handler catches."""
+        if not self._survives():
+            raise NativeUnavailable("IronCalc s'est arrêté en évaluant ce classeur")
         try:
             self.model.evaluate()
-        except Exception as error:
-            raise NativeUnavailable(f"{type(error).__name__}: {error}") from None
+        except BaseException as error:
+            raise _failed(error) from None
+
+    def _survives(self) -> bool:
+        """Whether evaluating the model now would not end the process (see `_survives`); asked
+        once until a value or formula is changed."""
+        self._tried = self._tried or _survives(self.model.evaluate)
+        return self._tried
 
     def value(self, sheet: str, row: int, col: int):
         return self._value(self.index[sheet], row, col)
 
     def _value(self, index: int, row: int, col: int):
-        # By sheet index, not by reference text: the same value, without writing and parsing a
-        # reference for each cell (ten times faster).
+        # By sheet index, not by reference text: the same value without writing and parsing a
+        # reference for each cell (ten times faster), and IronCalc's reference parser refuses
+        # unquoted sheet names with accents or spaces (Prévision!B2, Tableau de bord!A1).
         value = self.model.get_cell_value(index, row, col)
         if self.model.get_cell_type(index, row, col) == self._error:
             return ErrorValue(value) if value in EXCEL_ERRORS else ErrorValue(str(value))
@@ -95,7 +127,19 @@ class NativeBook:
 
     def block(self, rect: Rect) -> list[list]:
         index, value = self.index[rect.sheet], self._value
-        return [[value(index, r, c) for c in range(rect.c1, rect.c2 + 1)] for r in range(rect.r1, rect.r2 + 1)]
+        try:
+            return [[value(index, r, c) for c in range(rect.c1, rect.c2 + 1)] for r in range(rect.r1, rect.r2 + 1)]
+        except BaseException as error:
+            raise _failed(error) from None
+
+    def neutralise(self, sheet: str, row: int, col: int) -> None:
+        """A formula the library evaluates emptied in the model before IronCalc evaluates it: used
+        for those IronCalc could recurse on without end (a LAMBDA calling itself through a name),
+        which would overflow its stack and end the process."""
+        try:
+            self.model.clear_cell_contents(self.index[sheet], row, col)
+        except BaseException as error:
+            raise _failed(error) from None
 
     def watch_spills(self, anchors) -> None:
         """Dynamic-array formulas (FormulaCell, stored spill range) whose spill IronCalc computes:
@@ -104,9 +148,21 @@ class NativeBook:
         anchors = list(anchors)
         if not anchors:
             return
-        self.model.new_sheet()
+        try:
+            self._watch(anchors)
+        except BaseException as error:
+            raise _failed(error) from None
+
+    def _watch(self, anchors) -> None:
+        if not self._survives():  # IronCalc evaluates the whole book when a sheet is added
+            raise NativeUnavailable("IronCalc s'est arrêté en évaluant ce classeur")
+        # Named so that no formula can mean it: IronCalc's default name (Sheet2…) would turn a
+        # reference to an absent Sheet2 from #REF! into that sheet's cells.
+        name = SPILL_SHEET
+        while name in self.index:
+            name += "~"
+        self.model.add_sheet(name)
         probe = len(self.model.get_worksheets_properties()) - 1
-        self._probe = self.model.get_worksheets_properties()[probe]["name"]
         for i, (cell, stored) in enumerate(anchors, start=1):
             index = self.index[cell.sheet]
             for row in range(stored.r1, stored.r2 + 1):
@@ -125,15 +181,21 @@ class NativeBook:
         """The range a watched dynamic-array formula spilled to (its anchor alone on #SPILL!)."""
         probe, i = self._spills[(sheet, row, col)]
         try:
-            h = int(self.model.get_cell_value_by_ref(f"{self._probe}!A{i}"))
-            w = int(self.model.get_cell_value_by_ref(f"{self._probe}!B{i}"))
-        except (TypeError, ValueError):
+            h = int(self.model.get_cell_value(probe, i, 1))
+            w = int(self.model.get_cell_value(probe, i, 2))
+        except (TypeError, ValueError, OverflowError):
             h = w = 1
         return Rect(sheet, row, col, min(row + max(h, 1) - 1, MAX_ROWS), min(col + max(w, 1) - 1, MAX_COLS))
 
     def set(self, sheet: str, row: int, col: int, value) -> None:
         """A value computed elsewhere (the engine, the library) put in the cell, replacing its formula."""
-        index = self.index[sheet]
+        self._tried = False
+        try:
+            self._set(self.index[sheet], row, col, value)
+        except BaseException as error:
+            raise _failed(error) from None
+
+    def _set(self, index: int, row: int, col: int, value) -> None:
         if isinstance(value, ErrorValue) or (isinstance(value, str) and value in EXCEL_ERRORS and type(value) is not str):
             self.model.update_cell_with_formula(index, row, col, f"={value}")
         elif isinstance(value, bool):
@@ -146,4 +208,81 @@ class NativeBook:
             self.model.update_cell_with_text(index, row, col, str(value))
 
     def clear(self, sheet: str, row: int, col: int) -> None:
-        self.model.clear_cell_contents(self.index[sheet], row, col)
+        self.neutralise(sheet, row, col)
+
+
+# A child evaluating the model may take this long and this much more memory than its parent;
+# past either it is stopped and the library evaluates the book.
+CHILD_SECONDS = 30
+CHILD_EXTRA_BYTES = 1 << 29
+
+
+def _survives(work) -> bool:
+    """Whether `work` (IronCalc loading a book, evaluating a model) ends without ending the
+    process: tried first in a forked child (a copy of this process: a model is not loaded again),
+    capped in time and memory. Where fork is not available (Windows) nothing is tried first."""
+    if not hasattr(os, "fork") or sys.platform == "darwin":  # macOS forbids fork once system frameworks run
+        return True
+    import resource
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: evaluate, then leave at once (no cleanup of the parent's state)
+        code = 1
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # a Rust panic prints its message on stderr
+            import faulthandler
+
+            faulthandler.disable()  # nor a fatal error report: the child's end is the answer
+            _cap_memory(resource)
+            work()
+            code = 0
+        except BaseException:  # noqa: BLE001 - a panic (the parent's own work would fail the same way)
+            code = 1
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + CHILD_SECONDS
+    return _waited(pid, deadline)
+
+
+def _cap_memory(resource) -> None:
+    """The child's address space capped at what it uses now and CHILD_EXTRA_BYTES more (Linux);
+    under a limit of the parent's, at half the room left below it: the parent, whose reading
+    threads may still be allocating, must have room for the same evaluation."""
+    try:
+        with open("/proc/self/statm") as statm:
+            used = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = used + CHILD_EXTRA_BYTES
+        if soft != resource.RLIM_INFINITY:
+            cap = min(cap, used + max(soft - used, 0) // 2)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (OSError, ValueError):
+        pass
+
+
+def _waited(pid: int, deadline: float) -> bool:
+    """Whether the child ended well before the deadline; it is killed past it, or when this
+    process is interrupted while waiting (Ctrl+C, SIGTERM), so that it never outlives the run."""
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status) == 0
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+    except BaseException:
+        _kill(pid)
+        raise
+    _kill(pid)
+    return False
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass

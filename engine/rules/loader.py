@@ -17,7 +17,7 @@ import datetime as dt
 from pathlib import Path
 from types import MappingProxyType
 
-from encaisse.errors import EncaisseError, Problem
+from encaisse.errors import EncaisseError, Problem, listed
 from encaisse.fr import as_written, rate as shown_rate
 from encaisse.rules.legal import LegalData, legal_from_data
 from encaisse.rules.document import Document, Unreadable, load_schema, read_document, schema_problems, suggestion
@@ -64,14 +64,14 @@ class RulesError(EncaisseError):
     """The rule files have problems; `problems` lists every one, sorted by file, line and column."""
 
     def __init__(self, problems, title: str = "Les règles contiennent des erreurs"):
-        self.problems: tuple[Problem, ...] = tuple(sorted(problems, key=problem_order))
+        self.problems: tuple[Problem, ...] = tuple(sorted(dict.fromkeys(problems), key=problem_order))
         self.title = title
         super().__init__(self.report())
 
     def report(self) -> str:
         count = len(self.problems)
         head = f"{self.title} ({count} problème{'s' if count > 1 else ''}) :"
-        return "\n".join([head, *(format_problem(p) for p in self.problems)])
+        return "\n".join([head, *listed([format_problem(p) for p in self.problems])])
 
 
 def format_problem(problem: Problem) -> str:

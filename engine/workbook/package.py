@@ -506,6 +506,14 @@ def _read_table(zf: zipfile.ZipFile, member: str, sheet: str, path: str) -> Tabl
 def has_formulas(zf: zipfile.ZipFile, member: str, limit: int | None = None) -> bool:
     """Scan a worksheet's stream for a formula element without keeping it in memory (only its
     first `limit` bytes, uncompressed, when given)."""
+    try:
+        return _has_formulas(zf, member, limit)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):  # as `_parse` names them
+        raise InputError([Problem(str(zf.filename), f"partie « {member} » illisible : archive endommagée (somme de contrôle "
+                                                    f"ou compression incorrecte)")], title="Classeur corrompu") from None
+
+
+def _has_formulas(zf: zipfile.ZipFile, member: str, limit: int | None) -> bool:
     tail = b""
     prefixed = None
     size = _CHUNK if limit is None else min(_CHUNK, limit)

@@ -31,7 +31,7 @@ _ROW_R = re.compile(rb'\br="([0-9]+)"')
 _F_ELEMENT = re.compile(rb"<f\b[^>]*?(?:/>|>.*?</f>)", re.S)
 _DIMENSION = re.compile(rb'<dimension ref="([^"]*)"\s*/>')
 
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # lone surrogates: no UTF-8 for them
 
 EXCEL_ERRORS = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!")
 
