@@ -761,3 +761,12 @@ def test_a_few_formulas_over_big_tables_stay_with_the_library(tmp_path, monkeypa
     book = build(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant TTC])")])
     report = recalc(book, tmp_path / "out.xlsx")
     assert report.values == {"Calc!A1": 100.0 + 250.5 + 80.0 + 1200.0} and loaded == []
+
+
+def test_control_characters_are_stored_as_ooxml_escapes(tmp_path):
+    # XML 1.0 cannot carry CHAR(1): Excel stores it as "_x0001_", and a literal "_x0041_" as
+    # "_x005F_x0041_" (else a reader would decode it to "A").
+    book = build(tmp_path / "b.xlsx", [("A1", "=CHAR(1)&\"a\""), ("A2", '="_x0041_"&CHAR(9)'), ("A3", "=UNICODE(A1)")])
+    recalc(book)
+    assert "<v>_x0001_a</v>" in sheet_xml(book) and "<v>_x005F_x0041_\t</v>" in sheet_xml(book)
+    assert [row[0] for row in values(book)[:3]] == ["\x01a", "_x0041_\t", 1.0]
