@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 from encaisse.recalc import recalc
 from test_recalc import build, values
@@ -80,3 +81,22 @@ def test_a_stand_in_gives_the_real_attribute_to_anyone_else():
     report = json.loads(done.stdout)
     assert abs(report["cdf"] - 0.8413447460685429) < 1e-12
     assert report["replaced"] and report["real"] == "module"
+
+
+def test_yearfrac_as_excel_computes_it(tmp_path):
+    book = build(tmp_path / "yf.xlsx", [
+        ("A1", "=YEARFRAC(DATE(2004,2,29),DATE(2005,2,28),1)"),  # under a year holding 29 Feb: 365 / 366
+        ("A2", "=YEARFRAC(DATE(2001,2,28),DATE(2004,2,29),1)"),  # 1 096 days / average of 2001-2004 (365,25)
+        ("A3", "=YEARFRAC(DATE(2001,3,31),DATE(2001,1,31),1)"),  # dates swapped; 59 days in a 365-day year
+        ("A4", "=YEARFRAC(DATE(2001,2,28),DATE(2004,2,29),0)"),  # end of February to end of February: 3 years
+        ("A5", "=YEARFRAC(DATE(2001,1,30),DATE(2001,3,31),0)"),  # 30 -> 31 counts as 30 -> 30: 60 / 360
+        ("A6", '=YEARFRAC(1,200,"x")'),
+        ("A7", "=YEARFRAC(1/0,200,5)"),  # the basis is checked before the dates
+        ("A8", "=YEARFRAC(1,200,4)"),  # 1900-01-01 to 1900-07-18: 197 / 360
+    ])
+    recalc(book)
+    got = [row[0] for row in values(book)[:8]]
+    assert got[:5] == [365 / 366, 1096 / 365.25, 59 / 365, 3.0, 60 / 360] and got[7] == 197 / 360
+    xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
+    assert "<v>#VALUE!</v>" in re.search(r'<c r="A6".*?</c>', xml).group(0)
+    assert "<v>#NUM!</v>" in re.search(r'<c r="A7".*?</c>', xml).group(0)
