@@ -100,3 +100,20 @@ def test_yearfrac_as_excel_computes_it(tmp_path):
     xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
     assert "<v>#VALUE!</v>" in re.search(r'<c r="A6".*?</c>', xml).group(0)
     assert "<v>#NUM!</v>" in re.search(r'<c r="A7".*?</c>', xml).group(0)
+
+
+def test_base_conversions_check_places_and_signs_as_excel(tmp_path):
+    book = build(tmp_path / "bases.xlsx", [
+        ("A1", "=-1"), ("A2", "=0"), ("A3", '="E"'),
+        ("B1", "=BIN2DEC(A1)"),  # "-1" is no binary number
+        ("B2", "=DEC2BIN(A1,A2)"),  # places 0: #NUM! even for a negative number
+        ("B3", "=DEC2BIN(A1,3)"),  # a negative number ignores places: 10 digits
+        ("B4", "=DEC2BIN(A3,A2)"),  # places checked before the number
+        ("B5", "=DEC2BIN(A3,1)"),
+        ("B6", "=DEC2HEX(5,11)"),
+        ("B7", "=HEX2DEC(C9)"),  # a blank is 0
+    ])
+    recalc(book)
+    xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
+    cached = {ref: re.search(rf'<c r="{ref}"[^>]*>.*?<v>(.*?)</v>', xml).group(1) for ref in ("B1", "B2", "B3", "B4", "B5", "B6", "B7")}
+    assert cached == {"B1": "#NUM!", "B2": "#NUM!", "B3": "1111111111", "B4": "#NUM!", "B5": "#VALUE!", "B6": "#NUM!", "B7": "0"}

@@ -81,9 +81,11 @@ _SIGN_BIT = {2: 1 << 9, 8: 1 << 29, 16: 1 << 39}  # Excel's 10-digit two's compl
 
 
 def _base_conversions() -> dict:
-    """DEC2HEX, HEX2BIN and the other base conversions as Excel computes them. The library's take
-    `places` wrongly (a cell reference gives #VALUE!) and apply it to negative numbers, which Excel
-    always writes on 10 digits."""
+    """DEC2HEX, HEX2BIN and the other base conversions as Excel computes them (checked on the
+    3 046 cells of xlcalculator's BASES workbook). The library's take `places` wrongly (a cell
+    reference gives #VALUE!) and apply it to negative numbers, which Excel always writes on
+    10 digits; Excel checks `places` (1 to 10) first, even for a negative number, reads a blank
+    as 0, and refuses a sign in a binary, octal or hexadecimal number."""
     import itertools
 
     import numpy as np
@@ -97,18 +99,17 @@ def _base_conversions() -> dict:
         return values[0]
 
     def read(value, base):
-        value = one(value)
-        if isinstance(value, XlError):
-            return value
-        if value is EMPTY or value == "":
+        if value is EMPTY:
             return 0
         if base == 10:
             try:
                 return int(float(value))
             except (TypeError, ValueError):
                 return Error.errors["#VALUE!"]
+        if value == "":
+            return 0
         text = str(int(value)) if isinstance(value, (int, float, np.number)) and float(value).is_integer() else str(value)
-        if len(text) > 10:
+        if len(text) > 10 or not text.isalnum():
             return Error.errors["#NUM!"]
         try:
             number = int(text, base)
@@ -124,17 +125,15 @@ def _base_conversions() -> dict:
         digits = np.base_repr(number + (sign << 1) if number < 0 else number, base)
         if number < 0 or places is None:
             return digits
-        if places < 0 or places > 10 or places < len(digits):
+        if places < len(digits):
             return Error.errors["#NUM!"]
         return digits.zfill(places)
 
     def conversion(source, target):
         def convert(value, places=None):
-            number = read(value, _BASES[source])
-            if isinstance(number, XlError):
-                return number
-            if target == "DEC":
-                return number
+            value = one(value)
+            if isinstance(value, XlError):
+                return value
             if places is not None:
                 places = one(places)
                 if isinstance(places, XlError):
@@ -146,6 +145,13 @@ def _base_conversions() -> dict:
                         places = int(float(places))
                     except (TypeError, ValueError):
                         return Error.errors["#VALUE!"]
+                    if not 1 <= places <= 10:
+                        return Error.errors["#NUM!"]
+            number = read(value, _BASES[source])
+            if isinstance(number, XlError):
+                return number
+            if target == "DEC":
+                return number
             return write(number, _BASES[target], places)
 
         return wrap_func(convert)
