@@ -770,3 +770,27 @@ def test_control_characters_are_stored_as_ooxml_escapes(tmp_path):
     recalc(book)
     assert "<v>_x0001_a</v>" in sheet_xml(book) and "<v>_x005F_x0041_\t</v>" in sheet_xml(book)
     assert [row[0] for row in values(book)[:3]] == ["\x01a", "_x0041_\t", 1.0]
+
+
+def test_names_are_read_as_excel_reads_them(tmp_path):
+    # A name designating a range, used outside a function, is intersected with the formula's row;
+    # a name's relative references are relative to the cell using it; a name may hold a formula.
+    path = tmp_path / "names.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Calc")
+    for r, (a, b) in enumerate([(1, 10), (2, 20), (3, 30)]):
+        sheet.write_number(r, 0, a)
+        sheet.write_number(r, 1, b)
+    book.define_name("Liste", "=Calc!$A$1:$A$3")
+    book.define_name("Taux", "=Calc!$B1")  # relative row: the row of the cell using it
+    book.define_name("Double", "=Taux*2")
+    book.define_name("Total", "=SUM(Liste)")
+    for r in range(3):
+        sheet.write_formula(r, 2, "=-Liste")
+        sheet.write_formula(r, 3, "=Liste*100+B1:B3")
+        sheet.write_formula(r, 4, "=Double+Total")
+    book.close()
+    recalc(path)
+    got = [row[2:5] for row in values(path)[:3]]
+    assert got == [[-1.0, 110.0, 26.0], [-2.0, 220.0, 46.0], [-3.0, 330.0, 66.0]]
+    assert "<f>-Liste</f>" in sheet_xml(path)  # the file keeps its text

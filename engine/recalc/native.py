@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, Rect
+from encaisse.recalc.scan import mask_strings
 from encaisse.workbook.package import get_column_letter, quote_sheet
 from encaisse.workbook.splice import EXCEL_ERRORS, ErrorValue
 
@@ -153,3 +154,76 @@ class NativeBook:
 
     def clear(self, sheet: str, row: int, col: int) -> None:
         self.model.clear_cell_contents(self.index[sheet], row, col)
+
+    def inline_names(self, cells, defined_names: dict) -> None:
+        """The formulas of `cells` (plain formulas, not arrays) that mention defined names given to
+        IronCalc with the names written out (see `inline_names`): it reads a name that designates
+        a range as the whole range where Excel intersects it with the formula's row or column
+        (=-Liste beside Liste), and knows no name that holds a formula. The file keeps its text.
+        A formula set this way is read by IronCalc as a dynamic array, so the ranges Excel
+        intersects are marked so (see `intersected`)."""
+        if not defined_names:
+            return
+        for cell in cells:
+            text = inline_names(cell.text, cell.sheet, cell.ref, defined_names)
+            if text is not None:
+                self.model.update_cell_with_formula(self.index[cell.sheet], cell.row, cell.col, "=" + intersected(text))
+
+
+# A name in a formula: not a function (followed by "("), a sheet ("!"), a table ("["), a cell
+# reference or a part of one.
+_NAME = re.compile(r"(?<![\w.!$:\\])([A-Za-z_\\][\w.\\]*)(?![\w.(!\[])")
+_REFERENCE = re.compile(r"(?:'(?:[^']|'')+'|[^'!():,\s]+)!\$?[A-Za-z]{1,3}\$?[0-9]+(?::\$?[A-Za-z]{1,3}\$?[0-9]+)?")
+
+
+def inline_names(text: str, sheet: str, ref: str, defined_names: dict) -> str | None:
+    """The formula with each defined name it mentions replaced by what the name designates, as
+    Excel reads it in that cell: a name's relative references are relative to A1 (a name
+    "Feuil1!$B1" used in C5 is Feuil1!$B5), a range stays a reference, a formula is put in
+    parentheses, names in names are written out in turn. None when no name was replaced, or a
+    name's text cannot be moved to the cell, or names nest in a cycle."""
+    try:
+        inlined = _inline(text, sheet, ref, defined_names, 0)
+    except ValueError:
+        return None
+    return None if inlined == text else inlined
+
+
+def _inline(text: str, sheet: str, ref: str, defined_names: dict, depth: int) -> str:
+    if depth > 8:
+        raise ValueError("names nested too deep")
+    masked = mask_strings(text)
+    pieces, pos = [], 0
+    for m in _NAME.finditer(masked):
+        entry = defined_names.get(m.group(1).upper())
+        if entry is None or entry.scope not in (None, sheet) or not entry.text or "[" in entry.text:
+            continue
+        from openpyxl.formula.translate import Translator
+
+        try:
+            moved = Translator("=" + entry.text, origin="A1").translate_formula(ref)[1:]
+        except Exception as error:  # openpyxl's tokenizer and translator raise bare errors on odd texts
+            raise ValueError(str(error)) from None
+        moved = _inline(moved, sheet, ref, defined_names, depth + 1)
+        pieces += [text[pos:m.start()], moved if _REFERENCE.fullmatch(moved) else f"({moved})"]
+        pos = m.end()
+    return "".join(pieces) + text[pos:]
+
+
+_RANGE = re.compile(r"(?<![\w.$@:!])((?:'[^']*'|[A-Za-z_][\w.]*)!)?\$?[A-Za-z]{1,3}\$?[0-9]+:\$?[A-Za-z]{1,3}\$?[0-9]+(?![\w(!:])")
+
+
+def intersected(text: str) -> str:
+    """A plain formula with "@" before each range outside any parentheses: in a formula that is
+    not an array, Excel intersects such a range with the formula's row or column (=A1:A3*2 in
+    B2 is A2*2); a formula given to IronCalc after loading is evaluated as a dynamic array,
+    where the range would spill instead."""
+    masked = mask_strings(text)
+    depth, top = 0, []
+    for char in masked:
+        top.append(depth == 0)
+        depth += (char == "(") - (char == ")")
+    starts = [m.start() for m in _RANGE.finditer(masked) if top[m.start()]]
+    for start in reversed(starts):
+        text = text[:start] + "@" + text[start:]
+    return text
