@@ -794,3 +794,12 @@ def test_names_are_read_as_excel_reads_them(tmp_path):
     got = [row[2:5] for row in values(path)[:3]]
     assert got == [[-1.0, 110.0, 26.0], [-2.0, 220.0, 46.0], [-3.0, 330.0, 66.0]]
     assert "<f>-Liste</f>" in sheet_xml(path)  # the file keeps its text
+
+
+def test_a_spilled_index_of_a_whole_row_spills_the_row(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("H1", "=0")], dynamic=[("A1", "=INDEX(Factures!A2:F5,2,H1)"),
+                                                                ("A3", "=INDEX(Factures!E2:E5,0,1)")])
+    report = recalc(book, tmp_path / "out.xlsx")
+    got = {k.split("!")[1]: v for k, v in report.values.items()}
+    assert [got[f"{c}1"] for c in "ABEF"] == ["F2", "C2", 250.5, "prix"]
+    assert [got[f"A{r}"] for r in range(3, 7)] == [100.0, 250.5, 80.0, 1200.0]

@@ -44,7 +44,8 @@ import numpy as np
 from encaisse.errors import InputError, Problem, shorten
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, TITLE, CellProblem, Rect
 from encaisse.recalc.evaluator import Evaluator
-from encaisse.recalc.native import CIRCULAR, NATIVE_ONLY_ERRORS, NativeBook, NativeUnavailable, known_functions
+from encaisse.recalc.native import (CIRCULAR, NATIVE_ONLY_ERRORS, SPILLING_FUNCTIONS, NativeBook, NativeUnavailable,
+                                    known_functions)
 from encaisse.recalc.reader import SheetReader, formula_cells
 from encaisse.recalc.scan import called_functions, mask_strings, normalise
 from encaisse.recalc.values import to_file, to_serial
@@ -335,8 +336,10 @@ def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
         except CellProblem:
             engine = True  # unreadable: the library evaluator names the problem
         # IronCalc does not lift a function over the cells of an array argument (MATCH(B1:B2, …)
-        # spilled), which the library does: spilled formulas calling functions go to the library.
-        lifted = cell.kind in ("dynamic", "array") and bool(called[key]) and all(map(evaluator.supports, called[key]))
+        # spilled), which the library does: spilled formulas calling functions go to the library,
+        # but for those IronCalc spills as Excel does (SPILLING_FUNCTIONS: INDEX(range, row, 0)...).
+        lifted = (cell.kind in ("dynamic", "array") and bool(called[key]) and all(map(evaluator.supports, called[key]))
+                  and not called[key] <= SPILLING_FUNCTIONS)
         if (not called[key] <= known or engine or lifted or _whole_ranges_too_big(cell.text)
                 or _nesting(cell.text) > _NATIVE_MAX_NESTING):
             library.add(key)

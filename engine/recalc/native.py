@@ -51,6 +51,12 @@ LIBRARY_FUNCTIONS = {
        for a in ("BIN", "OCT", "DEC", "HEX") for b in ("BIN", "OCT", "DEC", "HEX") if a != b},
 }
 
+# Functions whose array arguments and array results IronCalc computes as Excel does in a spilled
+# (dynamic or array) formula, measured on the corpus; a spilled formula calling only these stays
+# with IronCalc. Any other function in a spilled formula sends it to the library evaluator, which
+# lifts a function over the cells of an array argument where IronCalc does not (MATCH(B1:B2, …)).
+SPILLING_FUNCTIONS = frozenset({"INDEX", "MODE.MULT", "COUNTA", "ISFORMULA"})
+
 
 def known_functions(names) -> frozenset[str]:
     """The names among `names` that IronCalc implements as Excel does: each called once in a
