@@ -117,3 +117,23 @@ def test_base_conversions_check_places_and_signs_as_excel(tmp_path):
     xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
     cached = {ref: re.search(rf'<c r="{ref}"[^>]*>.*?<v>(.*?)</v>', xml).group(1) for ref in ("B1", "B2", "B3", "B4", "B5", "B6", "B7")}
     assert cached == {"B1": "#NUM!", "B2": "#NUM!", "B3": "1111111111", "B4": "#NUM!", "B5": "#VALUE!", "B6": "#NUM!", "B7": "0"}
+
+
+def test_totals_row_subtotals_of_a_table(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "totals.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Ventes")
+    sheet.add_table("A1:C5", {"name": "Ventes", "total_row": True, "data": [["a", 10, 1], ["b", 20, 2], ["c", 45, 3]],
+                              "columns": [{"header": "Client", "total_string": "Total"},
+                                          {"header": "Montant", "total_function": "sum"},
+                                          {"header": "Lignes", "total_function": "average"}]})
+    sheet.write_formula("E1", "=SUBTOTAL(9,Ventes[Montant])+SUBTOTAL(104,Ventes[Lignes])")
+    sheet.write_formula("E2", "=SUBTOTAL(12,Ventes[Montant])")
+    book.close()
+    recalc(path)
+    grid = values(path, "Ventes")
+    assert grid[4][1:3] == [75.0, 2.0] and grid[0][4] == 78.0  # =SUBTOTAL(109,[Montant]) in the totals row
+    xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>SUBTOTAL(109,[Montant])</f><v>75</v>" in xml and "<v>#VALUE!</v>" in re.search(r'<c r="E2".*?</c>', xml).group(0)

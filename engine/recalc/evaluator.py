@@ -354,7 +354,11 @@ class Evaluator:
                 text = own_cell(text, cell.row, cell.col)
             try:
                 last_row = self._stored_extent(cell).r2 if cell.kind == "column" else None
-                text, _ = translate(text, self.package.tables, row=cell.row, last_row=last_row)
+                home = None
+                if "[" in text:
+                    home = next((t for t in self.package.tables.values() if t.sheet == cell.sheet
+                                 and t.bounds[0] <= cell.col <= t.bounds[2] and t.bounds[1] <= cell.row <= t.bounds[3]), None)
+                text, _ = translate(text, self.package.tables, row=cell.row, last_row=last_row, home=home)
             except StructuredRefError as error:
                 raise CellProblem(str(error)) from None
             self._translated[key] = text

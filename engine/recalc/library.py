@@ -73,6 +73,7 @@ def get_functions():
     functions.update(_base_conversions())
     functions.update(_random_between())
     functions.update(_year_fraction())
+    functions.update(_subtotal(functions))
     return functions
 
 
@@ -255,3 +256,29 @@ def _year_fraction() -> dict:
         return day_count(start, end, 1) / (360 if basis == 2 else 365)
 
     return {"YEARFRAC": wrap_func(yearfrac)}
+
+
+def _subtotal(functions: dict) -> dict:
+    """SUBTOTAL, which the library lacks: its function number (1 to 11, or 101 to 111 to skip
+    hidden rows) picks AVERAGE, COUNT... of the library. Headless, no row is hidden, and the
+    other SUBTOTAL cells a range may hold are counted (a table's totals row reads only the data
+    rows, where this does not arise)."""
+    from formulas.functions import Error, XlError, flatten, wrap_func
+
+    names = ("AVERAGE", "COUNT", "COUNTA", "MAX", "MIN", "PRODUCT", "STDEV", "STDEVP", "SUM", "VAR", "VARP")
+
+    def subtotal(number, *references):
+        values = list(flatten(number, None))
+        if len(values) != 1:
+            return Error.errors["#VALUE!"]
+        if isinstance(values[0], XlError):
+            return values[0]
+        try:
+            number = int(float(values[0]))
+        except (TypeError, ValueError):
+            return Error.errors["#VALUE!"]
+        if not (1 <= number <= 11 or 101 <= number <= 111) or not references:
+            return Error.errors["#VALUE!"]
+        return functions[names[number % 100 - 1]](*references)
+
+    return {"SUBTOTAL": wrap_func(subtotal)}
