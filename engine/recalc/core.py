@@ -362,7 +362,7 @@ def _native_book(path: Path, package, evaluator: Evaluator, native_keys, reader:
         return None
     if not book.has_sheets(s.name for s in package.sheets):
         return None
-    plain = (evaluator.by_cell[k] for k in native_keys if evaluator.by_cell[k].kind in ("normal", "column"))
+    plain = (evaluator.by_cell[k] for k in native_keys if evaluator.by_cell[k].kind in ("normal", "column", "dynamic"))
     book.inline_names((c for cell in plain for c in (evaluator.columns[(cell.sheet, cell.row, cell.col)].cells
                                                       if cell.kind == "column" else [cell])), package.defined_names)
     return book

@@ -586,7 +586,11 @@ class Evaluator:
                 raise CellProblem(f"nom « {name} » inconnu")
             if isinstance(found, Rect):
                 return self._ranges(found)
-            return as_2d(self.evaluate(normalise(found.lstrip("=")), cell))
+            try:  # a name may hold structured references (=SUBTOTAL(109,Ventes[Montant]))
+                text, _ = translate(normalise(found.lstrip("=")), self.package.tables, row=cell.row)
+            except StructuredRefError as error:
+                raise CellProblem(str(error)) from None
+            return as_2d(self.evaluate(text, cell))
         attr = ranges.ranges[0]
         if attr.get("sheet") is None and attr.get("sheet_id") not in (None, ""):
             attr = dict(attr, sheet=attr["sheet_id"].strip("'").replace("''", "'"))

@@ -162,23 +162,25 @@ class NativeBook:
         self.model.clear_cell_contents(self.index[sheet], row, col)
 
     def inline_names(self, cells, defined_names: dict) -> None:
-        """The formulas of `cells` (plain formulas, not arrays) that mention defined names given to
+        """The formulas of `cells` (plain or dynamic-array formulas) that mention defined names given to
         IronCalc with the names written out (see `inline_names`): it reads a name that designates
         a range as the whole range where Excel intersects it with the formula's row or column
         (=-Liste beside Liste), and knows no name that holds a formula. The file keeps its text.
-        A formula set this way is read by IronCalc as a dynamic array, so the ranges Excel
-        intersects are marked so (see `intersected`)."""
+        A formula set this way is read by IronCalc as a dynamic array, so in a plain formula the
+        ranges Excel intersects are marked so (see `intersected`)."""
         if not defined_names:
             return
         for cell in cells:
             text = inline_names(cell.text, cell.sheet, cell.ref, defined_names)
             if text is not None:
-                self.model.update_cell_with_formula(self.index[cell.sheet], cell.row, cell.col, "=" + intersected(text))
+                text = text if cell.kind == "dynamic" else intersected(text)
+                self.model.update_cell_with_formula(self.index[cell.sheet], cell.row, cell.col, "=" + text)
 
 
 # A name in a formula: not a function (followed by "("), a sheet ("!"), a table ("["), a cell
 # reference or a part of one.
 _NAME = re.compile(r"(?<![\w.!$:\\])([A-Za-z_\\][\w.\\]*)(?![\w.(!\[])")
+_EXTERNAL = re.compile(r"\[\d+\]")  # [1]Feuil1!A1: a cell of another workbook
 _REFERENCE = re.compile(r"(?:'(?:[^']|'')+'|[^'!():,\s]+)!\$?[A-Za-z]{1,3}\$?[0-9]+(?::\$?[A-Za-z]{1,3}\$?[0-9]+)?")
 
 
@@ -202,7 +204,7 @@ def _inline(text: str, sheet: str, ref: str, defined_names: dict, depth: int) ->
     pieces, pos = [], 0
     for m in _NAME.finditer(masked):
         entry = defined_names.get(m.group(1).upper())
-        if entry is None or entry.scope not in (None, sheet) or not entry.text or "[" in entry.text:
+        if entry is None or entry.scope not in (None, sheet) or not entry.text or _EXTERNAL.search(entry.text):
             continue
         from openpyxl.formula.translate import Translator
 
