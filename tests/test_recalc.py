@@ -803,3 +803,14 @@ def test_a_spilled_index_of_a_whole_row_spills_the_row(tmp_path):
     got = {k.split("!")[1]: v for k, v in report.values.items()}
     assert [got[f"{c}1"] for c in "ABEF"] == ["F2", "C2", 250.5, "prix"]
     assert [got[f"A{r}"] for r in range(3, 7)] == [100.0, 250.5, 80.0, 1200.0]
+
+
+def test_names_written_out_only_where_they_are_names():
+    from encaisse.recalc.native import inline_names
+    from encaisse.workbook.package import DefinedName
+
+    names = {"A": DefinedName("a", "Calc!$B$2:$C$3", None), "D": DefinedName("d", "Calc!$B$4", None),
+             "EXT": DefinedName("ext", "[1]Feuil1!$A$1", None), "LOCAL": DefinedName("local", "Autre!$A$1", "Autre")}
+    assert inline_names('D$18+A1+SUM(a)+IFERROR(#N/A,d)&"a"+ext+local+a(1)+A:A', "Calc", "C5", names) == \
+        'D$18+A1+SUM(Calc!$B$2:$C$3)+IFERROR(#N/A,Calc!$B$4)&"a"+ext+local+a(1)+A:A'
+    assert inline_names("D$18", "Calc", "C5", names) is None

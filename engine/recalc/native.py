@@ -178,8 +178,9 @@ class NativeBook:
 
 
 # A name in a formula: not a function (followed by "("), a sheet ("!"), a table ("["), a cell
-# reference or a part of one.
-_NAME = re.compile(r"(?<![\w.!$:\\])([A-Za-z_\\][\w.\\]*)(?![\w.(!\[])")
+# reference or a part of one (D$18, A:A).
+_NAME = re.compile(r"(?<![\w.!$:\\])([A-Za-z_\\][\w.\\]*)(?![\w.(!\[$:])")
+_ERROR_LITERAL = re.compile(r"#(?:NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|N/A|GETTING_DATA|SPILL!|CALC!)", re.I)
 _EXTERNAL = re.compile(r"\[\d+\]")  # [1]Feuil1!A1: a cell of another workbook
 _REFERENCE = re.compile(r"(?:'(?:[^']|'')+'|[^'!():,\s]+)!\$?[A-Za-z]{1,3}\$?[0-9]+(?::\$?[A-Za-z]{1,3}\$?[0-9]+)?")
 
@@ -200,7 +201,7 @@ def inline_names(text: str, sheet: str, ref: str, defined_names: dict) -> str | 
 def _inline(text: str, sheet: str, ref: str, defined_names: dict, depth: int) -> str:
     if depth > 8:
         raise ValueError("names nested too deep")
-    masked = mask_strings(text)
+    masked = _ERROR_LITERAL.sub(lambda m: " " * len(m.group(0)), mask_strings(text))  # the A of #N/A is no name
     pieces, pos = [], 0
     for m in _NAME.finditer(masked):
         entry = defined_names.get(m.group(1).upper())
