@@ -814,3 +814,11 @@ def test_names_written_out_only_where_they_are_names():
     assert inline_names('D$18+A1+SUM(a)+IFERROR(#N/A,d)&"a"+ext+local+a(1)+A:A', "Calc", "C5", names) == \
         'D$18+A1+SUM(Calc!$B$2:$C$3)+IFERROR(#N/A,Calc!$B$4)&"a"+ext+local+a(1)+A:A'
     assert inline_names("D$18", "Calc", "C5", names) is None
+
+
+def test_a_text_that_reads_like_an_error_stays_a_text(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("A1", '="#N/A"'), ("A2", "=ISERROR(A1)"), ("A3", "=1/0")])
+    recalc(book)
+    xml = sheet_xml(book)
+    assert '<c r="A1" t="str"><f>"#N/A"</f><v>#N/A</v></c>' in xml and '<c r="A3" t="e">' in xml
+    assert values(book)[1][0] is False
