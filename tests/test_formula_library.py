@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 from encaisse.recalc import recalc
 from test_recalc import build, values
@@ -80,3 +81,59 @@ def test_a_stand_in_gives_the_real_attribute_to_anyone_else():
     report = json.loads(done.stdout)
     assert abs(report["cdf"] - 0.8413447460685429) < 1e-12
     assert report["replaced"] and report["real"] == "module"
+
+
+def test_yearfrac_as_excel_computes_it(tmp_path):
+    book = build(tmp_path / "yf.xlsx", [
+        ("A1", "=YEARFRAC(DATE(2004,2,29),DATE(2005,2,28),1)"),  # under a year holding 29 Feb: 365 / 366
+        ("A2", "=YEARFRAC(DATE(2001,2,28),DATE(2004,2,29),1)"),  # 1 096 days / average of 2001-2004 (365,25)
+        ("A3", "=YEARFRAC(DATE(2001,3,31),DATE(2001,1,31),1)"),  # dates swapped; 59 days in a 365-day year
+        ("A4", "=YEARFRAC(DATE(2001,2,28),DATE(2004,2,29),0)"),  # end of February to end of February: 3 years
+        ("A5", "=YEARFRAC(DATE(2001,1,30),DATE(2001,3,31),0)"),  # 30 -> 31 counts as 30 -> 30: 60 / 360
+        ("A6", '=YEARFRAC(1,200,"x")'),
+        ("A7", "=YEARFRAC(1/0,200,5)"),  # the basis is checked before the dates
+        ("A8", "=YEARFRAC(1,200,4)"),  # 1900-01-01 to 1900-07-18: 197 / 360
+    ])
+    recalc(book)
+    got = [row[0] for row in values(book)[:8]]
+    assert got[:5] == [365 / 366, 1096 / 365.25, 59 / 365, 3.0, 60 / 360] and got[7] == 197 / 360
+    xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
+    assert "<v>#VALUE!</v>" in re.search(r'<c r="A6".*?</c>', xml).group(0)
+    assert "<v>#NUM!</v>" in re.search(r'<c r="A7".*?</c>', xml).group(0)
+
+
+def test_base_conversions_check_places_and_signs_as_excel(tmp_path):
+    book = build(tmp_path / "bases.xlsx", [
+        ("A1", "=-1"), ("A2", "=0"), ("A3", '="E"'),
+        ("B1", "=BIN2DEC(A1)"),  # "-1" is no binary number
+        ("B2", "=DEC2BIN(A1,A2)"),  # places 0: #NUM! even for a negative number
+        ("B3", "=DEC2BIN(A1,3)"),  # a negative number ignores places: 10 digits
+        ("B4", "=DEC2BIN(A3,A2)"),  # places checked before the number
+        ("B5", "=DEC2BIN(A3,1)"),
+        ("B6", "=DEC2HEX(5,11)"),
+        ("B7", "=HEX2DEC(C9)"),  # a blank is 0
+    ])
+    recalc(book)
+    xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
+    cached = {ref: re.search(rf'<c r="{ref}"[^>]*>.*?<v>(.*?)</v>', xml).group(1) for ref in ("B1", "B2", "B3", "B4", "B5", "B6", "B7")}
+    assert cached == {"B1": "#NUM!", "B2": "#NUM!", "B3": "1111111111", "B4": "#NUM!", "B5": "#VALUE!", "B6": "#NUM!", "B7": "0"}
+
+
+def test_totals_row_subtotals_of_a_table(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "totals.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Ventes")
+    sheet.add_table("A1:C5", {"name": "Ventes", "total_row": True, "data": [["a", 10, 1], ["b", 20, 2], ["c", 45, 3]],
+                              "columns": [{"header": "Client", "total_string": "Total"},
+                                          {"header": "Montant", "total_function": "sum"},
+                                          {"header": "Lignes", "total_function": "average"}]})
+    sheet.write_formula("E1", "=SUBTOTAL(9,Ventes[Montant])+SUBTOTAL(104,Ventes[Lignes])")
+    sheet.write_formula("E2", "=SUBTOTAL(12,Ventes[Montant])")
+    book.close()
+    recalc(path)
+    grid = values(path, "Ventes")
+    assert grid[4][1:3] == [75.0, 2.0] and grid[0][4] == 78.0  # =SUBTOTAL(109,[Montant]) in the totals row
+    xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>SUBTOTAL(109,[Montant])</f><v>75</v>" in xml and "<v>#VALUE!</v>" in re.search(r'<c r="E2".*?</c>', xml).group(0)

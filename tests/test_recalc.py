@@ -798,3 +798,64 @@ def test_formulas_filled_across_cells_are_compiled_once_and_read_their_own_cells
     # One parse per form: A1, A2 (A3 alike), B, C, D, and each constant.
     assert sorted(parsed) == sorted(["=Factures!E2+Factures!$E$2", "=Factures!E3+Factures!$E$2", "=SUM(Factures!E2:E3)",
                                      "=Factures!E3*1000+E3", "=SUM(Factures!E:E)+Factures!E2", "=3", "=4"])
+
+
+def test_control_characters_are_stored_as_ooxml_escapes(tmp_path):
+    # XML 1.0 cannot carry CHAR(1): Excel stores it as "_x0001_", and a literal "_x0041_" as
+    # "_x005F_x0041_" (else a reader would decode it to "A").
+    book = build(tmp_path / "b.xlsx", [("A1", "=CHAR(1)&\"a\""), ("A2", '="_x0041_"&CHAR(9)'), ("A3", "=UNICODE(A1)")])
+    recalc(book)
+    assert "<v>_x0001_a</v>" in sheet_xml(book) and "<v>_x005F_x0041_\t</v>" in sheet_xml(book)
+    assert [row[0] for row in values(book)[:3]] == ["\x01a", "_x0041_\t", 1.0]
+
+
+def test_names_are_read_as_excel_reads_them(tmp_path):
+    # A name designating a range, used outside a function, is intersected with the formula's row;
+    # a name's relative references are relative to the cell using it; a name may hold a formula.
+    path = tmp_path / "names.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Calc")
+    for r, (a, b) in enumerate([(1, 10), (2, 20), (3, 30)]):
+        sheet.write_number(r, 0, a)
+        sheet.write_number(r, 1, b)
+    book.define_name("Liste", "=Calc!$A$1:$A$3")
+    book.define_name("Taux", "=Calc!$B1")  # relative row: the row of the cell using it
+    book.define_name("Double", "=Taux*2")
+    book.define_name("Total", "=SUM(Liste)")
+    for r in range(3):
+        sheet.write_formula(r, 2, "=-Liste")
+        sheet.write_formula(r, 3, "=Liste*100+B1:B3")
+        sheet.write_formula(r, 4, "=Double+Total")
+    book.close()
+    recalc(path)
+    got = [row[2:5] for row in values(path)[:3]]
+    assert got == [[-1.0, 110.0, 26.0], [-2.0, 220.0, 46.0], [-3.0, 330.0, 66.0]]
+    assert "<f>-Liste</f>" in sheet_xml(path)  # the file keeps its text
+
+
+def test_a_spilled_index_of_a_whole_row_spills_the_row(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("H1", "=0")], dynamic=[("A1", "=INDEX(Factures!A2:F5,2,H1)"),
+                                                                ("A3", "=INDEX(Factures!E2:E5,0,1)")])
+    report = recalc(book, tmp_path / "out.xlsx")
+    got = {k.split("!")[1]: v for k, v in report.values.items()}
+    assert [got[f"{c}1"] for c in "ABEF"] == ["F2", "C2", 250.5, "prix"]
+    assert [got[f"A{r}"] for r in range(3, 7)] == [100.0, 250.5, 80.0, 1200.0]
+
+
+def test_names_written_out_only_where_they_are_names():
+    from encaisse.recalc.native import inline_names
+    from encaisse.workbook.package import DefinedName
+
+    names = {"A": DefinedName("a", "Calc!$B$2:$C$3", None), "D": DefinedName("d", "Calc!$B$4", None),
+             "EXT": DefinedName("ext", "[1]Feuil1!$A$1", None), "LOCAL": DefinedName("local", "Autre!$A$1", "Autre")}
+    assert inline_names('D$18+A1+SUM(a)+IFERROR(#N/A,d)&"a"+ext+local+a(1)+A:A', "Calc", "C5", names) == \
+        'D$18+A1+SUM(Calc!$B$2:$C$3)+IFERROR(#N/A,Calc!$B$4)&"a"+ext+local+a(1)+A:A'
+    assert inline_names("D$18", "Calc", "C5", names) is None
+
+
+def test_a_text_that_reads_like_an_error_stays_a_text(tmp_path):
+    book = build(tmp_path / "b.xlsx", [("A1", '="#N/A"'), ("A2", "=ISERROR(A1)"), ("A3", "=1/0")])
+    recalc(book)
+    xml = sheet_xml(book)
+    assert '<c r="A1" t="str"><f>"#N/A"</f><v>#N/A</v></c>' in xml and '<c r="A3" t="e">' in xml
+    assert values(book)[1][0] is False

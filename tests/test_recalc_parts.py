@@ -138,7 +138,11 @@ def test_values_as_stored_in_the_file():
     assert values.to_file(np.int64(3)) == 3.0 and type(values.to_file(np.int64(3))) is float
     assert values.to_file(True) is True
     assert values.to_file(empty) == 0.0 and values.to_file(None) == 0.0
-    assert values.to_file("#N/A") == ErrorValue("#N/A")
+    assert values.to_file(ErrorValue("#N/A")) == ErrorValue("#N/A")
+    assert values.to_file("#N/A") == "#N/A" and type(values.to_file("#N/A")) is str  # a text, as =VALUETOTEXT(#N/A)
+    from formulas.functions import Error
+
+    assert values.to_file(Error.errors["#N/A"]) == ErrorValue("#N/A")
     assert values.to_file("texte") == "texte"
     assert values.from_xl(empty, "") == "" and values.from_xl(np.float64(2.0), "") == 2.0
 

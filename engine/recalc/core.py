@@ -50,7 +50,8 @@ import numpy as np
 from encaisse.errors import InputError, Problem, shorten
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, TITLE, CellProblem, Rect
 from encaisse.recalc.evaluator import Evaluator
-from encaisse.recalc.native import CIRCULAR, NATIVE_ONLY_ERRORS, NativeBook, NativeUnavailable, known_functions
+from encaisse.recalc.native import (CIRCULAR, NATIVE_ONLY_ERRORS, SPILLING_FUNCTIONS, NativeBook, NativeUnavailable,
+                                    known_functions)
 from encaisse.recalc.reader import FoundCells, SheetReader, formula_cells
 from encaisse.recalc.scan import called_functions, mask_strings, normalise
 from encaisse.recalc.values import to_file, to_serial
@@ -368,8 +369,10 @@ def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
         except CellProblem:
             engine = True  # unreadable: the library evaluator names the problem
         # IronCalc does not lift a function over the cells of an array argument (MATCH(B1:B2, …)
-        # spilled), which the library does: spilled formulas calling functions go to the library.
-        lifted = cell.kind in ("dynamic", "array") and bool(called[key]) and all(map(evaluator.supports, called[key]))
+        # spilled), which the library does: spilled formulas calling functions go to the library,
+        # but for those IronCalc spills as Excel does (SPILLING_FUNCTIONS: INDEX(range, row, 0)...).
+        lifted = (cell.kind in ("dynamic", "array") and bool(called[key]) and all(map(evaluator.supports, called[key]))
+                  and not called[key] <= SPILLING_FUNCTIONS)
         # A calculated column numpy can evaluate is done at once by the library evaluator
         # (`columns.evaluate`): IronCalc would first have to load every cell of the book.
         fast_column = cell.kind == "column" and not engine and evaluator.column_tree(cell) is not None
@@ -389,7 +392,8 @@ def _native_book(path: Path, package, evaluator: Evaluator, native_keys, reader:
                 for k in native_keys)
     if count * _NATIVE_BYTES_PER_FORMULA < sum(reader.sizes().values()):
         return None
-    if any(_nesting(cell.text) > _NATIVE_MAX_NESTING for cell in evaluator.by_cell.values()):
+    if any(cell.text.count("(") > _NATIVE_MAX_NESTING and _nesting(cell.text) > _NATIVE_MAX_NESTING
+           for cell in evaluator.by_cell.values()):
         return None  # IronCalc parses every formula of the book as it loads it: the deep one would overflow its stack
     try:
         book = NativeBook(path)
@@ -397,6 +401,9 @@ def _native_book(path: Path, package, evaluator: Evaluator, native_keys, reader:
         return None
     if not book.has_sheets(s.name for s in package.sheets):
         return None
+    plain = (evaluator.by_cell[k] for k in native_keys if evaluator.by_cell[k].kind in ("normal", "column", "dynamic"))
+    book.inline_names((c for cell in plain for c in (evaluator.columns[(cell.sheet, cell.row, cell.col)].cells
+                                                      if cell.kind == "column" else [cell])), package.defined_names)
     return book
 
 

@@ -394,7 +394,11 @@ class Evaluator:
                 text = own_cell(text, cell.row, cell.col)
             try:
                 last_row = self._stored_extent(cell).r2 if cell.kind == "column" else None
-                text, _ = translate(text, self.package.tables, row=cell.row, last_row=last_row)
+                home = None
+                if "[" in text:
+                    home = next((t for t in self.package.tables.values() if t.sheet == cell.sheet
+                                 and t.bounds[0] <= cell.col <= t.bounds[2] and t.bounds[1] <= cell.row <= t.bounds[3]), None)
+                text, _ = translate(text, self.package.tables, row=cell.row, last_row=last_row, home=home)
             except StructuredRefError as error:
                 raise CellProblem(str(error)) from None
             self._translated[key] = text
@@ -755,7 +759,11 @@ class Evaluator:
                 raise CellProblem(f"nom « {name} » inconnu")
             if isinstance(found, Rect):
                 return self._ranges(found)
-            return as_2d(self.evaluate(normalise(found.lstrip("=")), cell))
+            try:  # a name may hold structured references (=SUBTOTAL(109,Ventes[Montant]))
+                text, _ = translate(normalise(found.lstrip("=")), self.package.tables, row=cell.row)
+            except StructuredRefError as error:
+                raise CellProblem(str(error)) from None
+            return as_2d(self.evaluate(text, cell))
         attr = ranges.ranges[0]
         if attr.get("sheet") is None and attr.get("sheet_id") not in (None, ""):
             attr = dict(attr, sheet=attr["sheet_id"].strip("'").replace("''", "'"))

@@ -72,6 +72,8 @@ def get_functions():
                     del sys.modules[name]
     functions.update(_base_conversions())
     functions.update(_random_between())
+    functions.update(_year_fraction())
+    functions.update(_subtotal(functions))
     _quiet_dispatcher()
     return functions
 
@@ -93,9 +95,11 @@ _SIGN_BIT = {2: 1 << 9, 8: 1 << 29, 16: 1 << 39}  # Excel's 10-digit two's compl
 
 
 def _base_conversions() -> dict:
-    """DEC2HEX, HEX2BIN and the other base conversions as Excel computes them. The library's take
-    `places` wrongly (a cell reference gives #VALUE!) and apply it to negative numbers, which Excel
-    always writes on 10 digits."""
+    """DEC2HEX, HEX2BIN and the other base conversions as Excel computes them (checked on the
+    3 046 cells of xlcalculator's BASES workbook). The library's take `places` wrongly (a cell
+    reference gives #VALUE!) and apply it to negative numbers, which Excel always writes on
+    10 digits; Excel checks `places` (1 to 10) first, even for a negative number, reads a blank
+    as 0, and refuses a sign in a binary, octal or hexadecimal number."""
     import itertools
 
     import numpy as np
@@ -109,18 +113,17 @@ def _base_conversions() -> dict:
         return values[0]
 
     def read(value, base):
-        value = one(value)
-        if isinstance(value, XlError):
-            return value
-        if value is EMPTY or value == "":
+        if value is EMPTY:
             return 0
         if base == 10:
             try:
                 return int(float(value))
             except (TypeError, ValueError):
                 return Error.errors["#VALUE!"]
+        if value == "":
+            return 0
         text = str(int(value)) if isinstance(value, (int, float, np.number)) and float(value).is_integer() else str(value)
-        if len(text) > 10:
+        if len(text) > 10 or not text.isalnum():
             return Error.errors["#NUM!"]
         try:
             number = int(text, base)
@@ -136,17 +139,15 @@ def _base_conversions() -> dict:
         digits = np.base_repr(number + (sign << 1) if number < 0 else number, base)
         if number < 0 or places is None:
             return digits
-        if places < 0 or places > 10 or places < len(digits):
+        if places < len(digits):
             return Error.errors["#NUM!"]
         return digits.zfill(places)
 
     def conversion(source, target):
         def convert(value, places=None):
-            number = read(value, _BASES[source])
-            if isinstance(number, XlError):
-                return number
-            if target == "DEC":
-                return number
+            value = one(value)
+            if isinstance(value, XlError):
+                return value
             if places is not None:
                 places = one(places)
                 if isinstance(places, XlError):
@@ -158,6 +159,13 @@ def _base_conversions() -> dict:
                         places = int(float(places))
                     except (TypeError, ValueError):
                         return Error.errors["#VALUE!"]
+                    if not 1 <= places <= 10:
+                        return Error.errors["#NUM!"]
+            number = read(value, _BASES[source])
+            if isinstance(number, XlError):
+                return number
+            if target == "DEC":
+                return number
             return write(number, _BASES[target], places)
 
         return wrap_func(convert)
@@ -190,3 +198,100 @@ def _random_between() -> dict:
         return float(random.randint(low, high))
 
     return {"RANDBETWEEN": wrap_func(draw)}
+
+
+def _year_fraction() -> dict:
+    """YEARFRAC as Excel computes it (checked on the 2 737 cells of pycel's yearfrac workbook).
+
+    The library's actual/actual (basis 1) always divides by the average length of the years the
+    period touches; Excel does so only for a period longer than a year, and divides a shorter one
+    by 366 when it holds a 29 February, else 365. Its US 30/360 (basis 0) misses the rule that
+    makes a period from one end of February to another a whole number of months.
+    """
+    import calendar
+
+    from formulas.functions import Error, flatten, raise_errors, wrap_func
+    from formulas.functions.date import day_count, xday
+    from schedula.utils.cst import EMPTY
+
+    def leap(year):
+        return year == 1900 or calendar.isleap(year)  # Excel's calendar holds 29 February 1900
+
+    def end_of_february(year, month, day):
+        return month == 2 and day == (29 if leap(year) else 28)
+
+    def us_30_360(start, end):
+        (y1, m1, d1), (y2, m2, d2) = start, end
+        if end_of_february(*start):
+            if end_of_february(*end):
+                d2 = 30
+            d1 = 30
+        if d2 == 31 and d1 >= 30:
+            d2 = 30
+        d1 = min(d1, 30)
+        return (360 * (y2 - y1) + 30 * (m2 - m1) + d2 - d1) / 360
+
+    def actual_actual(start, end):
+        days = day_count(start, end, 1)
+        (y1, m1, d1), (y2, m2, d2) = start, end
+        if y1 == y2:
+            return days / (366 if leap(y1) else 365)
+        if y2 == y1 + 1 and (m1, d1) >= (m2, d2):  # at most a year
+            holds_29_february = (leap(y1) and (m1, d1) <= (2, 29)) or (leap(y2) and (m2, d2) >= (2, 29))
+            return days / (366 if holds_29_february else 365)
+        years = range(y1, y2 + 1)
+        return days / (sum(366 if leap(y) else 365 for y in years) / len(years))
+
+    def yearfrac(start_date, end_date, basis=0):
+        # Excel checks the basis before the dates: YEARFRAC(#DIV/0!, 1, 5) is #NUM!.
+        raise_errors(basis)
+        basis = tuple(flatten(basis, None))
+        if len(basis) != 1 or isinstance(basis[0], bool):
+            return Error.errors["#VALUE!"]
+        try:
+            basis = 0 if basis[0] is EMPTY else int(float(basis[0]))
+        except (TypeError, ValueError):
+            return Error.errors["#VALUE!"]
+        if basis not in (0, 1, 2, 3, 4):
+            return Error.errors["#NUM!"]
+        raise_errors(start_date, end_date)
+        dates = [tuple(flatten(d, None)) for d in (start_date, end_date)]
+        if any(len(d) != 1 or isinstance(d[0], bool) for d in dates):
+            return Error.errors["#VALUE!"]
+        start, end = sorted(xday(d[0], slice(0, 3)) for d in dates)
+        if basis == 0:
+            return us_30_360(start, end)
+        if basis == 1:
+            return actual_actual(start, end)
+        if basis == 4:
+            (y1, m1, d1), (y2, m2, d2) = start, end
+            return (360 * (y2 - y1) + 30 * (m2 - m1) + min(d2, 30) - min(d1, 30)) / 360
+        return day_count(start, end, 1) / (360 if basis == 2 else 365)
+
+    return {"YEARFRAC": wrap_func(yearfrac)}
+
+
+def _subtotal(functions: dict) -> dict:
+    """SUBTOTAL, which the library lacks: its function number (1 to 11, or 101 to 111 to skip
+    hidden rows) picks AVERAGE, COUNT... of the library. Headless, no row is hidden, and the
+    other SUBTOTAL cells a range may hold are counted (a table's totals row reads only the data
+    rows, where this does not arise)."""
+    from formulas.functions import Error, XlError, flatten, wrap_func
+
+    names = ("AVERAGE", "COUNT", "COUNTA", "MAX", "MIN", "PRODUCT", "STDEV", "STDEVP", "SUM", "VAR", "VARP")
+
+    def subtotal(number, *references):
+        values = list(flatten(number, None))
+        if len(values) != 1:
+            return Error.errors["#VALUE!"]
+        if isinstance(values[0], XlError):
+            return values[0]
+        try:
+            number = int(float(values[0]))
+        except (TypeError, ValueError):
+            return Error.errors["#VALUE!"]
+        if not (1 <= number <= 11 or 101 <= number <= 111) or not references:
+            return Error.errors["#VALUE!"]
+        return functions[names[number % 100 - 1]](*references)
+
+    return {"SUBTOTAL": wrap_func(subtotal)}

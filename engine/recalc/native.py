@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, Rect
+from encaisse.recalc.scan import mask_strings
 from encaisse.workbook.package import quote_sheet
 from encaisse.workbook.splice import EXCEL_ERRORS, ErrorValue
 
@@ -54,11 +55,28 @@ def _module():
     return ironcalc
 
 
+# Functions IronCalc knows but computes unlike Excel, where the library evaluator (with its fixes
+# in `library`) agrees with Excel: measured cell by cell on the corpus (bench/bench_corpus.py).
+# A formula calling one of them is evaluated by the library.
+LIBRARY_FUNCTIONS = {
+    "YEARFRAC": "a start after the end gives #NUM! (Excel swaps the dates); basis 1 off on periods under a year",
+    **{f"{a}2{b}": "places given by a cell, or too few, give #VALUE! (Excel: #NUM!); an empty or blank input is #NUM! (Excel: 0)"
+       for a in ("BIN", "OCT", "DEC", "HEX") for b in ("BIN", "OCT", "DEC", "HEX") if a != b},
+}
+
+# Functions whose array arguments and array results IronCalc computes as Excel does in a spilled
+# (dynamic or array) formula, measured on the corpus; a spilled formula calling only these stays
+# with IronCalc. Any other function in a spilled formula sends it to the library evaluator, which
+# lifts a function over the cells of an array argument where IronCalc does not (MATCH(B1:B2, …)).
+SPILLING_FUNCTIONS = frozenset({"INDEX", "MODE.MULT", "COUNTA", "ISFORMULA"})
+
+
 def known_functions(names) -> frozenset[str]:
-    """The names among `names` that IronCalc implements: each called once in a scratch model with
-    no argument; an unknown function gives #NAME?, a known one an argument error (or a value)."""
+    """The names among `names` that IronCalc implements as Excel does: each called once in a
+    scratch model with no argument; an unknown function gives #NAME?, a known one an argument
+    error (or a value). Those of LIBRARY_FUNCTIONS are left out."""
     ironcalc = _module()
-    names = sorted({n for n in names if re.fullmatch(r"[A-Z_][A-Z0-9_.]*", n)})
+    names = sorted({n for n in names if re.fullmatch(r"[A-Z_][A-Z0-9_.]*", n) and n not in LIBRARY_FUNCTIONS})
     if not names:
         return frozenset()
     try:
@@ -136,6 +154,7 @@ class NativeBook:
         """A formula the library evaluates emptied in the model before IronCalc evaluates it: used
         for those IronCalc could recurse on without end (a LAMBDA calling itself through a name),
         which would overflow its stack and end the process."""
+        self._tried = False
         try:
             self.model.clear_cell_contents(self.index[sheet], row, col)
         except BaseException as error:
@@ -209,6 +228,25 @@ class NativeBook:
 
     def clear(self, sheet: str, row: int, col: int) -> None:
         self.neutralise(sheet, row, col)
+
+    def inline_names(self, cells, defined_names: dict) -> None:
+        """The formulas of `cells` (plain or dynamic-array formulas) that mention defined names given to
+        IronCalc with the names written out (see `inline_names`): it reads a name that designates
+        a range as the whole range where Excel intersects it with the formula's row or column
+        (=-Liste beside Liste), and knows no name that holds a formula. The file keeps its text.
+        A formula set this way is read by IronCalc as a dynamic array, so in a plain formula the
+        ranges Excel intersects are marked so (see `intersected`)."""
+        if not defined_names:
+            return
+        for cell in cells:
+            text = inline_names(cell.text, cell.sheet, cell.ref, defined_names)
+            if text is not None:
+                text = text if cell.kind == "dynamic" else intersected(text)
+                self._tried = False
+                try:
+                    self.model.update_cell_with_formula(self.index[cell.sheet], cell.row, cell.col, "=" + text)
+                except BaseException as error:
+                    raise _failed(error) from None
 
 
 # A child evaluating the model may take this long and this much more memory than its parent;
@@ -286,3 +324,64 @@ def _kill(pid: int) -> None:
         os.waitpid(pid, 0)
     except OSError:
         pass
+
+
+# A name in a formula: not a function (followed by "("), a sheet ("!"), a table ("["), a cell
+# reference or a part of one (D$18, A:A).
+_NAME = re.compile(r"(?<![\w.!$:\\])([A-Za-z_\\][\w.\\]*)(?![\w.(!\[$:])")
+_ERROR_LITERAL = re.compile(r"#(?:NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|N/A|GETTING_DATA|SPILL!|CALC!)", re.I)
+_EXTERNAL = re.compile(r"\[\d+\]")  # [1]Feuil1!A1: a cell of another workbook
+_REFERENCE = re.compile(r"(?:'(?:[^']|'')+'|[^'!():,\s]+)!\$?[A-Za-z]{1,3}\$?[0-9]+(?::\$?[A-Za-z]{1,3}\$?[0-9]+)?")
+
+
+def inline_names(text: str, sheet: str, ref: str, defined_names: dict) -> str | None:
+    """The formula with each defined name it mentions replaced by what the name designates, as
+    Excel reads it in that cell: a name's relative references are relative to A1 (a name
+    "Feuil1!$B1" used in C5 is Feuil1!$B5), a range stays a reference, a formula is put in
+    parentheses, names in names are written out in turn. None when no name was replaced, or a
+    name's text cannot be moved to the cell, or names nest in a cycle."""
+    try:
+        inlined = _inline(text, sheet, ref, defined_names, 0)
+    except ValueError:
+        return None
+    return None if inlined == text else inlined
+
+
+def _inline(text: str, sheet: str, ref: str, defined_names: dict, depth: int) -> str:
+    if depth > 8:
+        raise ValueError("names nested too deep")
+    masked = _ERROR_LITERAL.sub(lambda m: " " * len(m.group(0)), mask_strings(text))  # the A of #N/A is no name
+    pieces, pos = [], 0
+    for m in _NAME.finditer(masked):
+        entry = defined_names.get(m.group(1).upper())
+        if entry is None or entry.scope not in (None, sheet) or not entry.text or _EXTERNAL.search(entry.text):
+            continue
+        from openpyxl.formula.translate import Translator
+
+        try:
+            moved = Translator("=" + entry.text, origin="A1").translate_formula(ref)[1:]
+        except Exception as error:  # openpyxl's tokenizer and translator raise bare errors on odd texts
+            raise ValueError(str(error)) from None
+        moved = _inline(moved, sheet, ref, defined_names, depth + 1)
+        pieces += [text[pos:m.start()], moved if _REFERENCE.fullmatch(moved) else f"({moved})"]
+        pos = m.end()
+    return "".join(pieces) + text[pos:]
+
+
+_RANGE = re.compile(r"(?<![\w.$@:!])((?:'[^']*'|[A-Za-z_][\w.]*)!)?\$?[A-Za-z]{1,3}\$?[0-9]+:\$?[A-Za-z]{1,3}\$?[0-9]+(?![\w(!:])")
+
+
+def intersected(text: str) -> str:
+    """A plain formula with "@" before each range outside any parentheses: in a formula that is
+    not an array, Excel intersects such a range with the formula's row or column (=A1:A3*2 in
+    B2 is A2*2); a formula given to IronCalc after loading is evaluated as a dynamic array,
+    where the range would spill instead."""
+    masked = mask_strings(text)
+    depth, top = 0, []
+    for char in masked:
+        top.append(depth == 0)
+        depth += (char == "(") - (char == ")")
+    starts = [m.start() for m in _RANGE.finditer(masked) if top[m.start()]]
+    for start in reversed(starts):
+        text = text[:start] + "@" + text[start:]
+    return text

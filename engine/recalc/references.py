@@ -39,11 +39,14 @@ class TableRef:
     last_col: int
 
 
-def translate(formula: str, tables: dict, row: int | None = None, last_row: int | None = None) -> tuple[str, list[TableRef]]:
+def translate(formula: str, tables: dict, row: int | None = None, last_row: int | None = None,
+              home: TableDef | None = None) -> tuple[str, list[TableRef]]:
     """Replace every structured reference in `formula` by an absolute A1 range.
 
     `tables` maps upper-cased table names to TableDef; `row` is the formula's row (for `[@X]`),
     or the first of the rows `row`..`last_row` of a calculated column evaluated as one array.
+    `home` is the table holding the formula: a reference there may omit the table's name, as
+    Excel writes the totals row (=SUBTOTAL(109,[Montant])).
     Returns the translated text and the references found, in order.
     """
     out: list[str] = []
@@ -61,6 +64,14 @@ def translate(formula: str, tables: dict, row: int | None = None, last_row: int 
             out.append(formula[i:j])
             i = j
             continue
+        if ch == "[" and home is not None and (i == 0 or not _word_char(formula[i - 1])):
+            close = _matching_bracket(formula, i)
+            if not formula[i + 1:close].isdigit():  # [1]Feuil1!A1 is another workbook
+                ref = _parse_spec(home, formula[i + 1:close], formula)
+                refs.append(ref)
+                out.append(_a1(ref, row, last_row))
+                i = close + 1
+                continue
         m = _IDENT.match(formula, i) if (ch.isalpha() or ch in "_\\") and (i == 0 or not _word_char(formula[i - 1])) else None
         if m is None:
             out.append(ch)

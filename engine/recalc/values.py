@@ -184,8 +184,8 @@ def to_file(value) -> object:
     kind = type(value)  # the common cases first (a spilled aged balance has thousands of cells)
     if kind is float:
         return value
-    if kind is str:
-        return ErrorValue(value) if value in EXCEL_ERRORS else value
+    if kind is str:  # a text, even "#N/A" (=VALUETOTEXT(#N/A)); errors come as ErrorValue or XlError
+        return value
     if value is None or is_empty(value):
         return 0.0
     if isinstance(value, ErrorValue):
@@ -214,7 +214,7 @@ def engine_result(name: str, result):
         code = result.split()[0]
         if code.startswith("#VALEUR") or code.startswith("#VALUE"):
             raise CellProblem(f"{name} : {result}")
-        return result
+        return ErrorValue(result) if result in EXCEL_ERRORS else result
     import pandas as pd
 
     if isinstance(result, pd.DataFrame):

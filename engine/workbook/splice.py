@@ -31,7 +31,11 @@ _ROW_R = re.compile(rb'\br="([0-9]+)"')
 _F_ELEMENT = re.compile(rb"<f\b[^>]*?(?:/>|>.*?</f>)", re.S)
 _DIMENSION = re.compile(rb'<dimension ref="([^"]*)"\s*/>')
 
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # lone surrogates: no UTF-8 for them
+# Characters XML 1.0 cannot carry, and text that looks like their escape: OOXML writes the first
+# as _xHHHH_ (CHAR(1) is stored "_x0001_") and protects a literal "_x0041_" as "_x005F_x0041_",
+# which is what Excel and the readers (python-calamine, openpyxl) decode. A lone surrogate (the
+# library's UNICHAR(55296)) has no UTF-8 form nor a character to escape: it is dropped.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
 EXCEL_ERRORS = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!")
 
@@ -74,6 +78,11 @@ def escape(text: str) -> str:
     return _html_escape(text, quote=False)
 
 
+def ooxml_text(text: str) -> str:
+    """A text as a cell stores it (before XML escaping): control characters as _xHHHH_ escapes."""
+    return _XML_INVALID.sub(lambda m: "" if "\ud800" <= m.group(0) <= "\udfff" else f"_x{ord(m.group(0)):04X}_", text)
+
+
 def _col_number(letters: bytes) -> int:
     n = 0
     for ch in letters:
@@ -91,7 +100,7 @@ def _value_xml(value: object) -> tuple[bytes | None, bytes]:
     if isinstance(value, ErrorValue):
         return b"e", b"<v>" + escape(value.code).encode() + b"</v>"
     if isinstance(value, InlineString):
-        text = escape(_XML_INVALID.sub("", value.text)).encode("utf-8")
+        text = escape(ooxml_text(value.text)).encode("utf-8")
         return b"inlineStr", b'<is><t xml:space="preserve">' + text + b"</t></is>"
     if isinstance(value, bool):
         return b"b", b"<v>1</v>" if value else b"<v>0</v>"
@@ -105,8 +114,7 @@ def _value_xml(value: object) -> tuple[bytes | None, bytes]:
         return None, b"<v>" + text.encode() + b"</v>"
     if isinstance(value, (dt.date, dt.datetime)):
         raise TypeError("dates must be converted to serial numbers before writing")
-    text = _XML_INVALID.sub("", str(value))  # characters XML 1.0 cannot carry at all
-    return b"str", b"<v>" + escape(text).encode("utf-8") + b"</v>"
+    return b"str", b"<v>" + escape(ooxml_text(str(value))).encode("utf-8") + b"</v>"
 
 
 def _cell_xml(ref: bytes, original: bytes | None, update: CellUpdate) -> bytes:
