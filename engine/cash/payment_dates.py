@@ -389,11 +389,12 @@ def naive_model(as_of: object, levels: int = 1) -> PaymentModel:
     )
 
 
-def lateness(model: PaymentModel, invoices: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+def lateness(model: PaymentModel, invoices: pd.DataFrame, rows: np.ndarray | None = None, *, links: Links | None = None) -> np.ndarray:
     """Point forecast of each invoice's lateness in days (unconditional, not rounded); of the
-    invoices at row positions `rows` only when given."""
+    invoices at row positions `rows` only when given. `links` (`encaisse.ledger.link` of these
+    invoices) spares hashing their customer ids again."""
     result = np.full(len(invoices) if rows is None else len(rows), model.intercept)
-    customer = _customer_codes(invoices, rows, None)
+    customer = _customer_codes(invoices, rows, links)
     if len(model.feature_names) and model.coef.any():
         segment_levels = tuple(name.split("=", 1)[1] for name in model.feature_names if name.startswith("segment="))
         raw, _, _ = _features(invoices, rows, model.segments, segment_levels, customer)
@@ -406,14 +407,15 @@ def lateness(model: PaymentModel, invoices: pd.DataFrame, rows: np.ndarray | Non
     return result
 
 
-def _conditional_atoms(model: PaymentModel, invoices: pd.DataFrame, as_of: object, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _conditional_atoms(model: PaymentModel, invoices: pd.DataFrame, as_of: object, rows: np.ndarray | None,
+                       links: Links | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(atoms, alive): the payment-date atoms (n × L, int days since epoch, sorted per row) and how
     many of each row's are after `as_of` — the last ones, as a row is sorted; all L of them, moved
     to as-of + 1, when none is."""
     as_of_day = int(np.datetime64(_day(as_of), "D").astype(np.int64))
     due = pd.to_datetime(_column(invoices, "due_date", rows)).to_numpy(dtype="datetime64[D]")
     due_days = np.where(np.isnat(due), as_of_day, due.astype(np.int64))
-    center = lateness(model, invoices, rows)
+    center = lateness(model, invoices, rows, links=links)
     atoms = due_days[:, None] + np.rint(center[:, None] + model.residual_quantiles[None, :]).astype(np.int64)
     alive = (atoms > as_of_day).sum(axis=1)
     none = alive == 0
@@ -430,12 +432,14 @@ def distribution(model: PaymentModel, open_invoices: pd.DataFrame, as_of: object
     return atoms, mass / alive[:, None]
 
 
-def quantiles(model: PaymentModel, open_invoices: pd.DataFrame, as_of: object, levels: object, rows: np.ndarray | None = None) -> np.ndarray:
+def quantiles(model: PaymentModel, open_invoices: pd.DataFrame, as_of: object, levels: object, rows: np.ndarray | None = None, *,
+              links: Links | None = None) -> np.ndarray:
     """n × len(levels) int days since epoch: each invoice's payment date at each level of its
     conditional distribution (`distribution`), the first atom whose cumulative mass reaches the
     level. The m atoms after as-of weigh 1/m each, so that is the ⌈m·level⌉-th of them: no
-    cumulative sums over the atoms (a tolerance of 1e-9 on the level, as on the masses' sums)."""
-    atoms, alive = _conditional_atoms(model, open_invoices, as_of, rows)
+    cumulative sums over the atoms (a tolerance of 1e-9 on the level, as on the masses' sums).
+    `links`: as for `lateness`."""
+    atoms, alive = _conditional_atoms(model, open_invoices, as_of, rows, links)
     levels = np.asarray(levels, dtype=float)
     reached = np.maximum(np.ceil(alive[:, None] * (levels[None, :] - 1e-9)).astype(np.int64), 1)
     return np.take_along_axis(atoms, atoms.shape[1] - alive[:, None] + reached - 1, axis=1)
