@@ -245,6 +245,27 @@ def link(invoices: pd.DataFrame, payments: pd.DataFrame | None, rates: dict[str,
                  payment_amount, _dates(payments, "payment_date"), payment_invoice, payment_codes, np.asarray(customers, dtype=object))
 
 
+def _text_ranks(values: np.ndarray) -> np.ndarray:
+    """Rank of each value as text among the distinct ones (equal texts, equal ranks; NaN -1).
+
+    Text already is sorted as numpy variable-width strings: compared in C as UTF-8 bytes, in the
+    order of Python's comparison of code points, rather than one Python comparison per pair
+    (ten times the time for the tied numbers of a million invoices)."""
+    string_dtype = getattr(np.dtypes, "StringDType", None)  # numpy 2 and later
+    if string_dtype is not None and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        try:
+            texts = np.array(values, dtype=string_dtype())
+        except UnicodeEncodeError:  # a lone surrogate has no UTF-8: compared by Python below
+            texts = None
+        if texts is not None:
+            order = np.argsort(texts, kind="stable")
+            ordered = texts[order]
+            rank = np.empty(len(values), dtype=np.int64)
+            rank[order] = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+            return rank
+    return pd.factorize(pd.Series(values, dtype=object).astype(str).to_numpy(dtype=object), sort=True)[0]
+
+
 @dataclass(frozen=True)
 class Receivables:
     """The receivables as of a date, computed once by `receivables()` and shared by every KPI.
@@ -381,7 +402,7 @@ def receivables(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: ob
         if tied.any():  # same customer, issue and due dates: by invoice number as text
             rank = np.zeros(len(where), dtype=np.int64)
             ids = links.invoices["invoice_id"].to_numpy(dtype=object)[where[order][tied]]
-            rank[order[tied]] = pd.factorize(pd.Series(ids, dtype=object).astype(str).to_numpy(dtype=object), sort=True)[0]
+            rank[order[tied]] = _text_ranks(ids)
             order = np.lexsort((rank, *keys))
         sorted_where = where[order]
         cust = customer[sorted_where]
