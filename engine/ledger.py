@@ -164,6 +164,27 @@ def invoice_positions(invoices: pd.DataFrame, wanted: np.ndarray, index: pd.Inde
     return np.where(found >= 0, np.flatnonzero(first)[np.maximum(found, 0)], -1)
 
 
+def _distinct_text_positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray | None:
+    """`invoice_positions` when the invoice numbers `ids` are all text and distinct (the rule in a
+    clean workbook); None otherwise, for the general lookup.
+
+    Looked up by their Python hashes in a table of integers, then each match checked on the
+    text: a table keyed by the text hashes and compares a million numbers byte by byte again,
+    which was most of `link`'s time, while Python keeps each string's hash once computed. Two
+    numbers sharing a hash are told apart by the check, or (among the invoices) sent to the
+    general lookup: the positions are the same as a lookup by text."""
+    if pd.api.types.infer_dtype(ids, skipna=False) != "string":
+        return None
+    keys = pd.Index(np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids)))
+    if not keys.is_unique:
+        return None
+    found = keys.get_indexer(np.fromiter(map(hash, wanted), dtype=np.int64, count=len(wanted)))
+    hit = found >= 0
+    # a blank (NaN) or a number of another type never equals a text
+    hit[hit] = ids[found[hit]] == wanted[hit]
+    return np.where(hit, found, -1)
+
+
 @dataclass(frozen=True)
 class Links:
     """The tables as arrays and how they point at each other, computed once (independent of the
@@ -202,8 +223,11 @@ def link(invoices: pd.DataFrame, payments: pd.DataFrame | None, rates: dict[str,
     if payments is None:
         payments = _empty_payments()
     factor = euro_factors(invoices, rates)
-    index = pd.Index(_objects(invoices, "invoice_id"))
-    payment_invoice = invoice_positions(invoices, _objects(payments, "invoice_id"), index)
+    ids, wanted = _objects(invoices, "invoice_id"), _objects(payments, "invoice_id")
+    index = pd.Index(ids)
+    payment_invoice = _distinct_text_positions(ids, wanted)
+    if payment_invoice is None:
+        payment_invoice = invoice_positions(invoices, wanted, index)
     invoice_amount = _amounts(invoices)
     payment_amount = _amounts(payments)
     if factor is not None:
@@ -219,6 +243,27 @@ def link(invoices: pd.DataFrame, payments: pd.DataFrame | None, rates: dict[str,
         payment_codes = np.where(orphan, invoice_codes[np.maximum(payment_invoice, 0)], payment_codes)
     return Links(invoices, payments, index, invoice_amount, _dates(invoices, "issue_date"), _dates(invoices, "due_date"), invoice_codes,
                  payment_amount, _dates(payments, "payment_date"), payment_invoice, payment_codes, np.asarray(customers, dtype=object))
+
+
+def _text_ranks(values: np.ndarray) -> np.ndarray:
+    """Rank of each value as text among the distinct ones (equal texts, equal ranks; NaN -1).
+
+    Text already is sorted as numpy variable-width strings: compared in C as UTF-8 bytes, in the
+    order of Python's comparison of code points, rather than one Python comparison per pair
+    (ten times the time for the tied numbers of a million invoices)."""
+    string_dtype = getattr(np.dtypes, "StringDType", None)  # numpy 2 and later
+    if string_dtype is not None and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        try:
+            texts = np.array(values, dtype=string_dtype())
+        except UnicodeEncodeError:  # a lone surrogate has no UTF-8: compared by Python below
+            texts = None
+        if texts is not None:
+            order = np.argsort(texts, kind="stable")
+            ordered = texts[order]
+            rank = np.empty(len(values), dtype=np.int64)
+            rank[order] = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+            return rank
+    return pd.factorize(pd.Series(values, dtype=object).astype(str).to_numpy(dtype=object), sort=True)[0]
 
 
 @dataclass(frozen=True)
@@ -357,7 +402,7 @@ def receivables(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: ob
         if tied.any():  # same customer, issue and due dates: by invoice number as text
             rank = np.zeros(len(where), dtype=np.int64)
             ids = links.invoices["invoice_id"].to_numpy(dtype=object)[where[order][tied]]
-            rank[order[tied]] = pd.factorize(pd.Series(ids, dtype=object).astype(str).to_numpy(dtype=object), sort=True)[0]
+            rank[order[tied]] = _text_ranks(ids)
             order = np.lexsort((rank, *keys))
         sorted_where = where[order]
         cust = customer[sorted_where]

@@ -208,6 +208,20 @@ def test_payment_without_customer_code_takes_its_invoice_customer_and_links_are_
     assert receivables(None, None, "2026-03-31", links=links).open_amount == 100.0 + 250.0
 
 
+def test_payments_find_their_invoice_by_the_exact_text_of_its_number():
+    # distinct text numbers take the hashed lookup: each match is the same text, never a number
+    # that only looks alike, a blank or a different type
+    from encaisse.ledger import link
+
+    inv = invoices(("1", "C1", "2026-01-10", "2026-02-09", 100.0), ("F 2", "C1", "2026-01-10", "2026-02-09", 200.0),
+                   ("F3", "C2", "2026-01-10", "2026-02-09", 300.0))
+    pay = payments(("2026-02-01", "C2", "".join(["F", "3"]), 10.0), ("2026-02-01", "C1", None, 20.0),
+                   ("2026-02-01", "C1", "F2", 30.0), ("2026-02-01", "C1", "f3", 40.0), ("2026-02-01", "C1", 1, 50.0),
+                   ("2026-02-01", "C1", "1", 60.0), ("2026-02-01", "C1", "F 2 ", 70.0))
+    pay["invoice_id"] = pay["invoice_id"].astype(object)
+    assert link(inv, pay).payment_invoice.tolist() == [2, -1, -1, -1, -1, 0, -1]
+
+
 def test_duplicate_invoice_numbers_pay_the_first():
     inv = invoices(("F1", "C1", "2026-01-10", "2026-02-09", 100.0), ("F1", "C1", "2026-01-20", "2026-02-19", 300.0))
     items = open_items(inv, payments(("2026-02-01", "C1", "F1", 60.0)), "2026-02-28")

@@ -499,7 +499,7 @@ def _band(basis: Basis, levers: Levers, prediction: DatePrediction, fixed: np.nd
     """
     weeks = basis.weeks
     counted = np.flatnonzero(basis.counted)
-    points = prediction.points[counted]
+    points = prediction.points
     amount = basis.open_amount[counted]
     k = points.shape[1] if points.ndim == 2 and points.shape[1] else len(LEVELS)
     draws = int(max(50, min(BAND_DRAWS, BAND_CELLS // max(len(counted), 1))))
@@ -511,12 +511,21 @@ def _band(basis: Basis, levers: Levers, prediction: DatePrediction, fixed: np.nd
     shift = np.rint(shifts[rng.integers(0, len(shifts), draws)]).astype(np.int64)
     totals = np.zeros((draws, weeks.count))
     if len(counted):
-        days = np.maximum(points[np.arange(len(counted))[None, :], level[:, codes]] + shift[:, None], 1)
-        # per draw, slot 0 for before the horizon, weeks.count + 1 for after: counted, then dropped
+        # One draw at a time: a draws × invoices matrix of days, slots and weights is hundreds of
+        # megabytes at a million invoices, slower to allocate and fill than the same sums draw by
+        # draw (each bin sums its invoices in the same order: the same totals).
+        # Slot of each day from 1 (a day is never before as-of + 1) to the first after the horizon,
+        # which every later day reads: 0 before the horizon, weeks.count + 1 after, both dropped.
+        last = int(weeks.edges[-1])
+        slot_of_day = weeks.bucket(np.arange(last + 1)) + 1
         slots = weeks.count + 2
-        flat = weeks.bucket(days) + (np.arange(draws) * slots + 1)[:, None]
-        weights = np.broadcast_to(amount, days.shape).ravel()
-        totals += np.bincount(flat.ravel(), weights=weights, minlength=draws * slots).reshape(draws, slots)[:, 1: weeks.count + 1]
+        first_point = counted * points.shape[1]  # of each counted invoice in the flat points, read without a copy
+        flat_points = np.ascontiguousarray(points).ravel()
+        for draw in range(draws):
+            days = flat_points.take(first_point + level[draw].take(codes))
+            days += shift[draw]
+            np.clip(days, 1, last, out=days)
+            totals[draw] += np.bincount(slot_of_day.take(days), weights=amount, minlength=slots)[1: weeks.count + 1]
     if basis.sales_per_day > 0:
         for value in np.unique(shift):  # new sales keep their spread of delays, moved with the whole base
             totals[shift == value] += future_sales(basis, levers, basis.sale_delays + value)

@@ -65,9 +65,9 @@ def next_run_day(days: np.ndarray, as_of: np.datetime64, run_weekday: int) -> np
 
 def priority_keys(priority: np.ndarray) -> np.ndarray:
     """Dettes priorities normalised (normalize_header; blank ""), one call per distinct value."""
-    texts = np.where(pd.isna(priority), "", priority).astype(str)
-    distinct, inverse = np.unique(texts, return_inverse=True)
-    return np.array([normalize_header(p) for p in distinct] or [""], dtype=object)[inverse]
+    # hashed, not sorted as fixed-width text: each distinct value is looked at once all the same
+    codes, distinct = pd.factorize(np.asarray(priority, dtype=object))
+    return np.array([normalize_header(str(p)) for p in distinct] + [normalize_header("")], dtype=object)[codes]
 
 
 def payable_movements(payables: pd.DataFrame, as_of: np.datetime64, policy: CashPolicy, *, extra_days: float = 0.0,

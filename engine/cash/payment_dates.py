@@ -90,17 +90,30 @@ def _column(frame: pd.DataFrame, column: str, rows: np.ndarray | None) -> pd.Ser
     return values if rows is None else values.iloc[rows]
 
 
+def _array(frame: pd.DataFrame, column: str, rows: np.ndarray | None, dtype: object) -> np.ndarray:
+    """A column as an array of `dtype` at row positions `rows` (all when None): the whole column
+    converted, then the rows taken (a Series' iloc also builds the rows' index)."""
+    values = frame[column].to_numpy(dtype=dtype)
+    return values if rows is None else values[rows]
+
+
 def _text_codes(frame: pd.DataFrame, column: str, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """A text column (at row positions `rows`, all when None) as codes into its distinct stripped
-    values (-1 where blank or empty) and those values; None when the column is absent. Only the
-    distinct values are handled as text."""
+    values (-1 where blank or empty) and those values (for most of the rows, those of the whole
+    column: some may be used by no row); None when the column is absent. Only the distinct values
+    are handled as text."""
     if column not in frame.columns:
         return None
     values = frame[column].to_numpy(dtype=object)  # hashed faster than the Series (no copy for text columns)
-    codes, distinct = pd.factorize(values if rows is None else values[rows])
+    # most of the rows (a big history): the whole column hashed in its order, then the rows' codes
+    # taken, is cheaper than gathering the rows' texts first
+    whole = rows is not None and 2 * len(rows) > len(values)
+    codes, distinct = pd.factorize(values if rows is None or whole else values[rows])
     texts = np.array([str(value).strip() for value in distinct] + [""], dtype=object)
     merged, names = pd.factorize(texts)  # "a" and "a " are one value
     merged = np.where(texts == "", -1, merged)[:-1]
+    if whole:
+        codes = codes[rows]
     return np.where(codes >= 0, merged[codes], -1) if len(merged) else np.full(len(codes), -1), np.asarray(names, dtype=object)
 
 
@@ -144,7 +157,7 @@ def _customer_codes(frame: pd.DataFrame, rows: np.ndarray | None, links: Links |
         if not (shared < 0).any():
             codes, used = pd.factorize(shared)
             return codes, links.customers[used]
-    codes, distinct = pd.factorize(_column(frame, "customer_id", rows).to_numpy(dtype=object))
+    codes, distinct = pd.factorize(_array(frame, "customer_id", rows, object))
     return codes, np.asarray(distinct, dtype=object)
 
 
@@ -189,10 +202,10 @@ def _features(frame: pd.DataFrame, rows: np.ndarray | None, segments: pd.Series,
     n = len(frame) if rows is None else len(rows)
     dispute = _text_codes(frame, "dispute", rows)
     columns = [np.zeros(n) if dispute is None else (dispute[0] >= 0).astype(float)]
-    amount = _column(frame, "amount", rows).to_numpy(dtype=float)
+    amount = _array(frame, "amount", rows, float)
     columns.append(np.log1p(np.clip(amount, 0.0, None)))
-    due = _column(frame, "due_date", rows).to_numpy(dtype="datetime64[D]")
-    issue = _column(frame, "issue_date", rows).to_numpy(dtype="datetime64[D]") if "issue_date" in frame.columns else \
+    due = _array(frame, "due_date", rows, "datetime64[D]")
+    issue = _array(frame, "issue_date", rows, "datetime64[D]") if "issue_date" in frame.columns else \
         np.full(n, np.datetime64("NaT"), "datetime64[D]")
     terms = np.where(np.isnat(due) | np.isnat(issue), np.nan, (due - issue).astype(np.int64).astype(float))
     columns.append(terms)
@@ -246,6 +259,7 @@ class _GroupSorter:
         self.counts = np.bincount(codes, minlength=n_groups)
         self.starts = np.r_[0, np.cumsum(self.counts)[:-1]]
         self.present = np.flatnonzero(self.counts > 0)
+        self.sorted_codes = np.repeat(np.arange(n_groups), self.counts)  # codes in sorted order, the same every round
         self.n_groups = n_groups
         self.order = np.zeros(0, dtype=np.int64)
         self.sorted_values = np.zeros(0)
@@ -258,11 +272,15 @@ class _GroupSorter:
         of nearly sorted keys), they cost a fraction of a fresh sort."""
         if len(values):
             low, high = float(values.min()), float(values.max())
-            key = self.codes + (values - low) / (high - low + 1.0)
             if len(self.order) == len(values):
-                self.order = self.order[np.argsort(key[self.order], kind="stable")]
-            else:
-                self.order = np.argsort(key)
+                # the key in the last order, from the values read once in that order (the codes in
+                # it are the sorted codes): the same keys, one gather of a million values fewer
+                last = values[self.order]
+                moved = np.argsort(self.sorted_codes + (last - low) / (high - low + 1.0), kind="stable")
+                self.order = self.order[moved]
+                self.sorted_values = last[moved]
+                return self
+            self.order = np.argsort(self.codes + (values - low) / (high - low + 1.0))
         else:
             self.order = np.zeros(0, dtype=np.int64)
         self.sorted_values = values[self.order]
@@ -277,7 +295,7 @@ class _GroupSorter:
 
     def median_of_others(self) -> np.ndarray:
         """Per value, the median of the *other* values of its group (0 when it is alone)."""
-        group = self.codes[self.order]
+        group = self.sorted_codes
         start, others = self.starts[group], self.counts[group] - 1
         rank = np.arange(len(group)) - start
         lower, upper = (others - 1) // 2, others // 2  # positions among the others
@@ -371,11 +389,12 @@ def naive_model(as_of: object, levels: int = 1) -> PaymentModel:
     )
 
 
-def lateness(model: PaymentModel, invoices: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+def lateness(model: PaymentModel, invoices: pd.DataFrame, rows: np.ndarray | None = None, *, links: Links | None = None) -> np.ndarray:
     """Point forecast of each invoice's lateness in days (unconditional, not rounded); of the
-    invoices at row positions `rows` only when given."""
+    invoices at row positions `rows` only when given. `links` (`encaisse.ledger.link` of these
+    invoices) spares hashing their customer ids again."""
     result = np.full(len(invoices) if rows is None else len(rows), model.intercept)
-    customer = _customer_codes(invoices, rows, None)
+    customer = _customer_codes(invoices, rows, links)
     if len(model.feature_names) and model.coef.any():
         segment_levels = tuple(name.split("=", 1)[1] for name in model.feature_names if name.startswith("segment="))
         raw, _, _ = _features(invoices, rows, model.segments, segment_levels, customer)
@@ -388,14 +407,15 @@ def lateness(model: PaymentModel, invoices: pd.DataFrame, rows: np.ndarray | Non
     return result
 
 
-def _conditional_atoms(model: PaymentModel, invoices: pd.DataFrame, as_of: object, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _conditional_atoms(model: PaymentModel, invoices: pd.DataFrame, as_of: object, rows: np.ndarray | None,
+                       links: Links | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(atoms, alive): the payment-date atoms (n × L, int days since epoch, sorted per row) and how
     many of each row's are after `as_of` — the last ones, as a row is sorted; all L of them, moved
     to as-of + 1, when none is."""
     as_of_day = int(np.datetime64(_day(as_of), "D").astype(np.int64))
     due = pd.to_datetime(_column(invoices, "due_date", rows)).to_numpy(dtype="datetime64[D]")
     due_days = np.where(np.isnat(due), as_of_day, due.astype(np.int64))
-    center = lateness(model, invoices, rows)
+    center = lateness(model, invoices, rows, links=links)
     atoms = due_days[:, None] + np.rint(center[:, None] + model.residual_quantiles[None, :]).astype(np.int64)
     alive = (atoms > as_of_day).sum(axis=1)
     none = alive == 0
@@ -412,12 +432,14 @@ def distribution(model: PaymentModel, open_invoices: pd.DataFrame, as_of: object
     return atoms, mass / alive[:, None]
 
 
-def quantiles(model: PaymentModel, open_invoices: pd.DataFrame, as_of: object, levels: object, rows: np.ndarray | None = None) -> np.ndarray:
+def quantiles(model: PaymentModel, open_invoices: pd.DataFrame, as_of: object, levels: object, rows: np.ndarray | None = None, *,
+              links: Links | None = None) -> np.ndarray:
     """n × len(levels) int days since epoch: each invoice's payment date at each level of its
     conditional distribution (`distribution`), the first atom whose cumulative mass reaches the
     level. The m atoms after as-of weigh 1/m each, so that is the ⌈m·level⌉-th of them: no
-    cumulative sums over the atoms (a tolerance of 1e-9 on the level, as on the masses' sums)."""
-    atoms, alive = _conditional_atoms(model, open_invoices, as_of, rows)
+    cumulative sums over the atoms (a tolerance of 1e-9 on the level, as on the masses' sums).
+    `links`: as for `lateness`."""
+    atoms, alive = _conditional_atoms(model, open_invoices, as_of, rows, links)
     levels = np.asarray(levels, dtype=float)
     reached = np.maximum(np.ceil(alive[:, None] * (levels[None, :] - 1e-9)).astype(np.int64), 1)
     return np.take_along_axis(atoms, atoms.shape[1] - alive[:, None] + reached - 1, axis=1)

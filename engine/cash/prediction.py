@@ -91,5 +91,5 @@ def predict_payment_days(book: Receivables, rows: np.ndarray, customers: pd.Data
     settled = settled_history(book) if settled is None else settled
     model = payment_dates.fit(invoices, book.payments, book.as_of, customers, links=book.links, settled=settled)
     start = np.datetime64(book.as_of.date(), "D").astype(np.int64)
-    days = payment_dates.quantiles(model, invoices, book.as_of, (*LEVELS, 0.5, 0.1, 0.9), rows) - start
+    days = payment_dates.quantiles(model, invoices, book.as_of, (*LEVELS, 0.5, 0.1, 0.9), rows, links=book.links) - start
     return DatePrediction(days[:, POINTS], days[:, POINTS + 1], days[:, POINTS + 2], np.maximum(days[:, :POINTS], 1))
