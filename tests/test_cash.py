@@ -174,10 +174,15 @@ def test_what_if_levers_and_ranked_actions(rules):
                         "dio": kpi_cash_released(basis.activity, basis.as_of, delta_dio=-20)}
     ranked = {a.action.id: a for a in rank_actions(basis, rules, base)}
     # chase the largest overdue: F16 (700, doubtful, counted 0) and F11 (800, paid day 2 anyway);
-    # 60 % of each on day 10: + 420 for F16, F11 moves from week 0 to week 1 (480): impact 420
+    # 60 % of each by day 10: + 420 for F16 in week 1; F11, predicted on day 2, is not delayed
     chase = ranked["relance_top10"]
-    assert chase.weekly.round(2).tolist() == [-480.0, 900.0, 0.0, 0.0, 0.0]
+    assert chase.weekly.round(2).tolist() == [0.0, 420.0, 0.0, 0.0, 0.0]
     assert chase.impact == pytest.approx(420.0)
+    # early-payment discount (1,5 % at 10 days, 25 % take it): F12 (500, day 12) and F10 (600, day 17)
+    # are both predicted after day 10: 25 % × 1 100 = 275 leaves week 2, 275 × 0,985 = 270,875 comes in week 1
+    discount = ranked["escompte"]
+    assert discount.weekly.round(3).tolist() == [0.0, 270.875, -275.0, 0.0, 0.0]
+    assert discount.cost == pytest.approx(0.25 * 1100 * 0.015)
     assert [a.rank for a in rank_actions(basis, rules, base)] == [1, 2, 3, 4, 5, 6]
 
 

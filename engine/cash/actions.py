@@ -61,15 +61,26 @@ class RankedAction:
         return self.impact / EFFORT_WEIGHT[self.action.effort]
 
 
-def _moved(basis: Basis, chosen: np.ndarray, share: np.ndarray, day: int, kept: np.ndarray | None = None) -> np.ndarray:
+def _moved(basis: Basis, chosen: np.ndarray, share: np.ndarray, day: int, kept: np.ndarray | None = None,
+           sooner_only: bool = False) -> np.ndarray:
     """Weekly change when `share` of the chosen invoices' open amounts is received on `day` (times
-    `kept`, what is left after a cost) instead of at their predicted days."""
+    `kept`, what is left after a cost) instead of at their predicted days. With `sooner_only`, a
+    payment predicted before `day` stays where it was: a reminder or a discount can bring a
+    payment forward, never delay it."""
     weeks = basis.weeks
     prediction = basis.prediction
+    day = max(day, 1)
     amount = basis.open_amount[chosen] * share
+    received = amount * (1.0 if kept is None else kept)
     counted = basis.counted[chosen]
-    before = weeks.totals(prediction.points[chosen][counted], (amount[counted] / prediction.points.shape[1])[:, None])
-    after = weeks.totals(np.full(len(chosen), max(day, 1)), amount * (1.0 if kept is None else kept))
+    draws = prediction.points.shape[1]
+    points = prediction.points[chosen][counted]
+    before = weeks.totals(points, (amount[counted] / draws)[:, None])
+    if not sooner_only:
+        return weeks.totals(np.full(len(chosen), day), received) - before
+    # invoices not counted as cash (doubtful) have no predicted day: all of the share comes on `day`
+    after = (weeks.totals(np.minimum(points, day), (received[counted] / draws)[:, None])
+             + weeks.totals(np.full(int((~counted).sum()), day), received[~counted]))
     return after - before
 
 
@@ -81,11 +92,12 @@ def _action_weekly(basis: Basis, base: CashForecast, action: CashAction, rules: 
     if action.kind == "relance_prioritaire":
         candidates = np.flatnonzero(np.isin(status, (OVERDUE, DOUBTFUL_STATUS)))
         chosen = candidates[np.argsort(-basis.open_amount[candidates], kind="stable")[: int(p["nombre"])]]
-        return _moved(basis, chosen, np.full(len(chosen), p["taux_succes_pct"]), int(p["delai_jours"])), 0.0
+        return _moved(basis, chosen, np.full(len(chosen), p["taux_succes_pct"]), int(p["delai_jours"]), sooner_only=True), 0.0
     if action.kind == "escompte":
         discount = rules.payment.discount
         chosen = np.flatnonzero(status == CURRENT)
-        weekly = _moved(basis, chosen, np.full(len(chosen), p["adhesion_pct"]), int(discount.days), np.full(len(chosen), 1 - discount.rate))
+        weekly = _moved(basis, chosen, np.full(len(chosen), p["adhesion_pct"]), int(discount.days),
+                        np.full(len(chosen), 1 - discount.rate), sooner_only=True)
         return weekly, float(p["adhesion_pct"] * discount.rate * basis.open_amount[chosen].sum())
     if action.kind == "affacturage":
         chosen = np.flatnonzero(status == CURRENT)
