@@ -139,6 +139,8 @@ def percent(fraction, decimals: int = 1, *, trim: bool = False) -> str:
     percent(0.3, 2, trim=True) → '30 %'."""
     if _undefined(fraction):
         return UNDEFINED
+    if (huge := _huge(float(fraction) * 100.0)) is not None:
+        return huge + "\u00a0%"
     shown = _exact(float(fraction) * 100.0, decimals) / 100
     return _pattern("percent", decimals, trim).apply(shown, _locale())
 

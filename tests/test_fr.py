@@ -57,6 +57,8 @@ def test_percentages_take_fractions():
     assert fr.rate(0.3) == f"30{NBSP}%"
     assert fr.rate(12.5) == f"1{NNBSP}250{NBSP}%"
     assert fr.percent(None) == "non calculable"
+    # past Babel's 28 digits (a rate typed with 31 digits in a rules file): shown in science
+    assert fr.rate(1e28) == f"1e+30{NBSP}%" and fr.percent(-1e25) == f"-1e+27{NBSP}%"
 
 
 def test_numbers_days_counts_dates():

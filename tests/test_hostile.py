@@ -249,6 +249,20 @@ def test_hostile_yaml_is_refused_with_its_position(tmp_path, capsys, text, messa
     assert fnmatch.fnmatch(line, f"{folder.as_posix()}/{place}: *")
 
 
+def test_a_rate_past_28_digits_is_located_not_a_traceback(tmp_path, capsys):
+    # Babel's decimal context holds 28 digits: the message quoting the rate failed to format it
+    folder = _rules_copy(tmp_path)
+    text = (folder / "risque.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    at = [i for i, line in enumerate(lines) if "au_dela_pct:" in line][1]
+    lines[at] = lines[at].split("au_dela_pct:")[0] + "au_dela_pct: 1000000000000000000000000000000"
+    (folder / "risque.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "rules", "check", str(folder))
+    assert code == 1 and "Erreur inattendue" not in err
+    assert f"risque.yaml:{at + 1}:" in err and "1e+30 est supérieur au maximum permis" in err
+    assert "1e+30\u00a0%" in err
+
+
 def test_nan_and_inf_weights_do_not_pass(tmp_path, capsys):
     folder = _rules_copy(tmp_path)
     text = (folder / "scoring.yaml").read_text(encoding="utf-8")
