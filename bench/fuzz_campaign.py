@@ -72,23 +72,39 @@ def run_case(argv: list[str], cwd: Path, timeout: float = TIMEOUT) -> dict:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         proc = subprocess.Popen([str(ENCAISSE), *argv], cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 preexec_fn=cap, env=env)
-        status = rusage = None
+        status = None
         timed_out = False
+        peak = 0
         while True:
-            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+            peak = max(peak, _high_water(proc.pid))
+            pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() - started > timeout:
                 timed_out = True
                 os.killpg(proc.pid, signal.SIGKILL)
-                pid, status, rusage = os.wait4(proc.pid, 0)
+                os.wait4(proc.pid, 0)
                 break
             time.sleep(0.02)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.returncode = os.waitstatus_to_exitcode(status) if status is not None else -9
     return {
         "code": proc.returncode, "timeout": timed_out, "seconds": time.monotonic() - started,
-        "peak": rusage.ru_maxrss * 1024, "stdout": out_path.read_bytes(), "stderr": err_path.read_bytes(),
+        "peak": peak, "stdout": out_path.read_bytes(), "stderr": err_path.read_bytes(),
     }
+
+
+def _high_water(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM), read while it runs. Not the child's
+    ru_maxrss: Linux keeps it across exec, so a child forked from this (sometimes large) campaign
+    process would report the campaign's own memory."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def classify(result: dict, check=None) -> tuple[str, str]:

@@ -137,3 +137,26 @@ def test_totals_row_subtotals_of_a_table(tmp_path):
     assert grid[4][1:3] == [75.0, 2.0] and grid[0][4] == 78.0  # =SUBTOTAL(109,[Montant]) in the totals row
     xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
     assert "<f>SUBTOTAL(109,[Montant])</f><v>75</v>" in xml and "<v>#VALUE!</v>" in re.search(r'<c r="E2".*?</c>', xml).group(0)
+
+
+def test_rounding_with_any_number_of_digits(tmp_path, monkeypatch):
+    from encaisse.recalc import core
+
+    monkeypatch.setattr(core, "_NATIVE_BYTES_PER_FORMULA", 0)  # every formula by the library evaluator
+    # the library computed 10 ** digits as a whole number: ROUND(x, 1E+308) never ended
+    book = build(tmp_path / "r.xlsx", [
+        ("A1", "=ROUND(1.5,1E+308)"),  # past a float's 17 digits the number is already rounded
+        ("A2", "=ROUNDUP(2.25,1)"),
+        ("A3", "=ROUNDDOWN(-2.25,1)"),
+        ("A4", "=ROUND(1234.5,-400)"),  # to a place above 1E+308: 0
+        ("A5", "=ROUNDUP(5,-400)"),  # would overflow
+        ("A6", "=TRUNC(-2.789,2)"),
+        ("A7", "=ROUND(2.5,0)"),
+        ("A8", "=TRUNC(8.9)"),
+        ("A9", "=ROUND(-1234.5678,-2)"),
+    ])
+    recalc(book)
+    got = [row[0] for row in values(book)[:9]]
+    assert got[:4] == [1.5, 2.3, -2.2, 0.0] and got[5:] == [-2.78, 3.0, 8.0, -1200.0]
+    xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
+    assert "<v>#NUM!</v>" in re.search(r'<c r="A5".*?</c>', xml).group(0)

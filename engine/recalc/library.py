@@ -72,6 +72,7 @@ def get_functions():
                     del sys.modules[name]
     functions.update(_base_conversions())
     functions.update(_random_between())
+    functions.update(_rounding())
     functions.update(_year_fraction())
     functions.update(_subtotal(functions))
     _quiet_dispatcher()
@@ -295,3 +296,37 @@ def _subtotal(functions: dict) -> dict:
         return functions[names[number % 100 - 1]](*references)
 
     return {"SUBTOTAL": wrap_func(subtotal)}
+
+
+def _rounding() -> dict:
+    """ROUND, ROUNDDOWN, ROUNDUP and TRUNC with any number of digits: the library computes 10 to the
+    power of the digits as a whole number, which for ROUND(x, 1E+308) never ends. A float carries
+    about 17 significant digits, so past them the number is already rounded (Excel gives it back);
+    rounding to a place above 1E+308 gives 0 (ROUNDUP of a non-zero number: #NUM!, it would overflow)."""
+    import functools
+    import math
+
+    from formulas.functions import Error, wrap_ufunc
+    from formulas.functions.math import round_up, xround
+
+    def rounded(x, d, func=round_up):
+        d = math.trunc(float(d))
+        if not math.isfinite(x):
+            return x
+        if x == 0:
+            return 0.0
+        if d > 0 and abs(x) * 10.0 ** min(d, 308) >= 1e17:
+            return x
+        if d < -308:
+            return Error.errors["#NUM!"] if func is math.ceil else 0.0
+        return xround(x, d, func)
+
+    def truncated(x, d=0):
+        return rounded(x, d, func=math.trunc)
+
+    return {
+        "ROUND": wrap_ufunc(rounded),
+        "ROUNDDOWN": wrap_ufunc(functools.partial(rounded, func=math.floor)),
+        "ROUNDUP": wrap_ufunc(functools.partial(rounded, func=math.ceil)),
+        "TRUNC": wrap_ufunc(truncated),
+    }
