@@ -462,15 +462,17 @@ class Evaluator:
             items = []
             for token in form.tokens:
                 attr = token.attr
-                if type(token).__name__ != "Range" or attr.get("is_reference"):
-                    items.append(None)
-                    continue
-                try:
-                    items.append((str(attr.get("ref", "")).upper(), self._rect_from(attr.get("sheet"), attr, cell.sheet)))
-                except CellProblem:
-                    items.append(None)
+                moves = type(token).__name__ == "Range" and not attr.get("is_reference")
+                items.append(self._reference_read(attr, cell.sheet) if moves else None)
             form.token_places = form.places(items)
         return form.tokens, form.token_places
+
+    def _reference_read(self, attr: dict, sheet: str) -> tuple[str, Rect] | None:
+        """(reference text upper-cased, Rect) of a range the library read, None when it names no cell."""
+        try:
+            return str(attr.get("ref", "")).upper(), self._rect_from(attr.get("sheet"), attr, sheet)
+        except CellProblem:
+            return None
 
     def _form_function(self, form: _Form, cell: FormulaCell):
         """(the form's compiled function, where each of its inputs stands among the form's
@@ -489,10 +491,7 @@ class Evaluator:
                 attr = ranges.ranges[0]
                 if attr.get("sheet") is None and attr.get("sheet_id") not in (None, ""):
                     attr = dict(attr, sheet=attr["sheet_id"].strip("'").replace("''", "'"))
-                try:
-                    items.append((str(attr.get("ref", "")).upper(), self._rect_from(attr.get("sheet"), attr, cell.sheet)))
-                except CellProblem:
-                    items.append(None)
+                items.append(self._reference_read(attr, cell.sheet))
             form.input_places = form.places(items)
         if form.function is False:
             return None, None
