@@ -46,7 +46,8 @@ from encaisse.recalc.values import (
     to_serial,
     xl_block,
 )
-from encaisse.workbook.package import FormulaCell, Package, cell_ref, get_column_letter, quote_sheet, range_boundaries
+from encaisse.workbook.package import (FormulaCell, Package, cell_ref, get_column_letter, quote_sheet, range_boundaries,
+                                       range_bounds, split_ref)
 from encaisse.workbook.splice import CellUpdate, ErrorValue
 
 if TYPE_CHECKING:
@@ -338,7 +339,7 @@ class Evaluator:
 
     def _stored_extent(self, cell: FormulaCell) -> Rect:
         if cell.array_ref:
-            c1, r1, c2, r2 = range_boundaries(cell.array_ref)
+            c1, r1, c2, r2 = range_bounds(cell.array_ref) or range_boundaries(cell.array_ref)
             return Rect(cell.sheet, r1, c1, r2, c2)
         return Rect(cell.sheet, cell.row, cell.col, cell.row, cell.col)
 
@@ -689,7 +690,7 @@ class Evaluator:
         sheet = self.package.sheet(sheet_name or own_sheet)
         if sheet is None:
             raise column_formulas.Unsupported(sheet_name)  # the library names the missing sheet
-        c1, r1, _, _ = range_boundaries(ref.replace("$", ""))
+        r1, c1 = split_ref(ref)
         rect = Rect(sheet.name, r1, c1, r1 + rows - 1, c1)
         if rect.r2 > MAX_ROWS:
             raise column_formulas.Unsupported(ref)

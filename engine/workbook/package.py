@@ -8,6 +8,7 @@ parsed; in a sheet with formulas only the `<c>` elements that hold a formula are
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import posixpath
@@ -140,18 +141,32 @@ def quote_sheet(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
 
-# openpyxl's reference helpers, imported on first use: `encaisse recalc` starts reading the
-# largest sheet before openpyxl (a twentieth of a second) has loaded.
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+MAX_LETTER_COLUMN = 18278  # ZZZ: the farthest column three letters name (openpyxl's bound, kept)
+
+
+# The column helpers written here with openpyxl's results (A..ZZZ in either case; ValueError for
+# anything else, where openpyxl would also take a few non-ASCII letters that upper-case to ASCII):
+# importing openpyxl costs a recalculation a tenth of a second on a quiet machine.
+@functools.lru_cache(maxsize=None)
 def get_column_letter(col: int) -> str:
-    from openpyxl.utils.cell import get_column_letter as letters
+    if not 1 <= col <= MAX_LETTER_COLUMN:
+        raise ValueError(f"Invalid column index {col}")
+    letters = ""
+    while col:
+        col, rest = divmod(col - 1, 26)
+        letters = _LETTERS[rest] + letters
+    return letters
 
-    return letters(col)
 
-
+@functools.lru_cache(maxsize=None)
 def column_index_from_string(letters: str) -> int:
-    from openpyxl.utils.cell import column_index_from_string as index
-
-    return index(letters)
+    if not (0 < len(letters) <= 3 and letters.isascii() and letters.isalpha()):
+        raise ValueError(f"'{letters}' is not a valid column name. Column names are from A to ZZZ")
+    index = 0
+    for char in letters.upper():
+        index = index * 26 + ord(char) - 64
+    return index
 
 
 def range_boundaries(ref: str) -> tuple:
@@ -342,13 +357,49 @@ def used_extent(zf: zipfile.ZipFile, member: str) -> tuple[int, int]:
         while chunk := stream.read(_CHUNK):
             data = tail + chunk
             end = data.rfind(b">") + 1
-            for number in set(_ROW_ADDRESS.findall(data, 0, end)) | set(_DEEP_ADDRESS.findall(data, 0, end)):
-                rows = max(rows, int(number))
-            for letters, number in set(_WIDE_ADDRESS.findall(data, 0, end)):
-                wide = True
-                rows, cols = max(rows, int(number)), max(cols, column_index_from_string(letters.decode()))
+            rows = max(rows, max(map(int, set(_ROW_ADDRESS.findall(data, 0, end))), default=0))
+            if _far_addresses_possible(data, end):
+                for number in set(_DEEP_ADDRESS.findall(data, 0, end)):
+                    rows = max(rows, int(number))
+                for letters, number in set(_WIDE_ADDRESS.findall(data, 0, end)):
+                    wide = True
+                    rows, cols = max(rows, int(number)), max(cols, column_index_from_string(letters.decode()))
             tail = data[end:][-64:]
     return rows, max(cols, 26) if not wide else cols
+
+
+@functools.cache
+def _byte_classes():
+    """(whitespace, A-Z, 0-9) as lookup tables over the 256 byte values."""
+    import numpy as np
+
+    table = lambda chars: np.isin(np.arange(256), list(chars))  # noqa: E731
+    return table(b" \t\n\r\f\v"), table(range(65, 91)), table(range(48, 58))
+
+
+def _far_addresses_possible(data: bytes, end: int) -> bool:
+    """Whether data[:end] may hold an address that _WIDE_ADDRESS or _DEEP_ADDRESS finds (a column
+    past Z, a row from 1 000 000 on): a few numpy passes over the bytes, where those two regexes,
+    tried at every byte (no literal to look for first), take most of a second on a 30 MB sheet."""
+    import numpy as np
+
+    spaces, upper, digit = _byte_classes()
+    a = np.frombuffer(data, dtype=np.uint8, count=end)
+    if len(a) < 8:
+        return True
+    at = np.flatnonzero((a[1:-6] == 0x72) & (a[2:-5] == 0x3D) & (a[3:-4] == 0x22)) + 1  # r=" preceded by something
+    at = at[spaces[a[at - 1]] & upper[a[at + 3]]]
+    if not len(at):
+        return False
+    second = a[at + 4]
+    if upper[second].any():
+        return True
+    deep = at[digit[second]]
+    if (deep + 10 >= end).any():
+        return True  # too near the end to tell: the regexes decide
+    for k in range(5, 11):  # seven digits after the letter at least
+        deep = deep[digit[a[deep + k]]]
+    return bool(len(deep))
 
 
 def extent_problem(zf: zipfile.ZipFile, member: str, sheet: str) -> Problem | None:

@@ -21,7 +21,7 @@ from typing import NamedTuple
 from html import escape as _html_escape
 
 from encaisse.atomic import atomic_path
-from encaisse.workbook.package import PLAIN_FORMULA_CELL, get_column_letter, range_boundaries
+from encaisse.workbook.package import PLAIN_FORMULA_CELL, get_column_letter, range_boundaries, range_bounds
 
 _ROW = re.compile(rb"<row\b[^>]*?(?:/>|>.*?</row>)", re.S)
 _CELL = re.compile(rb"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
@@ -301,10 +301,14 @@ def _grow_dimension(data: bytes, updates: dict[tuple[int, int], CellUpdate]) -> 
     m = _DIMENSION.search(data)
     if m is None or not updates:
         return data
-    try:
-        c1, r1, c2, r2 = range_boundaries(m.group(1).decode())
-    except ValueError:
-        return data
+    ref = m.group(1).decode("ascii", "replace")
+    bounds = range_bounds(ref)  # the usual A1:G100 without importing openpyxl; its reader for the rest
+    if bounds is None:
+        try:
+            bounds = range_boundaries(ref)
+        except ValueError:
+            return data
+    c1, r1, c2, r2 = bounds
     rows = [r for r, _ in updates]
     cols = [c for _, c in updates]
     n1, m1 = min(c1 or 1, min(cols)), min(r1 or 1, min(rows))
