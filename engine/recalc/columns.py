@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import operator
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,13 +30,38 @@ _CELL = r"(\$?)([A-Za-z]{1,3})(\$?)([0-9]+)"
 _REF = re.compile(rf"(?<![\w.$:]){_CELL}(?::{_CELL})?(?![\w(!:\[])")
 
 
-@dataclass(frozen=True)
 class Column:
     """A run of cells of one column sharing a relative form: `anchor` stands for them all (its
-    `array_ref` is the run's range, its kind "column"); `cells` are the run, top to bottom."""
+    `array_ref` is the run's range, its kind "column"); `cells` are the run, top to bottom, made
+    only when asked for (a column read as lists has none until then); `size` how many;
+    `positions` their ranks among the sheet's plain formula cells (`package.PlainFormulas`), when
+    read so: the splice writes their values there without a dictionary of updates."""
 
-    anchor: FormulaCell
-    cells: tuple[FormulaCell, ...]
+    __slots__ = ("anchor", "size", "positions", "_cells", "_texts")
+
+    def __init__(self, anchor: FormulaCell, cells: tuple[FormulaCell, ...] | None = None, *,
+                 texts: list[str] | None = None, positions: np.ndarray | None = None):
+        self.anchor, self._cells, self._texts, self.positions = anchor, cells, texts, positions
+        self.size = len(cells) if cells is not None else len(texts)
+
+    @property
+    def cells(self) -> tuple[FormulaCell, ...]:
+        if self._cells is None:
+            first, letters = self.anchor, get_column_letter(self.anchor.col)
+            self._cells = tuple(FormulaCell(first.sheet, f"{letters}{row}", row, first.col, text)
+                                for row, text in enumerate(self._texts, start=first.row))
+            self._texts = None
+        return self._cells
+
+    @property
+    def top(self) -> FormulaCell:
+        """The run's first cell, as read."""
+        if self._cells is not None:
+            return self._cells[0]
+        return FormulaCell(self.anchor.sheet, self.anchor.ref, self.anchor.row, self.anchor.col, self._texts[0])
+
+    def __repr__(self) -> str:
+        return f"Column({self.anchor!r}, {self.size} cells)"
 
 
 def relative_form(text: str, row: int, col: int) -> str | None:
@@ -124,24 +148,23 @@ def _template(text: str, row: int) -> tuple[str, list[int]]:
     return "".join(pieces), offsets
 
 
-def _run_length(cells: list[FormulaCell], i: int) -> int:
-    """How many cells from cells[i] down (cells of one column, by row) are on consecutive rows and
-    hold its formula moved by their row (the same relative form): compared by text, the moved
-    formulas written for a growing stretch at a time (16, 32, 64... rows), so a column of unlike
-    formulas costs a few comparisons per cell, not a parse each."""
-    first = cells[i]
-    fmt, offsets = _template(first.text, first.row)
+def _run_length(rows: list[int], texts: list[str], i: int) -> int:
+    """How many cells from the i-th down (cells of one column, by row: their rows and texts) are on
+    consecutive rows and hold its formula moved by their row (the same relative form): compared by
+    text, the moved formulas written for a growing stretch at a time (16, 32, 64... rows), so a
+    column of unlike formulas costs a few comparisons per cell, not a parse each."""
+    fmt, offsets = _template(texts[i], rows[i])
     length, stretch = 1, MIN_ROWS
-    while i + length < len(cells):
-        part = cells[i + length:i + length + stretch]
-        top = first.row + length
-        rows = range(top, top + len(part))
-        texts = list(map(_TEXT, part))
-        expected = (list(map(fmt.format, *(range(top + o, top + o + len(part)) for o in offsets))) if offsets
-                    else [first.text] * len(part))
-        if texts != expected or list(map(_ROW, part)) != list(rows):
-            return length + next(k for k, cell in enumerate(part) if cell.row != rows[k] or cell.text != expected[k])
-        length += len(part)
+    while i + length < len(rows):
+        top = rows[i] + length
+        part_texts = texts[i + length:i + length + stretch]
+        got_rows = rows[i + length:i + length + stretch]
+        want_rows = range(top, top + len(got_rows))
+        expected = (list(map(fmt.format, *(range(top + o, top + o + len(got_rows)) for o in offsets))) if offsets
+                    else [texts[i]] * len(got_rows))
+        if part_texts != expected or got_rows != list(want_rows):
+            return length + next(k for k in range(len(got_rows)) if got_rows[k] != want_rows[k] or part_texts[k] != expected[k])
+        length += len(got_rows)
         stretch *= 2
     return length
 
@@ -161,22 +184,63 @@ def find_columns(cells: list[FormulaCell]) -> tuple[list[FormulaCell], dict[tupl
         if len(column) < MIN_ROWS:
             continue
         column.sort(key=_ROW)
-        i = 0
-        while i < len(column):
-            length = _run_length(column, i)
-            run = column[i:i + length]
-            i += length
-            if length < MIN_ROWS or relative_form(run[0].text, run[0].row, col) is None:
-                continue
-            first, last = run[0], run[-1]
-            anchor = FormulaCell(sheet, first.ref, first.row, first.col, spread(first.text, len(run)), "column",
-                                 f"{first.ref}:{last.ref}")
-            runs[(sheet, first.row, col)] = Column(anchor, tuple(run))
+        rows, texts = list(map(_ROW, column)), list(map(_TEXT, column))
+        for start, length in _runs(rows, texts, col):
+            run = column[start:start + length]
+            runs[(sheet, rows[start], col)] = Column(_anchor(sheet, col, rows[start], length, texts[start]), tuple(run))
             taken.update(map(id, run))
     if not runs:
         return cells, {}
     kept = [] if len(taken) == len(cells) else [c for c in cells if id(c) not in taken]
     return kept + [column.anchor for column in runs.values()], runs
+
+
+def find_plain_columns(sheet: str, rows: list[int], cols: list[int], texts: list[str]) -> tuple[list[FormulaCell], dict[tuple, Column]]:
+    """`find_columns` for the formula cells of one sheet given as lists in sheet order (the plain
+    cells of `package.plain_formulas`, all of kind "normal"): a FormulaCell is made only for the
+    cells outside the runs, each run keeps its cells' ranks (`Column.positions`)."""
+    count = len(rows)
+    row_array, col_array = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    order = np.lexsort((row_array, col_array))  # by column, then row; stable, as find_columns sorts
+    sorted_cols = col_array[order]
+    bounds = np.flatnonzero(np.diff(sorted_cols)) + 1
+    runs: dict[tuple, Column] = {}
+    taken = np.zeros(count, dtype=bool)
+    for lo, hi in zip([0, *bounds.tolist()], [*bounds.tolist(), count]):
+        if hi - lo < MIN_ROWS:
+            continue
+        col = int(sorted_cols[lo])
+        ranks = order[lo:hi]
+        column_rows = row_array[ranks].tolist()
+        column_texts = list(map(texts.__getitem__, ranks.tolist()))
+        for start, length in _runs(column_rows, column_texts, col):
+            positions = ranks[start:start + length]
+            runs[(sheet, column_rows[start], col)] = Column(
+                _anchor(sheet, col, column_rows[start], length, column_texts[start]),
+                texts=column_texts[start:start + length], positions=positions)
+            taken[positions] = True
+    if not runs:
+        kept = range(count)
+    else:
+        kept = np.flatnonzero(~taken).tolist()
+    cells = [FormulaCell(sheet, f"{get_column_letter(cols[k])}{rows[k]}", rows[k], cols[k], texts[k]) for k in kept]
+    return cells + [column.anchor for column in runs.values()], runs
+
+
+def _runs(rows: list[int], texts: list[str], col: int):
+    """(start, length) of the calculated columns among the cells of one column (by row)."""
+    i = 0
+    while i < len(rows):
+        length = _run_length(rows, texts, i)
+        start = i
+        i += length
+        if length >= MIN_ROWS and relative_form(texts[start], rows[start], col) is not None:
+            yield start, length
+
+
+def _anchor(sheet: str, col: int, row: int, size: int, text: str) -> FormulaCell:
+    letters = get_column_letter(col)
+    return FormulaCell(sheet, f"{letters}{row}", row, col, spread(text, size), "column", f"{letters}{row}:{letters}{row + size - 1}")
 
 
 # -- the column evaluated with numpy ----------------------------------------------------------------

@@ -120,7 +120,7 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
             # nothing left to read), and in the rare book where one does hold formulas everything
             # is evaluated again with them.
             data_sheets = reader.data_sheets()
-            found = formula_cells(path, package, reader.prefetch, skip=data_sheets)
+            found = formula_cells(path, package, reader.prefetch, skip=data_sheets, xml=reader.sheet_xml)
             checked = reader.check_no_formulas(data_sheets)
             try:
                 evaluator = _evaluate(path, package, found, as_of, rules_dir, reader)
@@ -130,21 +130,24 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
                     raise
                 complete = False
             if not complete:
-                found = formula_cells(path, package, reader.prefetch)
+                found = formula_cells(path, package, reader.prefetch, xml=reader.sheet_xml)
                 evaluator = _evaluate(path, package, found, as_of, rules_dir, reader)
         finally:
             reader.close()
         replaced = {}
-        for sheet_name, updates in evaluator.updates().items():
+        columns = evaluator.column_values()
+        updates = evaluator.updates()
+        for sheet_name in dict.fromkeys([*updates, *columns]):
             sheet = package.sheet(sheet_name)
-            replaced[sheet.part] = patch_sheet(found.sheets_xml[sheet.part], updates)
+            replaced[sheet.part] = patch_sheet(found.sheets_xml[sheet.part], updates.get(sheet_name, {}),
+                                               plain=found.plain.get(sheet.part), columns=columns.get(sheet_name, ()))
         replaced.update(_chart_caches(path, evaluator, {s.name for s in package.sheets if s.part in replaced}))
         if not target.parent.exists():
             raise InputError([Problem(str(target), "dossier de destination introuvable")], title=TITLE)
         write_package(path, target, replaced)
         written = tuple(s.name for s in package.sheets if s.part in replaced)
         return RecalcReport(
-            source=str(path), output=str(target), cells=len(found.cells), engine_calls=evaluator.engine_calls,
+            source=str(path), output=str(target), cells=found.count, engine_calls=evaluator.engine_calls,
             seconds=time.perf_counter() - started, sheets=written, warnings=tuple(evaluator.warnings),
             values=evaluator.written_values(), engine_cells=evaluator.engine_cell_names(),
         )
@@ -164,7 +167,7 @@ def _evaluate(path: Path, package, found: FoundCells, as_of, rules_dir, reader: 
     """Every formula cell evaluated: by IronCalc (`native`) where it can, by the library evaluator
     (encaisse functions, functions IronCalc does not know) for the rest, the values of each
     passed to the other until nothing changes."""
-    evaluator = Evaluator(path, package, found.cells, as_of=as_of, rules_dir=rules_dir, reader=reader,
+    evaluator = Evaluator(path, package, found.evaluated, as_of=as_of, rules_dir=rules_dir, reader=reader,
                           grouped=(found.evaluated, found.columns))
     native_keys, library_keys = _split(evaluator)
     book = _native_book(path, package, evaluator, native_keys, reader)
@@ -176,7 +179,7 @@ def _evaluate(path: Path, package, found: FoundCells, as_of, rules_dir, reader: 
     except NativeUnavailable:
         # IronCalc failed on this book (a panic, or an evaluation that would end the process):
         # the library evaluates every formula, and names those it cannot compute.
-        evaluator = Evaluator(path, package, found.cells, as_of=as_of, rules_dir=rules_dir, reader=reader,
+        evaluator = Evaluator(path, package, found.evaluated, as_of=as_of, rules_dir=rules_dir, reader=reader,
                               grouped=(found.evaluated, found.columns))
         evaluator.run()
         evaluator.warnings.append("IronCalc n'a pas pu évaluer ce classeur : toutes les formules ont été évaluées "

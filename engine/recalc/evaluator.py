@@ -649,11 +649,11 @@ class Evaluator:
     def _evaluate_column(self, anchor: FormulaCell) -> np.ndarray:
         """A calculated column as one array operation; cell by cell when the library does not give
         one value per row (or fails: the message then names the cell)."""
-        cells = self.columns[(anchor.sheet, anchor.row, anchor.col)].cells
+        column = self.columns[(anchor.sheet, anchor.row, anchor.col)]
         tree = self.column_tree(anchor)
         if tree is not None:
             try:
-                return column_formulas.evaluate(tree, anchor.row, len(cells), functools.partial(self._column_cells, anchor.sheet),
+                return column_formulas.evaluate(tree, anchor.row, column.size, functools.partial(self._column_cells, anchor.sheet),
                                                 self._column_name)
             except column_formulas.Unsupported:
                 pass
@@ -661,8 +661,9 @@ class Evaluator:
             result = as_2d(self.evaluate(self._translate(anchor), anchor))
         except CellProblem:
             result = None
-        if result is not None and result.shape == (len(cells), 1):
+        if result is not None and result.shape == (column.size, 1):
             return result
+        cells = column.cells
         out = np.empty((len(cells), 1), dtype=object)
         for i, cell in enumerate(cells):
             try:
@@ -837,6 +838,8 @@ class Evaluator:
     # -- output ---------------------------------------------------------------------------------
 
     def updates(self) -> dict[str, dict[tuple[int, int], CellUpdate]]:
+        """Sheet -> (row, col) -> its new value, but for the calculated columns read as lists
+        (`column_values`)."""
         out: dict[str, dict[tuple[int, int], CellUpdate]] = {}
         written = self._written()
         for key, cell in self.by_cell.items():
@@ -845,6 +848,8 @@ class Evaluator:
             sheet_updates = out.setdefault(cell.sheet, {})
             result, extent = self.results[key], self.extents[key]
             if cell.kind == "column":  # every cell of a calculated column keeps its own formula
+                if self.columns[key].positions is not None:
+                    continue
                 for i, value in enumerate(written[key][1]):
                     sheet_updates[(cell.row + i, cell.col)] = CellUpdate(value, True)
                 continue
@@ -862,6 +867,16 @@ class Evaluator:
             if cell.kind == "dynamic":
                 array_ref = f"{cell_ref(extent.r1, extent.c1)}:{cell_ref(extent.r2, extent.c2)}" if (extent.r1, extent.c1) != (extent.r2, extent.c2) else cell.ref
             sheet_updates[(cell.row, cell.col)] = CellUpdate(written[key][1][0], True, array_ref)
+        return out
+
+    def column_values(self) -> dict[str, list[tuple[np.ndarray, list]]]:
+        """Sheet -> (ranks among the sheet's plain formula cells, values as stored) of each calculated
+        column read as lists: spliced where the reading found them (`splice.patch_sheet`)."""
+        out: dict[str, list[tuple[np.ndarray, list]]] = {}
+        written = self._written()
+        for key, column in self.columns.items():
+            if column.positions is not None and key not in self.kept and key in written:
+                out.setdefault(key[0], []).append((column.positions, written[key][1]))
         return out
 
     def engine_cell_names(self) -> frozenset:
@@ -882,9 +897,12 @@ class Evaluator:
                 if (sheet, row, col) in self.kept:
                     continue
                 prefix = f"{quote_sheet(sheet)}!"
-                letters = [get_column_letter(col + j) for j in range(result.shape[1])]
-                names = [f"{prefix}{letter}{row + i}" for i in range(result.shape[0]) for letter in letters]
-                self._written_cells[(sheet, row, col)] = (names, [to_file(v) for v in result.flat])
+                if result.shape[1] == 1:  # a calculated column: thousands of rows
+                    names = list(map((prefix + get_column_letter(col)).__add__, map(str, range(row, row + result.shape[0]))))
+                else:
+                    letters = [get_column_letter(col + j) for j in range(result.shape[1])]
+                    names = [f"{prefix}{letter}{row + i}" for i in range(result.shape[0]) for letter in letters]
+                self._written_cells[(sheet, row, col)] = (names, list(map(to_file, result.flat)))
         return self._written_cells
 
 

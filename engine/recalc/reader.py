@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import zipfile
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -20,18 +21,20 @@ import python_calamine as calamine
 
 from encaisse.errors import InputError, Problem
 from encaisse.recalc.cells import Rect
-from encaisse.recalc.columns import Column, find_columns
+from encaisse.recalc.columns import Column, find_columns, find_plain_columns
 from encaisse.recalc.scan import Mentions, range_problem, with_bounded_ranges
 from encaisse.recalc.values import block, grid_from_rows, table_frame
 from encaisse.workbook.package import (
     FormulaCell,
     Package,
+    PlainFormulas,
     dynamic_cell_metadata,
     error_cells,
     extent_problem,
     has_formulas,
     open_package,
     open_reader,
+    plain_formulas,
     quote_sheet,
     read_formulas,
 )
@@ -41,6 +44,9 @@ if TYPE_CHECKING:
     from encaisse.excel.context import EvaluationContext
 
 _TINY_SHEET = 256 * 1024  # bytes of sheet XML, uncompressed: read in milliseconds
+# The largest table's sheet up to this size (uncompressed) is read whole once by its reading
+# thread, for its checks and for the scan, instead of three times as a stream.
+_SHARED_XML = 512 << 20
 
 
 class SheetReader:
@@ -68,6 +74,7 @@ class SheetReader:
         self._prepare: dict[str, set[str]] = {}  # sheet -> upper-cased names of tables to convert
         self._sheet_sizes: dict[str, int] | None = None
         self._mentions = Mentions([t.name for t in package.tables.values()], list(package.defined_names))
+        self._xml: dict[str, Future] = {}  # sheet -> its XML, read whole by the reading thread (`sheet_xml`)
 
     @property
     def context(self) -> EvaluationContext:
@@ -119,7 +126,15 @@ class SheetReader:
         sheets = {t.sheet for t in self.package.tables.values()}
         if sheets:
             largest = max(sorted(sheets), key=lambda s: size.get(s, 0))
+            if size.get(largest, 0) <= _SHARED_XML:
+                self._xml[largest] = Future()
             self._futures[largest] = self._pool.submit(self._read, largest)
+
+    def sheet_xml(self, sheet: str) -> bytes | None:
+        """The XML of a sheet the reading thread decompressed whole (the largest table's: it checks
+        its extent and error cells on it, and the scan for formulas needs it too), or None: read it."""
+        future = self._xml.get(sheet)
+        return future.result() if future is not None else None
 
     def data_sheets(self) -> frozenset[str]:
         """Sheets taken to hold only data: those with a table, too big to be tiny, and without a
@@ -177,13 +192,28 @@ class SheetReader:
         self._pool.shutdown(wait=True)
 
     def _read(self, sheet: str) -> tuple[np.ndarray, dict]:
+        xml = self._xml.get(sheet)
+        try:
+            return self._read_grid(sheet, xml)
+        finally:
+            if xml is not None and not xml.done():
+                xml.set_result(None)  # not read whole: the scan reads it
+
+    def _read_grid(self, sheet: str, xml: Future | None) -> tuple[np.ndarray, dict]:
         book = getattr(self._local, "book", None)
         part = self.package.sheet(sheet)
+        data = None
         if part is not None:
             # The reader allocates the sheet's grid from A1 to its farthest cell: that cell is
             # searched for first (one stray cell far away would make it billions of cells).
             with zipfile.ZipFile(self.path) as archive:
-                problem = extent_problem(archive, part.part, sheet)
+                if xml is not None:
+                    try:
+                        data = archive.read(part.part)
+                    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, NotImplementedError, RuntimeError):
+                        data = None  # the reading below and the scan report what is wrong, as usual
+                    xml.set_result(data)
+                problem = extent_problem(archive, part.part, sheet, data)
             if problem is not None:
                 raise InputError([problem], title="Classeur refusé")
         try:
@@ -197,7 +227,8 @@ class SheetReader:
                                              "le classeur avec Excel")], title="Classeur corrompu") from None
         grid = grid_from_rows(rows)
         del rows
-        _mark_errors(grid, self.path, self.package.sheet(sheet))
+        _mark_errors(grid, self.path, self.package.sheet(sheet), data)
+        del data
         frames = {}
         # The tables to convert are known once the formulas are scanned, which is usually done by
         # now; one not listed yet is converted by the main thread when a function needs it. So is
@@ -229,21 +260,25 @@ def _convert_for_engine(frame, table_name: str, context: EvaluationContext) -> N
 
 
 class FoundCells(NamedTuple):
-    """The formula cells of a book: `cells` as read; `evaluated` the same with each calculated
-    column replaced by its anchor, `columns` anchor key -> the column (`columns.find_columns`)."""
+    """The formula cells of a book: `count` of them; `evaluated` with each calculated column as
+    its anchor, `columns` anchor key -> the column (`columns.find_columns`); `plain` part -> the
+    plain formula cells of the sheet (`package.plain_formulas`), which the splice reuses."""
 
     sheets_xml: dict[str, bytes]  # part -> XML of the sheets with formulas
-    cells: list[FormulaCell]
+    count: int
     evaluated: list[FormulaCell]
     columns: dict[tuple, Column]
+    plain: dict[str, PlainFormulas]
 
 
-def formula_cells(path: Path, package: Package, found=None, skip: frozenset = frozenset()) -> FoundCells:
+def formula_cells(path: Path, package: Package, found=None, skip: frozenset = frozenset(), xml=None) -> FoundCells:
     """The formula cells of the sheets not in `skip`, their calculated columns found. The checks
     and `found` (the prefetch) see one cell for each calculated column: its top cell (the others
-    mention the same tables and names, and hold the same fixed ranges)."""
+    mention the same tables and names, and hold the same fixed ranges). `xml(sheet)`: a sheet's
+    XML when the reading thread has read it (`SheetReader.sheet_xml`), else None."""
     sheets_xml: dict[str, bytes] = {}
-    cells: list[FormulaCell] = []
+    plains: dict[str, PlainFormulas] = {}
+    count = 0
     kept: list[FormulaCell] = []
     anchors: list[FormulaCell] = []
     columns: dict[tuple, Column] = {}
@@ -253,14 +288,20 @@ def formula_cells(path: Path, package: Package, found=None, skip: frozenset = fr
             for sheet in package.sheets:
                 if sheet.name in skip or not has_formulas(zf, sheet.part):
                     continue
-                data = zf.read(sheet.part)
+                data = xml(sheet.name) if xml is not None else None
+                data = zf.read(sheet.part) if data is None else data
                 sheets_xml[sheet.part] = data
-                sheet_cells = read_formulas(data, sheet.name, dynamic, sheet.part)
-                evaluated, runs = find_columns(sheet_cells)
+                plains[sheet.part] = plain = plain_formulas(data)
+                if plain.valid:  # every formula plain: read as lists, a FormulaCell only outside the calculated columns
+                    evaluated, runs = find_plain_columns(sheet.name, plain.rows, plain.cols, plain.texts)
+                    count += len(plain.rows)
+                else:
+                    sheet_cells = read_formulas(data, sheet.name, dynamic, sheet.part, plain)
+                    evaluated, runs = find_columns(sheet_cells)
+                    count += len(sheet_cells)
                 alone = [c for c in evaluated if c.kind != "column"]
-                shown = alone + [run.cells[0] for run in runs.values()]
-                _check_ranges(shown, package, {run.cells[0]: run.cells for run in runs.values()})
-                cells.extend(sheet_cells)
+                shown = alone + [run.top for run in runs.values()]
+                _check_ranges(shown, package, {run.top: run for run in runs.values()})
                 kept.extend(alone)
                 anchors.extend(run.anchor for run in runs.values())
                 columns.update(runs)
@@ -268,13 +309,13 @@ def formula_cells(path: Path, package: Package, found=None, skip: frozenset = fr
                     found(shown)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError):
             raise InputError([Problem(str(path), "fichier illisible : classeur Excel endommagé")], title="Classeur corrompu") from None
-    return FoundCells(sheets_xml, cells, kept + anchors, columns)
+    return FoundCells(sheets_xml, count, kept + anchors, columns, plains)
 
 
 def _check_ranges(cells: list[FormulaCell], package: Package, runs: dict | None = None) -> None:
     """Each formula's ranges, and those of the defined names it mentions, small enough to be read
     (a bounded range is read whole: A1:XFC100000 would be 1,6 billion cells). `runs`: top cell of a
-    calculated column -> its cells, each named when the top one is refused."""
+    calculated column -> the column, whose cells are each named when the top one is refused."""
     problems = []
     names = Mentions([], list(package.defined_names))
     # Only the formulas holding a bounded range or mentioning a defined name can have a problem:
@@ -293,18 +334,20 @@ def _check_ranges(cells: list[FormulaCell], package: Package, runs: dict | None 
                 message = f"nom « {name} » : {named[name.upper()]}"
                 break
         if message is not None:
-            problems += [(c.row, c.col, Problem(c.where, message)) for c in (runs or {}).get(cell, (cell,))]
+            column = (runs or {}).get(cell)
+            problems += [(c.row, c.col, Problem(c.where, message)) for c in (column.cells if column is not None else (cell,))]
     if problems:
         raise InputError([problem for _, _, problem in sorted(problems, key=lambda p: p[:2])], title="Recalcul impossible")
 
 
-def _mark_errors(grid: np.ndarray, path, sheet) -> None:
+def _mark_errors(grid: np.ndarray, path, sheet, xml: bytes | None = None) -> None:
     """Cells stored as Excel errors (#N/A…), which the fast reader gives as empty text, put back as
-    errors, so that ISERROR, IFERROR, COUNTIF and the encaisse functions see them."""
+    errors, so that ISERROR, IFERROR, COUNTIF and the encaisse functions see them. `xml`: the
+    sheet, when already read."""
     if sheet is None:
         return
     with zipfile.ZipFile(path) as archive:
-        found = error_cells(archive, sheet.part)
+        found = error_cells(archive, sheet.part, xml)
     for (row, col), text in found.items():
         if row - 1 < grid.shape[0] and col < grid.shape[1]:
             grid[row - 1, col] = ErrorValue(text if text in EXCEL_ERRORS else "#VALUE!")

@@ -303,27 +303,38 @@ _ERROR_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 _CELL_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
 
 
-def error_cells(zf: zipfile.ZipFile, member: str) -> dict[tuple[int, int], str]:
+def _chunks(zf: zipfile.ZipFile, member: str, data: bytes | None):
+    """The member's content in chunks of _CHUNK bytes, as decompressed; `data` whole when given."""
+    if data is not None:
+        # in slices all the same: the other threads (the reading, the scan) run between them
+        for start in range(0, len(data), _CHUNK):
+            yield data[start:start + _CHUNK]
+        return
+    with zf.open(member) as stream:
+        while chunk := stream.read(_CHUNK):
+            yield chunk
+
+
+def error_cells(zf: zipfile.ZipFile, member: str, xml: bytes | None = None) -> dict[tuple[int, int], str]:
     """Cells stored as Excel errors (`t="e"`: #N/A, #DIV/0!…): (1-based row, 0-based column) -> error.
 
     The fast reader gives such a cell as an empty text; this names it. A chunk of the sheet is
-    searched cell by cell only when it holds the marker at all.
+    searched cell by cell only when it holds the marker at all. `xml`: the sheet, when already read.
     """
     found: dict[tuple[int, int], str] = {}
     tail = b""
-    with zf.open(member) as stream:
-        while chunk := stream.read(_CHUNK):
-            data = tail + chunk
-            end = data.rfind(b"</c>")
-            end = end + 4 if end >= 0 else max(len(data) - 4096, 0)
-            if b't="e"' in data[:end]:
-                for cell in _ERROR_CELL.finditer(data, 0, end):
-                    ref = _CELL_REF.search(cell.group(0), 0, cell.start(1) - cell.start(0))
-                    value = _ERROR_VALUE.search(cell.group(1))
-                    if ref:
-                        row, col = int(ref.group(2)), column_index_from_string(ref.group(1).decode()) - 1
-                        found[(row, col)] = value.group(1).decode("utf-8", "replace").strip() if value else "#VALEUR!"
-            tail = data[end:]
+    for chunk in _chunks(zf, member, xml):
+        data = tail + chunk
+        end = data.rfind(b"</c>")
+        end = end + 4 if end >= 0 else max(len(data) - 4096, 0)
+        if data.find(b't="e"', 0, end) >= 0:
+            for cell in _ERROR_CELL.finditer(data, 0, end):
+                ref = _CELL_REF.search(cell.group(0), 0, cell.start(1) - cell.start(0))
+                value = _ERROR_VALUE.search(cell.group(1))
+                if ref:
+                    row, col = int(ref.group(2)), column_index_from_string(ref.group(1).decode()) - 1
+                    found[(row, col)] = value.group(1).decode("utf-8", "replace").strip() if value else "#VALEUR!"
+        tail = data[end:]
     return found
 
 
@@ -335,17 +346,18 @@ SCAN_BYTES = 1 << 20  # a sheet up to this size is searched address by address
 MAX_CELLS = 40_000_000  # the grid a reader allocates for one sheet: a million invoices on 12 columns stay far below
 
 
-def used_extent(zf: zipfile.ZipFile, member: str) -> tuple[int, int]:
+def used_extent(zf: zipfile.ZipFile, member: str, xml: bytes | None = None) -> tuple[int, int]:
     """(last row, last column), 1-based, of the cells the sheet actually holds: the grid a reader
     allocates from A1. Its <dimension> is not trusted (a hand-made file may say anything).
 
     A sheet of up to a megabyte is searched address by address. A bigger one is searched only for
     the addresses that can make its grid big (a column past Z, a row from 1 000 000 on) and for its
     rows' numbers, in one pass over its stream; without any column past Z it counts as 26 columns.
+    `xml`: the sheet, when already read.
     """
     rows = cols = 0
     if zf.getinfo(member).file_size <= SCAN_BYTES:
-        data = zf.read(member)
+        data = zf.read(member) if xml is None else xml
         for letters, number in set(_ANY_ADDRESS.findall(data)):
             rows = max(rows, int(number))
             if letters:
@@ -353,18 +365,17 @@ def used_extent(zf: zipfile.ZipFile, member: str) -> tuple[int, int]:
         return rows, cols
     wide = False
     tail = b""
-    with zf.open(member) as stream:
-        while chunk := stream.read(_CHUNK):
-            data = tail + chunk
-            end = data.rfind(b">") + 1
-            rows = max(rows, max(map(int, set(_ROW_ADDRESS.findall(data, 0, end))), default=0))
-            if _far_addresses_possible(data, end):
-                for number in set(_DEEP_ADDRESS.findall(data, 0, end)):
-                    rows = max(rows, int(number))
-                for letters, number in set(_WIDE_ADDRESS.findall(data, 0, end)):
-                    wide = True
-                    rows, cols = max(rows, int(number)), max(cols, column_index_from_string(letters.decode()))
-            tail = data[end:][-64:]
+    for chunk in _chunks(zf, member, xml):
+        data = tail + chunk
+        end = data.rfind(b">") + 1
+        rows = max(rows, max(map(int, set(_ROW_ADDRESS.findall(data, 0, end))), default=0))
+        if _far_addresses_possible(data, end):
+            for number in set(_DEEP_ADDRESS.findall(data, 0, end)):
+                rows = max(rows, int(number))
+            for letters, number in set(_WIDE_ADDRESS.findall(data, 0, end)):
+                wide = True
+                rows, cols = max(rows, int(number)), max(cols, column_index_from_string(letters.decode()))
+        tail = data[end:][-64:]
     return rows, max(cols, 26) if not wide else cols
 
 
@@ -402,10 +413,11 @@ def _far_addresses_possible(data: bytes, end: int) -> bool:
     return bool(len(deep))
 
 
-def extent_problem(zf: zipfile.ZipFile, member: str, sheet: str) -> Problem | None:
+def extent_problem(zf: zipfile.ZipFile, member: str, sheet: str, xml: bytes | None = None) -> Problem | None:
     """Why the fast reader must not read this sheet (naming its farthest cell): cells beyond Excel's
-    sheet, or a grid from A1 to its farthest cell too big to allocate (one stray cell far away)."""
-    rows, cols = used_extent(zf, member)
+    sheet, or a grid from A1 to its farthest cell too big to allocate (one stray cell far away).
+    `xml`: the sheet, when already read."""
+    rows, cols = used_extent(zf, member, xml)
     count = lambda n: f"{n:,}".replace(",", "\u202f")  # noqa: E731
     if rows > MAX_ROWS or cols > MAX_COLS:
         return Problem(quote_sheet(sheet), f"cellule au-delà des limites d'une feuille Excel (ligne {count(rows)}, colonne {count(cols)} ; "
@@ -638,15 +650,17 @@ _FORMULA_KINDS = ("normal", "shared", "array", "dataTable")
 _CELL_ADDRESS = re.compile(rb'\br="([^"]{0,20})"')
 
 
-def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "") -> list[FormulaCell]:
+def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "",
+                  plain: PlainFormulas | None = None) -> list[FormulaCell]:
     """Every formula cell of one worksheet (shared formulas expanded), from its XML bytes.
 
     Raises InputError naming each cell Excel itself would not open: a formula cell that is not
     well-formed XML, without a valid address, of an unknown kind, a shared formula without a
     whole-number `si` or without its first formula, an array formula whose range is not an A1
     range holding its cell or is bigger than a column, a formula longer than Excel allows.
+    `plain`: the sheet's `plain_formulas`, when already found.
     """
-    fast, count = _plain_formulas(data, sheet)
+    fast, count = _plain_formulas(data, sheet, plain)
     if len(fast) == count:
         return [cell for _, cell in fast]
     done = {start for start, _ in fast}
@@ -751,52 +765,115 @@ def _count_formula_tags(data: bytes, plain: int | None = None) -> int:
     return len(_F_TAG.findall(data))
 
 
-def _plain_formulas(data: bytes, sheet: str) -> tuple[list[tuple[int, FormulaCell]], int]:
-    """((position, cell) of the plain formula cells of a sheet (see PLAIN_FORMULA_CELL) whose
-    address and text need no more checking, the number of formula elements of the sheet); the
-    others are left to `read_formulas`. The position is the cell's offset in the sheet, or its
-    rank when they are all the sheet's formulas."""
-    found = PLAIN_FORMULA_CELL.findall(data)
-    count = _count_formula_tags(data, len(found))
-    if not found:
-        return [], count
-    letters, digits, _, elements = zip(*found)
-    # The texts decoded and their entities replaced all at once, joined by a character no formula holds.
+# The sheet split around its plain formula cells: for each, the text before it, then the whole
+# cell and its groups (letters, digits, attributes, <f> element); the text after the last one ends
+# the list. Read once, it serves the reading (`plain_formulas`) and the splicing of the values.
+PLAIN_SPLIT = re.compile(b"(" + PLAIN_FORMULA_CELL.pattern + b")")
+PLAIN_STRIDE = 2 + PLAIN_FORMULA_CELL.groups
+
+
+class PlainFormulas(NamedTuple):
+    """The plain formula cells of a sheet (PLAIN_FORMULA_CELL), in sheet order, without a
+    FormulaCell each: `parts` the sheet split by PLAIN_SPLIT, `rows` and `cols` their addresses,
+    `texts` their formulas (entities replaced; None when some text needs the XML parser), `count`
+    the formula elements of the sheet in all (more than the plain ones: shared, array...), `valid`
+    whether every one is plain and needs no more checking (address in the sheet, text not empty
+    nor longer than Excel allows)."""
+
+    parts: list[bytes]
+    rows: list[int]
+    cols: list[int]
+    texts: list[str] | None
+    count: int
+    valid: bool
+
+    def starts(self) -> list[int]:
+        """Each cell's offset in the sheet."""
+        lengths = map(len, itertools.islice(itertools.chain.from_iterable(zip(self.parts[0::PLAIN_STRIDE], self.parts[1::PLAIN_STRIDE])),
+                                            2 * len(self.rows)))
+        return list(itertools.accumulate(lengths, initial=0))[1::2]
+
+
+_SPLIT_BYTES = 1 << 20
+
+
+def plain_formulas(data: bytes) -> PlainFormulas:
+    """The plain formula cells of a sheet's XML, found in one regex pass (see PlainFormulas)."""
+    parts = _split_plain(data)
+    letters, digits, elements = parts[2::PLAIN_STRIDE], parts[3::PLAIN_STRIDE], parts[5::PLAIN_STRIDE]
+    count = _count_formula_tags(data, len(letters))
+    if not letters:
+        return PlainFormulas(parts, [], [], [], count, count == 0)
+    columns = {name: column_index_from_string(name.decode()) for name in set(letters)}
+    rows, cols = list(map(int, digits)), list(map(columns.__getitem__, letters))
+    texts = _formula_texts(elements)
+    valid = (texts is not None and len(letters) == count and max(rows) <= MAX_ROWS and max(columns.values()) <= MAX_COLS
+             and max(map(len, texts)) <= MAX_FORMULA_CHARS and all(map(str.strip, texts)))
+    return PlainFormulas(parts, rows, cols, texts, count, valid)
+
+
+def _split_plain(data: bytes) -> list[bytes]:
+    """PLAIN_SPLIT.split(data), a megabyte at a time, cut after a row's end (a cell never spans
+    one): a regex holds the interpreter for the whole of its call, and the reading threads need it
+    between their own steps."""
+    parts: list[bytes] = []
+    start = 0
+    while start < len(data):
+        end = data.find(b"</row>", start + _SPLIT_BYTES)
+        end = len(data) if end < 0 else end + len(b"</row>")
+        chunk = PLAIN_SPLIT.split(data, 0) if start == 0 and end == len(data) else PLAIN_SPLIT.split(data[start:end])
+        if parts:
+            parts[-1] += chunk[0]
+            parts.extend(chunk[1:])
+        else:
+            parts = chunk
+        start = end
+    return parts or [data]
+
+
+def _formula_texts(elements: list[bytes]) -> list[str] | None:
+    """The texts of <f>…</f> elements, decoded and their entities replaced all at once (joined by a
+    character no formula holds); None when one is not XML 1.0 or holds a numeric character
+    reference: the parser decides."""
     try:
         texts = b"\x00".join(elements).decode("utf-8")
     except UnicodeDecodeError:
-        return [], count
-    if texts.count("\x00") != len(found) - 1 or "\x01" in texts:
-        return [], count  # not XML 1.0: the parser names the cell
+        return None
+    if texts.count("\x00") != len(elements) - 1 or "\x01" in texts:
+        return None  # not XML 1.0: the parser names the cell
     if "&" in texts:
         for entity, char in _ENTITIES:
             texts = texts.replace(entity, char)
         texts = texts.replace("&amp;", "\x01")  # a control character, which no formula text holds either
         if "&" in texts:
-            return [], count  # a numeric character reference, or not XML: the parser decides
+            return None  # a numeric character reference, or not XML: the parser decides
         texts = texts.replace("\x01", "&")
-    columns = {name: column_index_from_string(name.decode()) for name in set(letters)}
-    elements = texts.split("\x00")
-    if len(found) == count:
+    out = texts[3:-4].split("</f>\x00<f>")
+    return out if len(out) == len(elements) else None
+
+
+def _plain_formulas(data: bytes, sheet: str, plain: PlainFormulas | None = None) -> tuple[list[tuple[int, FormulaCell]], int]:
+    """((position, cell) of the plain formula cells of a sheet (see PLAIN_FORMULA_CELL) whose
+    address and text need no more checking, the number of formula elements of the sheet); the
+    others are left to `read_formulas`. The position is the cell's offset in the sheet, or its
+    rank when they are all the sheet's formulas."""
+    plain = plain_formulas(data) if plain is None else plain
+    if not plain.rows or plain.texts is None:
+        return [], plain.count
+    names = plain.parts[2::PLAIN_STRIDE]
+    refs = b"\x00".join(map(bytes.__add__, names, plain.parts[3::PLAIN_STRIDE])).decode().split("\x00")
+    if plain.valid:
         # Every formula of the sheet is plain: the checks made on whole lists, the cells made at once.
-        rows = list(map(int, digits))
-        texts_only = texts[3:-4].split("</f>\x00<f>")
-        if (max(rows) <= MAX_ROWS and max(columns.values()) <= MAX_COLS and len(texts_only) == len(found)
-                and max(map(len, texts_only)) <= MAX_FORMULA_CHARS and all(map(str.strip, texts_only))):
-            refs = b"\x00".join(map(bytes.__add__, letters, digits)).decode().split("\x00")
-            return list(enumerate(map(FormulaCell, itertools.repeat(sheet), refs, rows,
-                                      map(columns.__getitem__, letters), texts_only))), count
+        return list(enumerate(map(FormulaCell, itertools.repeat(sheet), refs, plain.rows, plain.cols, plain.texts))), plain.count
     out = []
-    for i, (name, number, element) in enumerate(zip(letters, digits, elements)):
-        text = element[3:-4]  # <f>…</f>
-        col, row = columns[name], int(number)
+    for i, (ref, row, col, text) in enumerate(zip(refs, plain.rows, plain.cols, plain.texts)):
         if col > MAX_COLS or row > MAX_ROWS or len(text) > MAX_FORMULA_CHARS or not text.strip():
             continue
-        out.append((i, FormulaCell(sheet, (name + number).decode(), row, col, text)))
-    if len(out) == len(found) == count:
-        return out, count  # every formula of the sheet: no order to merge with the parser's
-    starts = [m.start() for m in PLAIN_FORMULA_CELL.finditer(data)]
-    return [(starts[i], cell) for i, cell in out], count
+        out.append((i, FormulaCell(sheet, ref, row, col, text)))
+    if len(out) == len(plain.rows) == plain.count:
+        return out, plain.count  # every formula of the sheet: no order to merge with the parser's
+    starts = plain.starts()
+    return [(starts[i], cell) for i, cell in out], plain.count
 
 
 def _cell_element(raw: bytes) -> ET.Element:
