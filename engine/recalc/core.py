@@ -120,7 +120,7 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
             # nothing left to read), and in the rare book where one does hold formulas everything
             # is evaluated again with them.
             data_sheets = reader.data_sheets()
-            found = formula_cells(path, package, reader.prefetch, skip=data_sheets, xml=reader.sheet_xml)
+            found = formula_cells(path, package, reader.prefetch, skip=data_sheets)
             checked = reader.check_no_formulas(data_sheets)
             try:
                 evaluator = _evaluate(path, package, found, as_of, rules_dir, reader)
@@ -130,7 +130,7 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
                     raise
                 complete = False
             if not complete:
-                found = formula_cells(path, package, reader.prefetch, xml=reader.sheet_xml)
+                found = formula_cells(path, package, reader.prefetch)
                 evaluator = _evaluate(path, package, found, as_of, rules_dir, reader)
         finally:
             reader.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import zipfile
-import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -44,9 +43,6 @@ if TYPE_CHECKING:
     from encaisse.excel.context import EvaluationContext
 
 _TINY_SHEET = 256 * 1024  # bytes of sheet XML, uncompressed: read in milliseconds
-# The largest table's sheet up to this size (uncompressed) is read whole once by its reading
-# thread, for its checks and for the scan, instead of three times as a stream.
-_SHARED_XML = 512 << 20
 
 
 class SheetReader:
@@ -74,7 +70,6 @@ class SheetReader:
         self._prepare: dict[str, set[str]] = {}  # sheet -> upper-cased names of tables to convert
         self._sheet_sizes: dict[str, int] | None = None
         self._mentions = Mentions([t.name for t in package.tables.values()], list(package.defined_names))
-        self._xml: dict[str, Future] = {}  # sheet -> its XML, read whole by the reading thread (`sheet_xml`)
 
     @property
     def context(self) -> EvaluationContext:
@@ -126,15 +121,7 @@ class SheetReader:
         sheets = {t.sheet for t in self.package.tables.values()}
         if sheets:
             largest = max(sorted(sheets), key=lambda s: size.get(s, 0))
-            if size.get(largest, 0) <= _SHARED_XML:
-                self._xml[largest] = Future()
             self._futures[largest] = self._pool.submit(self._read, largest)
-
-    def sheet_xml(self, sheet: str) -> bytes | None:
-        """The XML of a sheet the reading thread decompressed whole (the largest table's: it checks
-        its extent and error cells on it, and the scan for formulas needs it too), or None: read it."""
-        future = self._xml.get(sheet)
-        return future.result() if future is not None else None
 
     def data_sheets(self) -> frozenset[str]:
         """Sheets taken to hold only data: those with a table, too big to be tiny, and without a
@@ -192,28 +179,13 @@ class SheetReader:
         self._pool.shutdown(wait=True)
 
     def _read(self, sheet: str) -> tuple[np.ndarray, dict]:
-        xml = self._xml.get(sheet)
-        try:
-            return self._read_grid(sheet, xml)
-        finally:
-            if xml is not None and not xml.done():
-                xml.set_result(None)  # not read whole: the scan reads it
-
-    def _read_grid(self, sheet: str, xml: Future | None) -> tuple[np.ndarray, dict]:
         book = getattr(self._local, "book", None)
         part = self.package.sheet(sheet)
-        data = None
         if part is not None:
             # The reader allocates the sheet's grid from A1 to its farthest cell: that cell is
             # searched for first (one stray cell far away would make it billions of cells).
             with zipfile.ZipFile(self.path) as archive:
-                if xml is not None:
-                    try:
-                        data = archive.read(part.part)
-                    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, NotImplementedError, RuntimeError):
-                        data = None  # the reading below and the scan report what is wrong, as usual
-                    xml.set_result(data)
-                problem = extent_problem(archive, part.part, sheet, data)
+                problem = extent_problem(archive, part.part, sheet)
             if problem is not None:
                 raise InputError([problem], title="Classeur refusé")
         try:
@@ -227,8 +199,7 @@ class SheetReader:
                                              "le classeur avec Excel")], title="Classeur corrompu") from None
         grid = grid_from_rows(rows)
         del rows
-        _mark_errors(grid, self.path, self.package.sheet(sheet), data)
-        del data
+        _mark_errors(grid, self.path, self.package.sheet(sheet))
         frames = {}
         # The tables to convert are known once the formulas are scanned, which is usually done by
         # now; one not listed yet is converted by the main thread when a function needs it. So is
@@ -271,11 +242,10 @@ class FoundCells(NamedTuple):
     plain: dict[str, PlainFormulas]
 
 
-def formula_cells(path: Path, package: Package, found=None, skip: frozenset = frozenset(), xml=None) -> FoundCells:
+def formula_cells(path: Path, package: Package, found=None, skip: frozenset = frozenset()) -> FoundCells:
     """The formula cells of the sheets not in `skip`, their calculated columns found. The checks
     and `found` (the prefetch) see one cell for each calculated column: its top cell (the others
-    mention the same tables and names, and hold the same fixed ranges). `xml(sheet)`: a sheet's
-    XML when the reading thread has read it (`SheetReader.sheet_xml`), else None."""
+    mention the same tables and names, and hold the same fixed ranges)."""
     sheets_xml: dict[str, bytes] = {}
     plains: dict[str, PlainFormulas] = {}
     count = 0
@@ -288,8 +258,7 @@ def formula_cells(path: Path, package: Package, found=None, skip: frozenset = fr
             for sheet in package.sheets:
                 if sheet.name in skip or not has_formulas(zf, sheet.part):
                     continue
-                data = xml(sheet.name) if xml is not None else None
-                data = zf.read(sheet.part) if data is None else data
+                data = zf.read(sheet.part)
                 sheets_xml[sheet.part] = data
                 plains[sheet.part] = plain = plain_formulas(data)
                 if plain.valid:  # every formula plain: read as lists, a FormulaCell only outside the calculated columns
@@ -340,14 +309,13 @@ def _check_ranges(cells: list[FormulaCell], package: Package, runs: dict | None 
         raise InputError([problem for _, _, problem in sorted(problems, key=lambda p: p[:2])], title="Recalcul impossible")
 
 
-def _mark_errors(grid: np.ndarray, path, sheet, xml: bytes | None = None) -> None:
+def _mark_errors(grid: np.ndarray, path, sheet) -> None:
     """Cells stored as Excel errors (#N/A…), which the fast reader gives as empty text, put back as
-    errors, so that ISERROR, IFERROR, COUNTIF and the encaisse functions see them. `xml`: the
-    sheet, when already read."""
+    errors, so that ISERROR, IFERROR, COUNTIF and the encaisse functions see them."""
     if sheet is None:
         return
     with zipfile.ZipFile(path) as archive:
-        found = error_cells(archive, sheet.part, xml)
+        found = error_cells(archive, sheet.part)
     for (row, col), text in found.items():
         if row - 1 < grid.shape[0] and col < grid.shape[1]:
             grid[row - 1, col] = ErrorValue(text if text in EXCEL_ERRORS else "#VALUE!")

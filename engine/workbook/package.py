@@ -303,38 +303,27 @@ _ERROR_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 _CELL_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
 
 
-def _chunks(zf: zipfile.ZipFile, member: str, data: bytes | None):
-    """The member's content in chunks of _CHUNK bytes, as decompressed; `data` whole when given."""
-    if data is not None:
-        # in slices all the same: the other threads (the reading, the scan) run between them
-        for start in range(0, len(data), _CHUNK):
-            yield data[start:start + _CHUNK]
-        return
-    with zf.open(member) as stream:
-        while chunk := stream.read(_CHUNK):
-            yield chunk
-
-
-def error_cells(zf: zipfile.ZipFile, member: str, xml: bytes | None = None) -> dict[tuple[int, int], str]:
+def error_cells(zf: zipfile.ZipFile, member: str) -> dict[tuple[int, int], str]:
     """Cells stored as Excel errors (`t="e"`: #N/A, #DIV/0!…): (1-based row, 0-based column) -> error.
 
     The fast reader gives such a cell as an empty text; this names it. A chunk of the sheet is
-    searched cell by cell only when it holds the marker at all. `xml`: the sheet, when already read.
+    searched cell by cell only when it holds the marker at all.
     """
     found: dict[tuple[int, int], str] = {}
     tail = b""
-    for chunk in _chunks(zf, member, xml):
-        data = tail + chunk
-        end = data.rfind(b"</c>")
-        end = end + 4 if end >= 0 else max(len(data) - 4096, 0)
-        if data.find(b't="e"', 0, end) >= 0:
-            for cell in _ERROR_CELL.finditer(data, 0, end):
-                ref = _CELL_REF.search(cell.group(0), 0, cell.start(1) - cell.start(0))
-                value = _ERROR_VALUE.search(cell.group(1))
-                if ref:
-                    row, col = int(ref.group(2)), column_index_from_string(ref.group(1).decode()) - 1
-                    found[(row, col)] = value.group(1).decode("utf-8", "replace").strip() if value else "#VALEUR!"
-        tail = data[end:]
+    with zf.open(member) as stream:
+        while chunk := stream.read(_CHUNK):
+            data = tail + chunk
+            end = data.rfind(b"</c>")
+            end = end + 4 if end >= 0 else max(len(data) - 4096, 0)
+            if b't="e"' in data[:end]:
+                for cell in _ERROR_CELL.finditer(data, 0, end):
+                    ref = _CELL_REF.search(cell.group(0), 0, cell.start(1) - cell.start(0))
+                    value = _ERROR_VALUE.search(cell.group(1))
+                    if ref:
+                        row, col = int(ref.group(2)), column_index_from_string(ref.group(1).decode()) - 1
+                        found[(row, col)] = value.group(1).decode("utf-8", "replace").strip() if value else "#VALEUR!"
+            tail = data[end:]
     return found
 
 
@@ -346,18 +335,17 @@ SCAN_BYTES = 1 << 20  # a sheet up to this size is searched address by address
 MAX_CELLS = 40_000_000  # the grid a reader allocates for one sheet: a million invoices on 12 columns stay far below
 
 
-def used_extent(zf: zipfile.ZipFile, member: str, xml: bytes | None = None) -> tuple[int, int]:
+def used_extent(zf: zipfile.ZipFile, member: str) -> tuple[int, int]:
     """(last row, last column), 1-based, of the cells the sheet actually holds: the grid a reader
     allocates from A1. Its <dimension> is not trusted (a hand-made file may say anything).
 
     A sheet of up to a megabyte is searched address by address. A bigger one is searched only for
     the addresses that can make its grid big (a column past Z, a row from 1 000 000 on) and for its
     rows' numbers, in one pass over its stream; without any column past Z it counts as 26 columns.
-    `xml`: the sheet, when already read.
     """
     rows = cols = 0
     if zf.getinfo(member).file_size <= SCAN_BYTES:
-        data = zf.read(member) if xml is None else xml
+        data = zf.read(member)
         for letters, number in set(_ANY_ADDRESS.findall(data)):
             rows = max(rows, int(number))
             if letters:
@@ -365,17 +353,18 @@ def used_extent(zf: zipfile.ZipFile, member: str, xml: bytes | None = None) -> t
         return rows, cols
     wide = False
     tail = b""
-    for chunk in _chunks(zf, member, xml):
-        data = tail + chunk
-        end = data.rfind(b">") + 1
-        rows = max(rows, max(map(int, set(_ROW_ADDRESS.findall(data, 0, end))), default=0))
-        if _far_addresses_possible(data, end):
-            for number in set(_DEEP_ADDRESS.findall(data, 0, end)):
-                rows = max(rows, int(number))
-            for letters, number in set(_WIDE_ADDRESS.findall(data, 0, end)):
-                wide = True
-                rows, cols = max(rows, int(number)), max(cols, column_index_from_string(letters.decode()))
-        tail = data[end:][-64:]
+    with zf.open(member) as stream:
+        while chunk := stream.read(_CHUNK):
+            data = tail + chunk
+            end = data.rfind(b">") + 1
+            rows = max(rows, max(map(int, set(_ROW_ADDRESS.findall(data, 0, end))), default=0))
+            if _far_addresses_possible(data, end):
+                for number in set(_DEEP_ADDRESS.findall(data, 0, end)):
+                    rows = max(rows, int(number))
+                for letters, number in set(_WIDE_ADDRESS.findall(data, 0, end)):
+                    wide = True
+                    rows, cols = max(rows, int(number)), max(cols, column_index_from_string(letters.decode()))
+            tail = data[end:][-64:]
     return rows, max(cols, 26) if not wide else cols
 
 
@@ -413,11 +402,10 @@ def _far_addresses_possible(data: bytes, end: int) -> bool:
     return bool(len(deep))
 
 
-def extent_problem(zf: zipfile.ZipFile, member: str, sheet: str, xml: bytes | None = None) -> Problem | None:
+def extent_problem(zf: zipfile.ZipFile, member: str, sheet: str) -> Problem | None:
     """Why the fast reader must not read this sheet (naming its farthest cell): cells beyond Excel's
-    sheet, or a grid from A1 to its farthest cell too big to allocate (one stray cell far away).
-    `xml`: the sheet, when already read."""
-    rows, cols = used_extent(zf, member, xml)
+    sheet, or a grid from A1 to its farthest cell too big to allocate (one stray cell far away)."""
+    rows, cols = used_extent(zf, member)
     count = lambda n: f"{n:,}".replace(",", "\u202f")  # noqa: E731
     if rows > MAX_ROWS or cols > MAX_COLS:
         return Problem(quote_sheet(sheet), f"cellule au-delà des limites d'une feuille Excel (ligne {count(rows)}, colonne {count(cols)} ; "
@@ -765,91 +753,143 @@ def _count_formula_tags(data: bytes, plain: int | None = None) -> int:
     return len(_F_TAG.findall(data))
 
 
-# The sheet split around its plain formula cells: for each, the text before it, then the whole
-# cell and its groups (letters, digits, attributes, <f> element); the text after the last one ends
-# the list. Read once, it serves the reading (`plain_formulas`) and the splicing of the values.
-PLAIN_SPLIT = re.compile(b"(" + PLAIN_FORMULA_CELL.pattern + b")")
-PLAIN_STRIDE = 2 + PLAIN_FORMULA_CELL.groups
-
-
 class PlainFormulas(NamedTuple):
-    """The plain formula cells of a sheet (PLAIN_FORMULA_CELL), in sheet order, without a
-    FormulaCell each: `parts` the sheet split by PLAIN_SPLIT, `rows` and `cols` their addresses,
-    `texts` their formulas (entities replaced; None when some text needs the XML parser), `count`
-    the formula elements of the sheet in all (more than the plain ones: shared, array...), `valid`
-    whether every one is plain and needs no more checking (address in the sheet, text not empty
-    nor longer than Excel allows)."""
+    """The plain formula cells of a sheet (those PLAIN_FORMULA_CELL matches), in sheet order, as
+    offsets into its XML `data`, without a FormulaCell each: `starts` (the "<c"), `attrs` (its
+    attributes after r="…"), `opens` (the "<f>"), `closes` (after "</f>"), `ends` (after "</c>");
+    `rows` and `cols` their addresses, `texts` their formulas (entities replaced; None when one
+    needs the XML parser), `count` the formula elements of the sheet in all (more than the plain
+    ones: shared, array...), `valid` whether every one is plain and needs no more checking
+    (address in the sheet, text neither empty nor longer than Excel allows). The splice writes the
+    new values between these offsets."""
 
-    parts: list[bytes]
+    data: bytes
+    starts: "np.ndarray"
+    attrs: "np.ndarray"
+    opens: "np.ndarray"
+    closes: "np.ndarray"
+    ends: "np.ndarray"
     rows: list[int]
     cols: list[int]
     texts: list[str] | None
     count: int
     valid: bool
 
-    def starts(self) -> list[int]:
-        """Each cell's offset in the sheet."""
-        lengths = map(len, itertools.islice(itertools.chain.from_iterable(zip(self.parts[0::PLAIN_STRIDE], self.parts[1::PLAIN_STRIDE])),
-                                            2 * len(self.rows)))
-        return list(itertools.accumulate(lengths, initial=0))[1::2]
-
-
-_SPLIT_BYTES = 1 << 20
-
 
 def plain_formulas(data: bytes) -> PlainFormulas:
-    """The plain formula cells of a sheet's XML, found in one regex pass (see PlainFormulas)."""
-    parts = _split_plain(data)
-    letters, digits, elements = parts[2::PLAIN_STRIDE], parts[3::PLAIN_STRIDE], parts[5::PLAIN_STRIDE]
-    count = _count_formula_tags(data, len(letters))
-    if not letters:
-        return PlainFormulas(parts, [], [], [], count, count == 0)
-    columns = {name: column_index_from_string(name.decode()) for name in set(letters)}
-    rows, cols = list(map(int, digits)), list(map(columns.__getitem__, letters))
-    texts = _formula_texts(elements)
-    valid = (texts is not None and len(letters) == count and max(rows) <= MAX_ROWS and max(columns.values()) <= MAX_COLS
+    """The plain formula cells of a sheet's XML (see PlainFormulas): where PLAIN_FORMULA_CELL
+    matches, found with a few numpy passes over the bytes (the regex, tried at every "<c", takes
+    most of a second on a 100 000-row sheet)."""
+    starts, attrs, opens, closes, ends, rows, cols, tags = _plain_offsets(data)
+    # elements written <x:f>: counted by the regex
+    count = _count_formula_tags(data) if re.search(rb"<\w+:worksheet\b", data[:4096]) else tags
+    rows, cols = rows.tolist(), cols.tolist()
+    if not rows:
+        return PlainFormulas(data, starts, attrs, opens, closes, ends, [], [], [], count, count == 0)
+    texts = _formula_texts(list(map(data.__getitem__, map(slice, (opens + 3).tolist(), (closes - 4).tolist()))))
+    valid = (texts is not None and len(rows) == count and max(rows) <= MAX_ROWS and max(cols) <= MAX_COLS
              and max(map(len, texts)) <= MAX_FORMULA_CHARS and all(map(str.strip, texts)))
-    return PlainFormulas(parts, rows, cols, texts, count, valid)
+    return PlainFormulas(data, starts, attrs, opens, closes, ends, rows, cols, texts, count, valid)
 
 
-def _split_plain(data: bytes) -> list[bytes]:
-    """PLAIN_SPLIT.split(data), a megabyte at a time, cut after a row's end (a cell never spans
-    one): a regex holds the interpreter for the whole of its call, and the reading threads need it
-    between their own steps."""
-    parts: list[bytes] = []
-    start = 0
-    while start < len(data):
-        end = data.find(b"</row>", start + _SPLIT_BYTES)
-        end = len(data) if end < 0 else end + len(b"</row>")
-        chunk = PLAIN_SPLIT.split(data, 0) if start == 0 and end == len(data) else PLAIN_SPLIT.split(data[start:end])
-        if parts:
-            parts[-1] += chunk[0]
-            parts.extend(chunk[1:])
-        else:
-            parts = chunk
-        start = end
-    return parts or [data]
+def _plain_offsets(data: bytes):
+    """(starts, attrs, opens, closes, ends, rows, cols) of the cells PLAIN_FORMULA_CELL matches in
+    `data`, as numpy arrays (see PlainFormulas), and how many formula elements it holds in all
+    (unprefixed: <f>, <f/>, <f t=…>): every "<f>" is taken with the "<" before it (the
+    cell's start: a start tag holds no "<") and the three after (</f>, then </c> or <v></v></c>),
+    and kept when the bytes between are what the regex asks, checked for all at once."""
+    import numpy as np
+
+    size = len(data)
+    a = np.frombuffer(data, dtype=np.uint8)
+    b = np.frombuffer(data + b"\x00" * 32, dtype=np.uint8)  # reads past the end without bounds checks
+    lt = np.flatnonzero(a == 0x3C)
+    named_f, after = b[lt + 1] == 0x66, b[lt + 2]
+    # formula elements in all: "<f" then ">", "/" or a space (<filterColumn>, <fileVersion> are not)
+    tags = int(np.count_nonzero(named_f & np.isin(after, (0x3E, 0x2F, 0x20, 0x09, 0x0A, 0x0D))))
+    k = np.flatnonzero(named_f & (after == 0x3E))  # "<f>"
+    k = k[k >= 1]
+    if not len(k):
+        none = np.empty(0, dtype=np.int64)
+        return none, none, none, none, none, none, none, tags
+    lt = np.concatenate([lt, np.full(4, size + 16, dtype=lt.dtype)])
+    opens, starts, closes = lt[k], lt[k - 1], lt[k + 1]
+    ok = b[opens - 1] == 0x3E
+    for j, char in enumerate(b'<c r="'):
+        ok &= b[starts + j] == char
+    # r="…": one to three capitals, then one to seven digits not starting with 0, then the quote
+    window = b[(starts + 6)[:, None] + np.arange(12)]
+    letters = np.minimum(np.argmin((window >= 65) & (window <= 90), axis=1), 4)
+    ok &= (letters >= 1) & (letters <= 3)
+    each = np.arange(len(k))
+    after = window[each[:, None], letters[:, None] + np.arange(8)]
+    digits = np.argmin((after >= 48) & (after <= 57), axis=1)
+    ok &= (digits >= 1) & (digits <= 7) & (after[:, 0] != 0x30) & (window[each, letters + digits] == 0x22)
+    attrs = starts + 6 + letters + digits + 1
+    ok &= attrs <= opens - 1
+    ok &= _no_tag_bytes(data, b, attrs, opens - 1)  # the attributes: neither ">" nor "/"
+    # <f>text</f>: at least one character, neither "<" (the next "<" is "</f>") nor "\r"
+    ok &= closes > opens + 3
+    for j, char in enumerate(b"</f>"):
+        ok &= b[closes + j] == char
+    returns = np.flatnonzero(a == 0x0D)
+    ok &= np.searchsorted(returns, closes) == np.searchsorted(returns, opens + 3)
+    after_f, value_end, cell_end = closes + 4, lt[k + 3], lt[k + 4]
+    bare = (lt[k + 2] == after_f) & (b[after_f + 1] == 0x2F) & (b[after_f + 2] == 0x63) & (b[after_f + 3] == 0x3E)
+    valued = (lt[k + 2] == after_f) & (b[after_f + 1] == 0x76) & (b[after_f + 2] == 0x3E)
+    valued &= (b[value_end + 1] == 0x2F) & (b[value_end + 2] == 0x76) & (b[value_end + 3] == 0x3E)
+    valued &= (cell_end == value_end + 4) & (b[cell_end + 1] == 0x2F) & (b[cell_end + 2] == 0x63) & (b[cell_end + 3] == 0x3E)
+    ok &= bare | valued
+    ends = np.where(bare, after_f + 4, cell_end + 4)
+    cols = np.zeros(len(k), dtype=np.int64)
+    rows = np.zeros(len(k), dtype=np.int64)
+    for j in range(3):
+        cols = np.where(j < letters, cols * 26 + window[:, j].astype(np.int64) - 64, cols)
+    for j in range(7):
+        rows = np.where(j < digits, rows * 10 + after[:, j].astype(np.int64) - 48, rows)
+    keep = np.flatnonzero(ok)
+    return (starts[keep].astype(np.int64), attrs[keep].astype(np.int64), opens[keep].astype(np.int64),
+            (closes[keep] + 4).astype(np.int64), ends[keep].astype(np.int64), rows[keep], cols[keep], tags)
 
 
-def _formula_texts(elements: list[bytes]) -> list[str] | None:
-    """The texts of <f>…</f> elements, decoded and their entities replaced all at once (joined by a
-    character no formula holds); None when one is not XML 1.0 or holds a numeric character
-    reference: the parser decides."""
+_ATTRIBUTES_WINDOW = 32  # bytes: ' s="12" t="str"' and the like; longer ones checked one by one
+
+
+def _no_tag_bytes(data: bytes, b, start, end):
+    """For each [start, end) of `data` (`b` its bytes, padded), whether it holds neither ">" nor "/"."""
+    import numpy as np
+
+    length = end - start
+    ok = np.ones(len(start), dtype=bool)
+    some = np.flatnonzero(length > 0)
+    if len(some):
+        window = b[np.minimum(start[some], len(data))[:, None] + np.arange(_ATTRIBUTES_WINDOW)]
+        inside = np.arange(_ATTRIBUTES_WINDOW) < length[some][:, None]
+        ok[some] = ~(((window == 0x3E) | (window == 0x2F)) & inside).any(axis=1)
+    for i in np.flatnonzero(length > _ATTRIBUTES_WINDOW).tolist():  # long attribute lists: rare
+        part = data[start[i]:end[i]]
+        ok[i] = b">" not in part and b"/" not in part
+    return ok
+
+
+def _formula_texts(texts: list[bytes]) -> list[str] | None:
+    """Formula texts as stored between <f> and </f>, decoded and their entities replaced all at
+    once (joined by a character no formula holds); None when one is not XML 1.0 or holds a numeric
+    character reference: the parser decides."""
     try:
-        texts = b"\x00".join(elements).decode("utf-8")
+        joined = b"\x00".join(texts).decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if texts.count("\x00") != len(elements) - 1 or "\x01" in texts:
+    if joined.count("\x00") != len(texts) - 1 or "\x01" in joined:
         return None  # not XML 1.0: the parser names the cell
-    if "&" in texts:
+    if "&" in joined:
         for entity, char in _ENTITIES:
-            texts = texts.replace(entity, char)
-        texts = texts.replace("&amp;", "\x01")  # a control character, which no formula text holds either
-        if "&" in texts:
+            joined = joined.replace(entity, char)
+        joined = joined.replace("&amp;", "\x01")  # a control character, which no formula text holds either
+        if "&" in joined:
             return None  # a numeric character reference, or not XML: the parser decides
-        texts = texts.replace("\x01", "&")
-    out = texts[3:-4].split("</f>\x00<f>")
-    return out if len(out) == len(elements) else None
+        joined = joined.replace("\x01", "&")
+    return joined.split("\x00")
 
 
 def _plain_formulas(data: bytes, sheet: str, plain: PlainFormulas | None = None) -> tuple[list[tuple[int, FormulaCell]], int]:
@@ -860,8 +900,7 @@ def _plain_formulas(data: bytes, sheet: str, plain: PlainFormulas | None = None)
     plain = plain_formulas(data) if plain is None else plain
     if not plain.rows or plain.texts is None:
         return [], plain.count
-    names = plain.parts[2::PLAIN_STRIDE]
-    refs = b"\x00".join(map(bytes.__add__, names, plain.parts[3::PLAIN_STRIDE])).decode().split("\x00")
+    refs = [get_column_letter(col) + str(row) for row, col in zip(plain.rows, plain.cols)]
     if plain.valid:
         # Every formula of the sheet is plain: the checks made on whole lists, the cells made at once.
         return list(enumerate(map(FormulaCell, itertools.repeat(sheet), refs, plain.rows, plain.cols, plain.texts))), plain.count
@@ -872,7 +911,7 @@ def _plain_formulas(data: bytes, sheet: str, plain: PlainFormulas | None = None)
         out.append((i, FormulaCell(sheet, ref, row, col, text)))
     if len(out) == len(plain.rows) == plain.count:
         return out, plain.count  # every formula of the sheet: no order to merge with the parser's
-    starts = plain.starts()
+    starts = plain.starts.tolist()
     return [(starts[i], cell) for i, cell in out], plain.count
 
 

@@ -21,7 +21,7 @@ from typing import NamedTuple
 from html import escape as _html_escape
 
 from encaisse.atomic import atomic_path
-from encaisse.workbook.package import PLAIN_SPLIT, PLAIN_STRIDE, PlainFormulas, get_column_letter, range_boundaries, range_bounds
+from encaisse.workbook.package import PLAIN_FORMULA_CELL, PlainFormulas, get_column_letter, range_boundaries, range_bounds
 
 _ROW = re.compile(rb"<row\b[^>]*?(?:/>|>.*?</row>)", re.S)
 _CELL = re.compile(rb"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
@@ -168,7 +168,9 @@ def patch_sheet(data: bytes, updates: dict[tuple[int, int], CellUpdate], plain: 
     """
     if not updates and not columns:
         return data
-    if plain is not None and plain.rows:
+    if columns and (plain is None or plain.data is not data):
+        raise ValueError("calculated columns spliced without the offsets read from this sheet")
+    if plain is not None and plain.data is data and plain.rows:
         patched, rest = _patch_plain(plain, updates, columns)
     else:
         patched, rest = _patch_plain_formulas(data, updates)
@@ -177,14 +179,15 @@ def patch_sheet(data: bytes, updates: dict[tuple[int, int], CellUpdate], plain: 
     corners = list(updates)
     for positions, _ in columns:
         if len(positions):
-            corners += [(plain.rows[positions[0]], plain.cols[positions[0]]), (plain.rows[positions[-1]], plain.cols[positions[-1]])]
+            first, last = int(positions[0]), int(positions[-1])
+            corners += [(plain.rows[first], plain.cols[first]), (plain.rows[last], plain.cols[last])]
     return _grow_dimension(patched, corners)
 
 
 # The plain formula cells, as `package.read_formulas` finds them, whole match first: their values
 # are replaced where they stand, in one pass over the sheet (a calculated column has one per row).
-_PLAIN_CELL = PLAIN_SPLIT
-_STRIDE = PLAIN_STRIDE  # the text before a cell, the whole cell, its groups
+_PLAIN_CELL = re.compile(b"(" + PLAIN_FORMULA_CELL.pattern + b")")
+_STRIDE = 2 + PLAIN_FORMULA_CELL.groups  # the text before a cell, the whole cell, its groups
 _T_ATTR = re.compile(rb'\s+t="[^"]*"')
 
 
@@ -221,16 +224,16 @@ def _patch_plain_formulas(data: bytes, updates: dict[tuple[int, int], CellUpdate
 
 
 def _patch_plain(plain: PlainFormulas, updates: dict[tuple[int, int], CellUpdate], columns) -> tuple[bytes, dict]:
-    """(the whole sheet, rebuilt from `plain.parts` with the new values of its plain formula cells:
-    those of `columns` and those `updates` names; the updates left to `_patch_rows`). Each cell
-    written as `_patch_plain_formulas` writes it, a calculated column's at once."""
+    """(the whole sheet with the new values of its plain formula cells: those of `columns` and
+    those `updates` names, each written as `_patch_plain_formulas` writes it; the updates left to
+    `_patch_rows`). The sheet is rebuilt in one join from the slices between the cells' offsets."""
     import numpy as np
 
-    parts, count, stride = plain.parts, len(plain.rows), PLAIN_STRIDE
-    columns = [(np.asarray(positions, dtype=np.intp), values) for positions, values in columns]
+    data = plain.data
+    columns = [(np.asarray(positions, dtype=np.intp), list(values)) for positions, values in columns]
     rest = updates
     if any(u.formula and u.array_ref is None for u in updates.values()):
-        outside = np.ones(count, dtype=bool)
+        outside = np.ones(len(plain.rows), dtype=bool)
         for positions, _ in columns:
             outside[positions] = False
         rest = dict(updates)
@@ -243,21 +246,29 @@ def _patch_plain(plain: PlainFormulas, updates: dict[tuple[int, int], CellUpdate
                 values.append(update.value)
         if found:
             columns.append((np.asarray(found, dtype=np.intp), values))
-    if not any(len(positions) for positions, _ in columns):
-        return b"".join(parts), rest
-    array = np.empty(len(parts), dtype=object)
-    array[:] = parts
-    cells = array[1::stride].copy()
-    for positions, values in columns:
-        ends, cached = _cached_xml(values)
-        letters, digits, attributes, elements = (array[k + stride * positions].tolist() for k in (2, 3, 4, 5))
-        if b"t=" in b"".join(attributes):
-            attributes = [_T_ATTR.sub(b"", a) if b"t=" in a else a for a in attributes]
-        cells[positions] = list(map(b"".join, zip(itertools.repeat(b'<c r="'), letters, digits, itertools.repeat(b'"'), attributes,
-                                                  ends.tolist(), elements, cached.tolist(), itertools.repeat(b"</c>"))))
-    pieces = np.empty(2 * count + 1, dtype=object)
-    pieces[0::2] = array[0::stride]  # the text before each cell, and after the last
-    pieces[1::2] = cells
+    columns = [(positions, values) for positions, values in columns if len(positions)]
+    if not columns:
+        return data, rest
+    positions = np.concatenate([p for p, _ in columns])
+    ends, cached = _cached_xml([v for _, values in columns for v in values])
+    order = np.argsort(positions, kind="stable")
+    positions, ends, cached = positions[order], ends[order], cached[order]
+    attrs, tag_ends = plain.attrs[positions], plain.opens[positions] - 1
+    cell_ends = plain.ends[positions]
+    previous = np.concatenate([[0], cell_ends[:-1]])
+    # before each cell's end of start tag: the text since the previous cell, its "<c r=…" and attributes
+    heads = list(map(data.__getitem__, map(slice, previous.tolist(), tag_ends.tolist())))
+    for i in np.flatnonzero(tag_ends > attrs).tolist():
+        attributes = data[attrs[i]:tag_ends[i]]
+        if b"t=" in attributes:  # the old type goes: the value's own is written
+            heads[i] = data[previous[i]:attrs[i]] + _T_ATTR.sub(b"", attributes)
+    pieces = np.empty(5 * len(positions) + 1, dtype=object)
+    pieces[0:-1:5] = heads
+    pieces[1::5] = ends
+    pieces[2::5] = list(map(data.__getitem__, map(slice, plain.opens[positions].tolist(), plain.closes[positions].tolist())))
+    pieces[3::5] = cached
+    pieces[4::5] = b"</c>"
+    pieces[-1] = data[int(cell_ends[-1]):]
     return b"".join(pieces.tolist()), rest
 
 
