@@ -56,7 +56,7 @@ from encaisse.recalc.reader import FoundCells, SheetReader, formula_cells
 from encaisse.recalc.scan import called_functions, mask_strings, normalise
 from encaisse.recalc.values import to_file, to_serial
 from encaisse.workbook.package import read_package
-from encaisse.workbook.splice import ErrorValue, patch_sheet, write_package
+from encaisse.workbook.splice import ErrorValue, patch_sheet, prepare_splice, write_package
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,7 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
             data_sheets = reader.data_sheets()
             found = formula_cells(path, package, reader.prefetch, skip=data_sheets)
             checked = reader.check_no_formulas(data_sheets)
+            prepared = _prepare_splices(found, package)  # while the reading threads still read
             try:
                 evaluator = _evaluate(path, package, found, as_of, rules_dir, reader)
                 complete = checked.result()
@@ -131,6 +132,7 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
                 complete = False
             if not complete:
                 found = formula_cells(path, package, reader.prefetch)
+                prepared = _prepare_splices(found, package)
                 evaluator = _evaluate(path, package, found, as_of, rules_dir, reader)
         finally:
             reader.close()
@@ -140,7 +142,8 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
         for sheet_name in dict.fromkeys([*updates, *columns]):
             sheet = package.sheet(sheet_name)
             replaced[sheet.part] = patch_sheet(found.sheets_xml[sheet.part], updates.get(sheet_name, {}),
-                                               plain=found.plain.get(sheet.part), columns=columns.get(sheet_name, ()))
+                                               plain=found.plain.get(sheet.part), columns=columns.get(sheet_name, ()),
+                                               prepared=prepared.get(sheet.part))
         replaced.update(_chart_caches(path, evaluator, {s.name for s in package.sheets if s.part in replaced}))
         if not target.parent.exists():
             raise InputError([Problem(str(target), "dossier de destination introuvable")], title=TITLE)
@@ -154,6 +157,16 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
     finally:
         if enabled:
             gc.enable()
+
+
+def _prepare_splices(found: FoundCells, package) -> dict:
+    """Part -> its sheet cut around the cells of its calculated columns (`splice.prepare_splice`),
+    ready for their values."""
+    by_part: dict[str, list] = {}
+    for (sheet, _, _), column in found.columns.items():
+        if column.positions is not None:
+            by_part.setdefault(package.sheet(sheet).part, []).append(column.positions)
+    return {part: prepare_splice(found.plain[part], positions) for part, positions in by_part.items()}
 
 
 # IronCalc loads every cell of the book (about 25 ns per byte of sheet XML) where the library

@@ -188,6 +188,7 @@ class SheetReader:
                 problem = extent_problem(archive, part.part, sheet)
             if problem is not None:
                 raise InputError([problem], title="Classeur refusé")
+        errors = _error_cells_meanwhile(self.path, part, self.sizes().get(sheet, 0))
         try:
             if book is None:
                 book = self._local.book = open_reader(self.path)
@@ -199,7 +200,7 @@ class SheetReader:
                                              "le classeur avec Excel")], title="Classeur corrompu") from None
         grid = grid_from_rows(rows)
         del rows
-        _mark_errors(grid, self.path, self.package.sheet(sheet))
+        _mark_errors(grid, errors.result())
         frames = {}
         # The tables to convert are known once the formulas are scanned, which is usually done by
         # now; one not listed yet is converted by the main thread when a function needs it. So is
@@ -309,13 +310,28 @@ def _check_ranges(cells: list[FormulaCell], package: Package, runs: dict | None 
         raise InputError([problem for _, _, problem in sorted(problems, key=lambda p: p[:2])], title="Recalcul impossible")
 
 
-def _mark_errors(grid: np.ndarray, path, sheet) -> None:
+def _error_cells_meanwhile(path, sheet, size: int) -> Future:
+    """The cells of the sheet stored as Excel errors (`package.error_cells`), searched in a thread
+    of their own while the fast reader reads the sheet (a big sheet takes a decompression more)."""
+    future: Future = Future()
+
+    def search() -> None:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                future.set_result(error_cells(archive, sheet.part) if sheet is not None else {})
+        except BaseException as error:  # noqa: BLE001 — handed to the reading thread, which raises it
+            future.set_exception(error)
+
+    if size < _TINY_SHEET:
+        search()
+    else:
+        threading.Thread(target=search, name="encaisse-erreurs", daemon=True).start()
+    return future
+
+
+def _mark_errors(grid: np.ndarray, found: dict) -> None:
     """Cells stored as Excel errors (#N/A…), which the fast reader gives as empty text, put back as
     errors, so that ISERROR, IFERROR, COUNTIF and the encaisse functions see them."""
-    if sheet is None:
-        return
-    with zipfile.ZipFile(path) as archive:
-        found = error_cells(archive, sheet.part)
     for (row, col), text in found.items():
         if row - 1 < grid.shape[0] and col < grid.shape[1]:
             grid[row - 1, col] = ErrorValue(text if text in EXCEL_ERRORS else "#VALUE!")

@@ -159,19 +159,20 @@ def _set_f_ref(f_element: bytes, ref: bytes) -> bytes:
 
 
 def patch_sheet(data: bytes, updates: dict[tuple[int, int], CellUpdate], plain: PlainFormulas | None = None,
-                columns=()) -> bytes:
+                columns=(), prepared: PlainSplice | None = None) -> bytes:
     """Return the worksheet XML with the given cells (row, col; 1-based) rewritten or inserted.
 
     `plain`: the plain formula cells of `data` as the reading found them (`package.plain_formulas`),
     so that the sheet is not searched again; `columns`: (ranks among those cells, values as stored)
-    of calculated columns, whose values are written where the cells stand, all at once.
+    of calculated columns, whose values are written where the cells stand, all at once;
+    `prepared`: the sheet already cut around them (`prepare_splice`).
     """
     if not updates and not columns:
         return data
     if columns and (plain is None or plain.data is not data):
         raise ValueError("calculated columns spliced without the offsets read from this sheet")
     if plain is not None and plain.data is data and plain.rows:
-        patched, rest = _patch_plain(plain, updates, columns)
+        patched, rest = _patch_plain(plain, updates, columns, prepared)
     else:
         patched, rest = _patch_plain_formulas(data, updates)
     if rest:
@@ -223,10 +224,48 @@ def _patch_plain_formulas(data: bytes, updates: dict[tuple[int, int], CellUpdate
     return data[:start] + body + data[end:], rest
 
 
-def _patch_plain(plain: PlainFormulas, updates: dict[tuple[int, int], CellUpdate], columns) -> tuple[bytes, dict]:
+class PlainSplice(NamedTuple):
+    """A sheet cut around the plain formula cells whose values will be written (`prepare_splice`),
+    ready before the values are known: for the cells at `positions` (ranks among the sheet's plain
+    formula cells, in sheet order), `heads` the text from the previous one's end to the end of
+    their start tag (their type attribute removed), `elements` their <f> element; `tail` the text
+    after the last."""
+
+    plain: PlainFormulas
+    positions: "np.ndarray"
+    heads: list
+    elements: list
+    tail: bytes
+
+
+def prepare_splice(plain: PlainFormulas, positions) -> PlainSplice:
+    """The slices of the sheet between the plain formula cells at `positions` (arrays of ranks),
+    cut while the values are still being computed (the recalculation waits for its reading then)."""
+    import numpy as np
+
+    data = plain.data
+    positions = np.sort(np.concatenate([np.asarray(p, dtype=np.intp) for p in positions])) if len(positions) else np.empty(0, np.intp)
+    if not len(positions):
+        return PlainSplice(plain, positions, [], [], data)
+    attrs, tag_ends = plain.attrs[positions], plain.opens[positions] - 1
+    cell_ends = plain.ends[positions]
+    previous = np.concatenate([[0], cell_ends[:-1]])
+    # before each cell's end of start tag: the text since the previous cell, its "<c r=…" and attributes
+    heads = list(map(data.__getitem__, map(slice, previous.tolist(), tag_ends.tolist())))
+    for i in np.flatnonzero(tag_ends > attrs).tolist():
+        attributes = data[attrs[i]:tag_ends[i]]
+        if b"t=" in attributes:  # the old type goes: the value's own is written
+            heads[i] = data[previous[i]:attrs[i]] + _T_ATTR.sub(b"", attributes)
+    elements = list(map(data.__getitem__, map(slice, plain.opens[positions].tolist(), plain.closes[positions].tolist())))
+    return PlainSplice(plain, positions, heads, elements, data[int(cell_ends[-1]):])
+
+
+def _patch_plain(plain: PlainFormulas, updates: dict[tuple[int, int], CellUpdate], columns,
+                 prepared: PlainSplice | None = None) -> tuple[bytes, dict]:
     """(the whole sheet with the new values of its plain formula cells: those of `columns` and
     those `updates` names, each written as `_patch_plain_formulas` writes it; the updates left to
-    `_patch_rows`). The sheet is rebuilt in one join from the slices between the cells' offsets."""
+    `_patch_rows`). The sheet is rebuilt in one join from the slices between the cells' offsets
+    (`prepared` when cut already for the same cells)."""
     import numpy as np
 
     data = plain.data
@@ -253,22 +292,15 @@ def _patch_plain(plain: PlainFormulas, updates: dict[tuple[int, int], CellUpdate
     ends, cached = _cached_xml([v for _, values in columns for v in values])
     order = np.argsort(positions, kind="stable")
     positions, ends, cached = positions[order], ends[order], cached[order]
-    attrs, tag_ends = plain.attrs[positions], plain.opens[positions] - 1
-    cell_ends = plain.ends[positions]
-    previous = np.concatenate([[0], cell_ends[:-1]])
-    # before each cell's end of start tag: the text since the previous cell, its "<c r=…" and attributes
-    heads = list(map(data.__getitem__, map(slice, previous.tolist(), tag_ends.tolist())))
-    for i in np.flatnonzero(tag_ends > attrs).tolist():
-        attributes = data[attrs[i]:tag_ends[i]]
-        if b"t=" in attributes:  # the old type goes: the value's own is written
-            heads[i] = data[previous[i]:attrs[i]] + _T_ATTR.sub(b"", attributes)
+    if prepared is None or prepared.plain is not plain or not np.array_equal(prepared.positions, positions):
+        prepared = prepare_splice(plain, [positions])
     pieces = np.empty(5 * len(positions) + 1, dtype=object)
-    pieces[0:-1:5] = heads
+    pieces[0:-1:5] = prepared.heads
     pieces[1::5] = ends
-    pieces[2::5] = list(map(data.__getitem__, map(slice, plain.opens[positions].tolist(), plain.closes[positions].tolist())))
+    pieces[2::5] = prepared.elements
     pieces[3::5] = cached
     pieces[4::5] = b"</c>"
-    pieces[-1] = data[int(cell_ends[-1]):]
+    pieces[-1] = prepared.tail
     return b"".join(pieces.tolist()), rest
 
 
