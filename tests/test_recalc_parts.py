@@ -387,3 +387,99 @@ def test_a_table_s_calculated_column_with_structured_references_is_evaluated_at_
     report = recalc(path, tmp_path / "out.xlsx")
     assert len(evaluated) == 1
     assert [report.values[f"Factures!B{r}"] for r in range(2, 32)] == [a * 0.1 if a > 100 else 0.0 for a in amounts]
+
+
+# -- calculated columns kept as offsets and lists from reading to splicing --------------------------
+
+from encaisse.workbook import package, splice  # noqa: E402
+
+_COLUMN_SHEET = (
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:C20"/><sheetData>'
+    + b"".join(
+        b'<row r="%d"><c r="A%d"><v>%d</v></c><c r="B%d" s="2"%s><f>IF(A%d&gt;3,A%d*2,"x&amp;y")</f>%s</c>'
+        b'<c r="C%d"><f t="shared" si="0"/><v>1</v></c></row>'
+        % (r, r, r, r, b' t="str"' if r % 3 == 0 else b"", r, r, b"<v>x&amp;y</v>" if r % 3 == 0 else b"<v>0</v>" if r % 2 else b"", r)
+        for r in range(2, 21))
+    + b'<row r="1048576"><c r="XFD1048576"><f>1+1</f></c></row></sheetData></worksheet>')
+
+
+def test_plain_formula_cells_are_found_where_the_regex_finds_them():
+    plain = package.plain_formulas(_COLUMN_SHEET)
+    matches = list(package.PLAIN_FORMULA_CELL.finditer(_COLUMN_SHEET))
+    assert plain.starts.tolist() == [m.start() for m in matches]
+    assert plain.attrs.tolist() == [m.start(3) for m in matches]
+    assert plain.opens.tolist() == [m.start(4) for m in matches]
+    assert plain.closes.tolist() == [m.end(4) for m in matches]
+    assert plain.ends.tolist() == [m.end() for m in matches]
+    assert plain.rows == list(range(2, 21)) + [1048576] and plain.cols == [2] * 19 + [16384]
+    assert plain.texts[:2] == ['IF(A2>3,A2*2,"x&y")', 'IF(A3>3,A3*2,"x&y")'] and plain.texts[-1] == "1+1"
+    assert (plain.count, plain.valid) == (39, False)  # the shared formulas of column C are not plain
+
+
+def test_runs_found_from_lists_are_those_found_from_cells():
+    rows, cols = list(range(2, 40)) + list(range(2, 40)) + [50], [6] * 38 + [7] * 38 + [6]
+    texts = [f"E{r}*2" if r != 30 else "E30*3" for r in range(2, 40)] + [f"F{r}+E{r}" for r in range(2, 40)] + ["1"]
+    order = sorted(range(len(rows)), key=lambda i: (rows[i], cols[i]))  # sheet order: row by row
+    rows, cols, texts = [rows[i] for i in order], [cols[i] for i in order], [texts[i] for i in order]
+    kept, runs = columns.find_plain_columns("S", rows, cols, texts)
+    cells = [FormulaCell("S", f"{'FG'[c - 6]}{r}", r, c, t) for r, c, t in zip(rows, cols, texts)]
+    want_kept, want_runs = columns.find_columns(cells)
+    assert kept == want_kept
+    assert list(runs) == list(want_runs) == [("S", 2, 6), ("S", 2, 7)]  # F30 breaks F's run; F31:F39 too short
+    for key, run in runs.items():
+        assert run.anchor == want_runs[key].anchor and run.cells == want_runs[key].cells
+        assert [rows[i] for i in run.positions] == [c.row for c in run.cells]
+
+
+def test_a_column_spliced_from_its_offsets_is_written_as_cell_by_cell():
+    plain = package.plain_formulas(_COLUMN_SHEET)
+    values = [float(r) * 2.5 if r % 4 else "x<&y" if r % 8 else True for r in range(2, 21)]
+    values[5], values[6] = ErrorValue("#DIV/0!"), -0.0
+    updates = {(r, 2): CellUpdate(v, True) for r, v in zip(range(2, 21), values)}
+    by_cell = patch_sheet(_COLUMN_SHEET, updates)
+    positions = np.arange(19)
+    assert patch_sheet(_COLUMN_SHEET, {}, plain, [(positions, values)]) == by_cell
+    prepared = splice.prepare_splice(plain, [positions])
+    assert patch_sheet(_COLUMN_SHEET, {}, plain, [(positions, values)], prepared) == by_cell
+    assert b'<c r="B3" s="2"><f>IF(A3&gt;3,A3*2,"x&amp;y")</f><v>7.5</v></c>' in by_cell  # t="str" gone with the text
+    assert b'<c r="B7" s="2" t="e"><f>IF(A7&gt;3,A7*2,"x&amp;y")</f><v>#DIV/0!</v></c>' in by_cell
+    assert b'<c r="B8" s="2"><f>IF(A8&gt;3,A8*2,"x&amp;y")</f><v>-0</v></c>' in by_cell
+    assert b'<c r="B4" s="2" t="str"><f>IF(A4&gt;3,A4*2,"x&amp;y")</f><v>x&lt;&amp;y</v></c>' in by_cell
+    assert b'<c r="B16" s="2" t="b"><f>IF(A16&gt;3,A16*2,"x&amp;y")</f><v>1</v></c>' in by_cell
+
+
+def test_cached_values_are_formatted_at_once_as_one_by_one():
+    numbers = [0.0, -0.0, 1.0, -5.0, 0.1 + 0.2, 1e-7, 5e-324, 123456789012345.0, 999999999999999.0, 1e15, 2e15, 1e16,
+               4503599627370496.5, 2.0 ** 60, -1e15, 1e300, 46023.0, 152.5]
+    others = [float("inf"), float("nan"), "", "a<b", "_x0041_", True, False, ErrorValue("#N/A")]
+    for values in (numbers, numbers + others):
+        ends, cached = splice._cached_xml(values)
+        expected = [splice._value_xml(v) for v in values]
+        assert cached.tolist() == [v for _, v in expected]
+        assert ends.tolist() == [b">" if t is None else b' t="' + t + b'">' for t, _ in expected]
+
+
+def test_column_letters_are_those_of_openpyxl():
+    from openpyxl.utils import cell
+
+    assert all(package.get_column_letter(i) == cell.get_column_letter(i) for i in range(1, 18279))
+    assert [package.column_index_from_string(s) for s in ("A", "z", "AA", "xfd", "ZZZ")] == [1, 26, 27, 16384, 18278]
+    for bad in ("", "AAAA", "A1", "É"):
+        with pytest.raises(ValueError):
+            package.column_index_from_string(bad)
+    with pytest.raises(ValueError):
+        package.get_column_letter(18279)
+
+
+def test_a_big_sheet_s_far_cells_are_found_by_the_numpy_search(tmp_path):
+    import zipfile
+
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (r, r, r) for r in range(1, 60_000))
+    for stray, extent in ((b"", (59_999, 26)), (b'<row r="60000"><c r="AB60000"><v>1</v></c></row>', (60_000, 28)),
+                          (b'<row r="1048570"><c r="B1048570"><v>1</v></c></row>', (1_048_570, 26))):
+        path = tmp_path / "big.xlsx"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("xl/worksheets/sheet1.xml", b"<worksheet><sheetData>" + rows + stray + b"</sheetData></worksheet>")
+        with zipfile.ZipFile(path) as zf:
+            assert zf.getinfo("xl/worksheets/sheet1.xml").file_size > package.SCAN_BYTES
+            assert package.used_extent(zf, "xl/worksheets/sheet1.xml") == extent
