@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,6 +63,7 @@ class Ledger:
 EURO_CODES = frozenset({"", "EUR", "€", "EURO", "EUROS"})
 HALF_CENT = 0.005  # an open amount or a credit smaller than this is settled (float residue of sums)
 DAY = np.timedelta64(1, "D")
+PARALLEL_ROWS = 200_000  # invoices + payments from which linking uses a second thread (below, starting it costs more than it saves)
 
 
 def as_timestamp(value: object) -> pd.Timestamp:
@@ -224,18 +226,23 @@ def link(invoices: pd.DataFrame, payments: pd.DataFrame | None, rates: dict[str,
         payments = _empty_payments()
     factor = euro_factors(invoices, rates)
     ids, wanted = _objects(invoices, "invoice_id"), _objects(payments, "invoice_id")
+    invoice_customer = _objects(invoices, "customer_id")
+    payment_customer = _objects(payments, "customer_id")
+    everyone = np.concatenate([invoice_customer, payment_customer])
     index = pd.Index(ids)
-    payment_invoice = _distinct_text_positions(ids, wanted)
-    if payment_invoice is None:
-        payment_invoice = invoice_positions(invoices, wanted, index)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encaisse-clients") as pool:
+        # the customers hashed on a second core (pandas' hash table leaves Python's lock while it
+        # works) while this thread matches the invoice numbers
+        customer_codes = pool.submit(pd.factorize, everyone, use_na_sentinel=True) if len(everyone) >= PARALLEL_ROWS else None
+        payment_invoice = _distinct_text_positions(ids, wanted)
+        if payment_invoice is None:
+            payment_invoice = invoice_positions(invoices, wanted, index)
+        codes, customers = customer_codes.result() if customer_codes is not None else pd.factorize(everyone, use_na_sentinel=True)
     invoice_amount = _amounts(invoices)
     payment_amount = _amounts(payments)
     if factor is not None:
         invoice_amount = invoice_amount * factor
         payment_amount = payment_amount * np.where(payment_invoice >= 0, factor[np.maximum(payment_invoice, 0)], 1.0)
-    invoice_customer = _objects(invoices, "customer_id")
-    payment_customer = _objects(payments, "customer_id")
-    codes, customers = pd.factorize(np.concatenate([invoice_customer, payment_customer]), use_na_sentinel=True)
     n = len(invoices)
     invoice_codes, payment_codes = codes[:n], codes[n:]
     orphan = (payment_codes < 0) & (payment_invoice >= 0)

@@ -76,6 +76,25 @@ def test_customer_with_one_paid_invoice_is_shrunk_toward_overall_behaviour():
     assert predict(loose, open_invoice("N1", "B", "2024-08-01"), "2024-06-30").iloc[0]["expected_date"] == D("2024-08-13")
 
 
+def test_a_history_past_the_bound_keeps_each_customers_most_recent_invoices():
+    # A: paid 30 days late in January–March, then 2 days late in April–June; B: always 5 days late.
+    rows = [(f"A{i}", "A", f"2024-0{i}-10", f"2024-0{i + 1}-09", 100) for i in (1, 2, 3)]
+    rows += [(f"A{i}", "A", f"2024-0{i}-10", f"2024-0{i}-12", 100) for i in (4, 5, 6)]
+    rows += [(f"B{i}", "B", f"2024-0{i}-10", f"2024-0{i}-15", 100) for i in range(1, 7)]
+    invoices, payments = frames(rows)
+    whole = fit(invoices, payments, "2024-07-31")
+    assert whole.n_paid == 12
+    # bound 6 for 2 customers: each keeps its 3 latest settled invoices (A: 2 days late each)
+    recent = fit(invoices, payments, "2024-07-31", max_history=6)
+    assert recent.n_paid == 6
+    # overall median of the 6 kept: (2 + 5) / 2 = 3.5 → A 3.5 − 1.5 × 3/6 = 2.75, B 3.5 + 1.5 × 3/6 = 4.25
+    a = predict(recent, open_invoice("N1", "A", "2024-09-02"), "2024-07-31").iloc[0]
+    b = predict(recent, open_invoice("N2", "B", "2024-09-02"), "2024-07-31").iloc[0]
+    assert (a["expected_date"], b["expected_date"]) == (D("2024-09-05"), D("2024-09-06"))
+    # on the whole history A's older lateness of 30 days still weighs: its median is (2 + 30) / 2 = 16
+    assert predict(whole, open_invoice("N1", "A", "2024-09-02"), "2024-07-31").iloc[0]["expected_date"] > D("2024-09-10")
+
+
 def test_overdue_invoice_is_never_predicted_before_the_day_after_as_of():
     invoices, payments = frames([(f"F{i}", "A", f"2024-0{i}-10", f"2024-0{i}-20", 100) for i in range(1, 6)])
     model = fit(invoices, payments, "2024-06-30")

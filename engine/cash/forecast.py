@@ -23,6 +23,7 @@ the prudent reading for a cushion.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -300,24 +301,22 @@ def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | Non
     if balance is None or (isinstance(balance, float) and np.isnan(balance)):
         raise EncaisseError("Solde bancaire absent : renseignez la cellule SoldeBanque (Trésorerie!I1), le solde du compte à la date d'arrêté")
     calendar = make_weeks(np.datetime64(as_of.date(), "D"), int(weeks or policy.weeks))
-    book = receivables(None, None, as_of, links=link(ledger.invoices, ledger.payments, rates))
-    links = book.links
-    rows = np.flatnonzero(book.is_item & (book.open_by_invoice > 0))
-    open_amount = book.open_by_invoice[rows]
-    settled = settled_history(book)
-    prediction = predict_payment_days(book, rows, ledger.customers, settled)
-
-    # status, in order of precedence: plan, doubtful, disputed, overdue, current
-    due_day = _days_after(as_of, links.due_date[rows])
+    links = link(ledger.invoices, ledger.payments, rates)
+    # Two cores: numpy's sorts and sums leave Python's lock free, so the history and then the
+    # payment-date model (most of a big ledger's time) are worked out on a second thread while
+    # this one allocates the payments and reads the rest of the ledger.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encaisse-modele") as pool:
+        history_dates = pool.submit(settled_history, links, as_of)
+        book = receivables(None, None, as_of, links=links)
+        rows = np.flatnonzero(book.is_item & (book.open_by_invoice > 0))
+        open_amount = book.open_by_invoice[rows]
+        settled = history_dates.result()
+        predicted = pool.submit(predict_payment_days, book, rows, ledger.customers, settled)
+        context = _context(ledger, policy, as_of, calendar, book, rows, settled)
+        prediction = predicted.result()
+    (disputed, plan_refs, in_plan, status, flows, payables, opex, sales, purchases, notes, sale_delays, purchase_delays,
+     shifts) = context
     invoices = links.invoices
-    disputed = is_disputed(invoices, as_of)[rows]
-    plan_refs = plan_references(invoices)
-    has_plan = plan_refs[rows] >= 0
-    in_plan = has_plan & (policy.plan_treatment == "echeances")
-    doubtful = (-due_day > policy.doubtful_days) & ~in_plan
-    if policy.dispute_treatment == "exclure":
-        doubtful |= disputed & ~in_plan
-    status = np.select([in_plan, doubtful, disputed, due_day <= 0], [PLAN, DOUBTFUL_STATUS, DISPUTED, OVERDUE], CURRENT).astype(object)
 
     if policy.dispute_treatment == "apres_resolution" and disputed.any():
         category = invoices["dispute"].to_numpy(dtype=object)[rows]
@@ -340,6 +339,27 @@ def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | Non
         points[in_plan] = first[:, None]
         prediction = DatePrediction(expected, p10, p90, points)
 
+    return Basis(as_of, calendar, policy, float(balance), policy.cushion_months * opex, book, rows, open_amount, status, prediction,
+                 plans, flows, payables, sales, purchases, sale_delays, purchase_delays, shifts, ledger.activity,
+                 ledger.payables, tuple(notes))
+
+
+def _context(ledger: Ledger, policy: CashPolicy, as_of: pd.Timestamp, calendar: Weeks, book: Receivables, rows: np.ndarray,
+             settled: np.ndarray) -> tuple:
+    """What `prepare` reads from the ledger besides the payment-date model: each open invoice's
+    status, the flows, payables and activity, and the paid history."""
+    # status, in order of precedence: plan, doubtful, disputed, overdue, current
+    due_day = _days_after(as_of, book.links.due_date[rows])
+    invoices = book.links.invoices
+    disputed = is_disputed(invoices, as_of)[rows]
+    plan_refs = plan_references(invoices)
+    has_plan = plan_refs[rows] >= 0
+    in_plan = has_plan & (policy.plan_treatment == "echeances")
+    doubtful = (-due_day > policy.doubtful_days) & ~in_plan
+    if policy.dispute_treatment == "exclure":
+        doubtful |= disputed & ~in_plan
+    status = np.select([in_plan, doubtful, disputed, due_day <= 0], [PLAN, DOUBTFUL_STATUS, DISPUTED, OVERDUE], CURRENT).astype(object)
+
     flows, problems = flow_movements(ledger.flows, np.datetime64(as_of.date(), "D"), calendar.last_day, policy)
     if problems:
         from encaisse.errors import InputError
@@ -360,11 +380,8 @@ def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | Non
             notes.append(Problem("Activité", "aucune activité connue à la date d'arrêté : ventes et achats à venir non prévus"))
         sales, purchases = (0.0 if np.isnan(v) else v / MONTH_DAYS for v in (sales, purchases))
     paid, lateness = history(book, settled)
-    sale_delays = _sale_delays(book, paid, lateness)
-    purchase_delays = _purchase_delays(ledger.payables, as_of, policy)
-    return Basis(as_of, calendar, policy, float(balance), policy.cushion_months * opex, book, rows, open_amount, status, prediction,
-                 plans, flows, payables, sales, purchases, sale_delays, purchase_delays, monthly_shifts(book, paid, lateness), ledger.activity,
-                 ledger.payables, tuple(notes))
+    return (disputed, plan_refs, in_plan, status, flows, payables, opex, sales, purchases, notes, _sale_delays(book, paid, lateness),
+            _purchase_delays(ledger.payables, as_of, policy), monthly_shifts(book, paid, lateness))
 
 
 def _sale_delays(book: Receivables, paid: np.ndarray, lateness: np.ndarray) -> np.ndarray:

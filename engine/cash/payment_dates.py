@@ -6,6 +6,8 @@ became fully paid (negative when paid early).
 
     lateness ≈ intercept + Σ coef·(attribute − training mean) + customer effect + residual
 
+* History: the invoices fully paid on or before the as-of date; beyond MAX_HISTORY of them,
+  each customer's most recently settled ones (as many per customer as the bound allows).
 * Attributes (each optional; a missing value counts as the training mean, i.e. no effect):
   dispute (0/1: Litige not blank), log(1 + amount), terms length (due − issue, days),
   sending channel (1 = papier, 0 = électronique) and the customer's segment (one 0/1 column
@@ -46,6 +48,7 @@ RIDGE = 1.0  # ridge penalty on the attribute coefficients (not the intercept)
 ROUNDS = 4  # alternations between coefficients and customer effects
 IRLS_STEPS = 8
 LAD_SAMPLE = 20_000  # training invoices used for the attributes' coefficients (all of them below this)
+MAX_HISTORY = 250_000  # settled invoices learned from at most: beyond, each customer's most recent ones
 _EPS = 0.5  # days: floor of |residual| in the IRLS weights
 
 _PAPER = frozenset({"papier", "paper", "courrier", "poste", "lettre"})
@@ -307,6 +310,32 @@ class _GroupSorter:
         return result
 
 
+def _stable_order(values: np.ndarray) -> np.ndarray:
+    """np.argsort(values, kind="stable") of non-negative integers, in their smallest type."""
+    return np.argsort(values.astype(np.min_scalar_type(int(values.max()) if len(values) else 0)), kind="stable")
+
+
+def _most_recent(rows: np.ndarray, settled: np.ndarray, invoices: pd.DataFrame, links: Links | None, limit: int) -> np.ndarray:
+    """The settled invoices at `rows`, or when there are more than `limit`, each customer's most
+    recently settled ones, as many per customer as `limit` allows for all: a customer's latest
+    invoices say how it pays now, every customer keeps a history, and a big ledger's fit costs
+    the same whatever its age. Row positions in increasing order."""
+    if len(rows) <= limit:
+        return rows
+    customer, distinct = _customer_codes(invoices, rows, links)
+    per_customer = max(1, limit // max(len(distinct), 1))
+    day = settled[rows].astype("datetime64[D]").astype(np.int64)
+    # by customer, the latest settled first (ties: the first row): two stable sorts of small
+    # non-negative integers, which numpy sorts by radix when they fit 16 bits (a lexsort of the
+    # two keys costs three times more)
+    order = _stable_order(day.max() - day)
+    order = order[_stable_order(customer[order] + 1)]
+    grouped = customer[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    return np.sort(rows[order[rank < per_customer]])
+
+
 def fit(
     invoices: pd.DataFrame,
     payments: pd.DataFrame | None,
@@ -317,19 +346,21 @@ def fit(
     levels: int = LEVELS,
     links: Links | None = None,
     settled: np.ndarray | None = None,
+    max_history: int = MAX_HISTORY,
 ) -> PaymentModel:
     """Learn lateness from the invoices fully paid on or before `as_of` (later payments ignored).
 
     `links` (`encaisse.ledger.link` of these invoices and payments) and `settled` (its
     `encaisse.kpi.settlement_dates` at `as_of`, worked out at least for the invoices of positive
-    amount) spare a caller that has them computing them again."""
+    amount) spare a caller that has them computing them again. A history of more than
+    `max_history` settled invoices is cut to each customer's most recent ones (`_most_recent`)."""
     as_of = _day(as_of)
     segments = _segment_map(customers)
     amount = invoices["amount"].to_numpy(dtype=float)
     if settled is None:
         settled = settled_on(links if links is not None else link(invoices, payments), as_of, amount > 0)
     due = invoices["due_date"].to_numpy(dtype="datetime64[D]")
-    rows = np.flatnonzero(~np.isnat(settled) & (amount > 0) & ~np.isnat(due))
+    rows = _most_recent(np.flatnonzero(~np.isnat(settled) & (amount > 0) & ~np.isnat(due)), settled, invoices, links, max_history)
     late = (settled[rows].astype("datetime64[D]") - due[rows]).astype(np.int64).astype(float)
     level_grid = (np.arange(levels) + 0.5) / levels
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from encaisse.cash import payment_dates
 from encaisse.kpi.collection import settlement_dates
-from encaisse.ledger import DAY, Receivables
+from encaisse.ledger import DAY, Links, Receivables
 
 POINTS = 20  # equally likely payment days per invoice: levels 2.5 %, 7.5 %, … 97.5 %
 LEVELS = (np.arange(POINTS) + 0.5) / POINTS
@@ -64,11 +64,12 @@ def phase_in(days: np.ndarray, lever: float, horizon: int) -> np.ndarray:
     return np.maximum(moved, 1)
 
 
-def settled_history(book: Receivables) -> np.ndarray:
+def settled_history(book: Receivables | Links, as_of: object = None) -> np.ndarray:
     """Per invoice row of positive amount, the date its matched payments dated ≤ as-of settled it
-    (NaT when not, and for the other rows): what the model and the history learn from, worked out once."""
-    links = book.links
-    return settlement_dates(links, book.as_of, links.invoice_amount > 0)
+    (NaT when not, and for the other rows): what the model and the history learn from, worked out
+    once. From the `Links` and `as_of` alone, it needs no receivables."""
+    links, as_of = (book, as_of) if isinstance(book, Links) else (book.links, book.as_of)
+    return settlement_dates(links, as_of, links.invoice_amount > 0)
 
 
 def history(book: Receivables, settled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
