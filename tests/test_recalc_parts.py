@@ -94,6 +94,21 @@ def test_sheet_and_range_of_a_defined_name():
     assert DefinedName("X", "0,5", None).range() is None
 
 
+def test_a_moved_formula_moves_its_relative_references_as_excel_copies_it():
+    from encaisse.workbook.package import MovedFormula
+
+    # Written in C3, read in D5: one column right, two rows down.
+    master = MovedFormula("C3", "SUM(A1:$B$2)+'Mon Été'!C3*Taux+A:A+$1:2+\"A1\"&TEXT(B$1,\"0\")")
+    assert master.at(5, 4) == "SUM(B3:$B$2)+'Mon Été'!D5*Taux+B:B+$1:4+\"A1\"&TEXT(C$1,\"0\")"
+    assert master.at(3, 3) == "SUM(A1:$B$2)+'Mon Été'!C3*Taux+A:A+$1:2+\"A1\"&TEXT(B$1,\"0\")"
+    # A reference moved above row 1 or left of column A is #REF!, as Excel writes it; the others move.
+    assert MovedFormula("B2", "A1+$A$1+B2").at(2, 1) == "#REF!+$A$1+A2"
+    with pytest.raises(ValueError, match="hors de la feuille"):
+        MovedFormula("B2", "A1").at(1, 2, off_sheet=None)
+    with pytest.raises(ValueError):
+        MovedFormula("A1", 'A1&"x')  # a string never closed: openpyxl's tokenizer refuses it
+
+
 def test_mentions_find_tables_whole_tables_and_names():
     mentions = scan.Mentions(["Factures", "Clients"], ["DATEARRETE"])
     text = "DSO(Factures[#All],factures [Montant TTC],DateArrete)+COUNTA(Clients[Code])"
