@@ -218,6 +218,33 @@ def test_without_a_context_the_functions_give_the_same_figures():
     assert alone == shared == again == 31 + 60 / 100 * 30
 
 
+# -- formulas evaluated from their parse ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, inputs, expected", [
+    ("=IF(A1>0,SUM(B1:B3)*2,1/0)", {"A1": [[1.0]], "B1:B3": [[1.0], [2.0], [3.0]]}, [[12.0]]),
+    ("=IF(A1>0,SUM(B1:B3)*2,1/0)", {"A1": [[-1.0]], "B1:B3": [[1.0], [2.0], [3.0]]}, [["#DIV/0!"]]),
+    ("=B1:B3*Taux+ROUND(2/3,2)", {"B1:B3": [[1.0], [2.0], [3.0]], "TAUX": [[10.0]]}, [[10.67], [20.67], [30.67]]),
+    ("=SUM(1,2)&\"€\"", {}, [["3€"]]),
+])
+def test_a_formula_of_one_cell_is_dispatched_from_its_parse_as_the_compiled_one_computes(text, inputs, expected):
+    from encaisse.recalc.evaluator import _Dispatched, _formulas
+
+    formulas = _formulas()[0]
+    from formulas.ranges import Ranges
+
+    compiled = formulas.Parser().ast(text)[1].compile()
+    dispatched = _Dispatched(formulas.Parser().ast(text)[1], Ranges)
+    assert list(dispatched.inputs) == list(compiled.inputs) == list(inputs)
+    values = [Ranges().push(name, np.array(v, dtype=object)) if name != "TAUX" else np.array(v, dtype=object)
+              for name, v in inputs.items()]
+    for function in (compiled, dispatched):
+        result = function(*values)
+        shown = [[round(v, 2) if isinstance(v, float) else str(v) for v in row]
+                 for row in np.atleast_2d(np.asarray(result, dtype=object)).tolist()]
+        assert shown == expected
+
+
 # -- calculated columns ---------------------------------------------------------------------------
 
 from encaisse.recalc import columns  # noqa: E402

@@ -246,6 +246,7 @@ class Evaluator:
             try:
                 text = self._translate(cell)
                 form, coordinates = self._form(text, cell)
+                form.cells.add(key)
                 tokens, placed = self._form_tokens(form, cell)
                 if placed is None:
                     tokens = self._tokens(text)
@@ -479,7 +480,7 @@ class Evaluator:
         references: None for a name; None for all when one of the references is not found)."""
         if form.function is None:
             try:
-                form.function = self._compile(form.text)
+                form.function = self._dispatched(form) or self._compile(form.text)
             except CellProblem:
                 form.function = False
                 return None, None
@@ -496,6 +497,18 @@ class Evaluator:
         if form.function is False:
             return None, None
         return form.function, form.input_places
+
+    def _dispatched(self, form: _Form) -> _Dispatched | None:
+        """The form's parse, evaluated as it is, when one cell only has the form and its ranges are
+        plain references; else None (it is compiled). Compiling builds a second graph from the parse
+        and evaluates it twice on the way, which pays only when several cells share the result."""
+        if len(form.cells) > 1:
+            return None
+        tokens = self._tokens(form.text)
+        if any(token.attr.get("is_ranges") for token in tokens):
+            return None  # ranges joined or intersected: compiling reads them as one
+        builder = self._builders.get(form.text) or self._parse(form.text)[1]  # dispatching leaves it as it is
+        return _Dispatched(builder, self._Ranges)
 
     # -- references -----------------------------------------------------------------------------
 
@@ -894,6 +907,7 @@ class _Form:
     def __init__(self, text: str, found: list[tuple[str, tuple[int, int, int, int]]]):
         self.text = text
         self.found = found  # its A1 references: (text without $, upper-cased; (r1, c1, r2, c2))
+        self.cells: set[tuple] = set()  # the cells evaluated with this form
         self.tokens = None
         self.token_places = None
         self.function = None  # compiled; False when the text cannot be
@@ -917,6 +931,45 @@ class _Form:
                         break
             out.append(place)
         return out if matched >= set(self.found) else None
+
+
+class _Dispatched:
+    """A formula evaluated from the library's parse of it, without compiling it: the inputs are
+    those `compile` would take (its plain references and the names, in the same order), the
+    parse's graph is dispatched with their values and the formula's value read at its end."""
+
+    def __init__(self, builder, Ranges):
+        from formulas.errors import AnchorRangeName, InvalidRangeName
+        from schedula import NONE
+
+        self._builder, self._Ranges = builder, Ranges
+        dsp = builder.dsp
+        self.output = builder.get_node_id(builder[-1])
+        self.inputs = {}
+        for name in sorted(dsp.data_nodes):
+            if dsp.dmap.pred[name]:
+                continue
+            default = dsp.default_values.get(name)
+            if default is not None:
+                value = default["value"]
+                if isinstance(value, Ranges) and value.ranges:
+                    self.inputs[name] = value
+                continue
+            try:
+                self.inputs[name] = Ranges().push(name)
+            except AnchorRangeName:
+                self.inputs[name] = NONE
+            except InvalidRangeName:
+                self.inputs[name] = None  # a defined name
+
+    def __call__(self, *values):
+        dsp = self._builder.dsp
+        raises, dsp.raises = dsp.raises, True  # as the compiled function: any failure is raised
+        try:
+            value = dsp.dispatch(dict(zip(self.inputs, values)), outputs=[self.output])[self.output]
+        finally:
+            dsp.raises = raises
+        return value.value if isinstance(value, self._Ranges) else value
 
 
 def _engine_functions() -> dict:
