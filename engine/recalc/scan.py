@@ -27,6 +27,9 @@ _CALL = re.compile(r"(?<![\w.!$\\])([A-Za-z_][\w.]*)\s*\(")
 def normalise(text: str) -> str:
     """The text as the formula library reads it: without Excel's _xlfn./_xlws./_xludf. prefixes,
     and a range ending on the last row ending one row before (outside string literals)."""
+    lowered = text.lower()
+    if "_xl" not in lowered and "xfd" not in lowered and "1048576" not in text:
+        return text  # nothing any of the three patterns could match: most formulas
     return outside_strings(text, lambda s: _LAST_COLUMN.sub(r"\g<1>XFC", _LAST_ROW.sub(r"\g<1>1048575", _PREFIX.sub("", s))))
 
 
