@@ -218,7 +218,7 @@ def test_without_a_context_the_functions_give_the_same_figures():
     assert alone == shared == again == 31 + 60 / 100 * 30
 
 
-# -- formulas evaluated from their parse ------------------------------------------------------------
+# -- formulas walked from their parse ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("text, inputs, expected", [
@@ -227,18 +227,18 @@ def test_without_a_context_the_functions_give_the_same_figures():
     ("=B1:B3*Taux+ROUND(2/3,2)", {"B1:B3": [[1.0], [2.0], [3.0]], "TAUX": [[10.0]]}, [[10.67], [20.67], [30.67]]),
     ("=SUM(1,2)&\"€\"", {}, [["3€"]]),
 ])
-def test_a_formula_of_one_cell_is_dispatched_from_its_parse_as_the_compiled_one_computes(text, inputs, expected):
-    from encaisse.recalc.evaluator import _Dispatched, _formulas
+def test_a_formula_walked_from_its_parse_computes_what_the_compiled_one_does(text, inputs, expected):
+    from encaisse.recalc.evaluator import _formulas, _Walked
 
     formulas = _formulas()[0]
     from formulas.ranges import Ranges
 
     compiled = formulas.Parser().ast(text)[1].compile()
-    dispatched = _Dispatched(formulas.Parser().ast(text)[1], Ranges)
-    assert list(dispatched.inputs) == list(compiled.inputs) == list(inputs)
+    walked = _Walked.walk(formulas.Parser().ast(text)[1], Ranges)
+    assert list(walked.inputs) == list(compiled.inputs) == list(inputs)
     values = [Ranges().push(name, np.array(v, dtype=object)) if name != "TAUX" else np.array(v, dtype=object)
               for name, v in inputs.items()]
-    for function in (compiled, dispatched):
+    for function in (compiled, walked):
         result = function(*values)
         shown = [[round(v, 2) if isinstance(v, float) else str(v) for v in row]
                  for row in np.atleast_2d(np.asarray(result, dtype=object)).tolist()]

@@ -246,7 +246,6 @@ class Evaluator:
             try:
                 text = self._translate(cell)
                 form, coordinates = self._form(text, cell)
-                form.cells.add(key)
                 tokens, placed = self._form_tokens(form, cell)
                 if placed is None:
                     tokens = self._tokens(text)
@@ -480,7 +479,7 @@ class Evaluator:
         references: None for a name; None for all when one of the references is not found)."""
         if form.function is None:
             try:
-                form.function = self._dispatched(form) or self._compile(form.text)
+                form.function = self._walked(form) or self._compile(form.text)
             except CellProblem:
                 form.function = False
                 return None, None
@@ -498,17 +497,15 @@ class Evaluator:
             return None, None
         return form.function, form.input_places
 
-    def _dispatched(self, form: _Form) -> _Dispatched | None:
-        """The form's parse, evaluated as it is, when one cell only has the form and its ranges are
-        plain references; else None (it is compiled). Compiling builds a second graph from the parse
-        and evaluates it twice on the way, which pays only when several cells share the result."""
-        if len(form.cells) > 1:
-            return None
+    def _walked(self, form: _Form) -> _Walked | None:
+        """The form's parse, evaluated as it is (see `_Walked`), when its ranges are plain
+        references and its graph holds nothing else than what the parser writes; else None (it is
+        compiled)."""
         tokens = self._tokens(form.text)
         if any(token.attr.get("is_ranges") for token in tokens):
             return None  # ranges joined or intersected: compiling reads them as one
-        builder = self._builders.get(form.text) or self._parse(form.text)[1]  # dispatching leaves it as it is
-        return _Dispatched(builder, self._Ranges)
+        builder = self._builders.get(form.text) or self._parse(form.text)[1]  # walking leaves it as it is
+        return _Walked.walk(builder, self._Ranges)
 
     # -- references -----------------------------------------------------------------------------
 
@@ -907,7 +904,6 @@ class _Form:
     def __init__(self, text: str, found: list[tuple[str, tuple[int, int, int, int]]]):
         self.text = text
         self.found = found  # its A1 references: (text without $, upper-cased; (r1, c1, r2, c2))
-        self.cells: set[tuple] = set()  # the cells evaluated with this form
         self.tokens = None
         self.token_places = None
         self.function = None  # compiled; False when the text cannot be
@@ -933,19 +929,40 @@ class _Form:
         return out if matched >= set(self.found) else None
 
 
-class _Dispatched:
-    """A formula evaluated from the library's parse of it, without compiling it: the inputs are
-    those `compile` would take (its plain references and the names, in the same order), the
-    parse's graph is dispatched with their values and the formula's value read at its end."""
+class _Walked:
+    """A formula evaluated from the library's parse of it, without compiling it or dispatching it:
+    the function nodes of the parse's graph called one after the other in the order the parser
+    added them (each after those it reads), on the inputs `compile` would take (its plain
+    references and the names, in the same order). Compiling builds a second graph from the parse
+    and runs it twice on the way, and each run of either graph costs about a millisecond of
+    scheduling per formula; the functions are the library's own, called with the same values.
+    `walk` gives None for a parse holding what this does not know (see `_NODE_KEYS`)."""
 
-    def __init__(self, builder, Ranges):
+    # What the parser writes in a node; a graph holding anything else is compiled as before.
+    _NODE_KEYS = {"data": frozenset({"type", "wait_inputs", "index"}),
+                  "function": frozenset({"type", "inputs", "outputs", "function", "wait_inputs", "index", "extra_inputs",
+                                         "solve_cycle"})}  # solve_cycle: read only when the library solves circular books
+
+    def __init__(self, steps, defaults, inputs, output, Ranges, none):
+        self.steps, self.defaults, self.inputs, self.output = steps, defaults, inputs, output
+        self._Ranges, self._none = Ranges, none
+
+    @classmethod
+    def walk(cls, builder, Ranges) -> _Walked | None:
         from formulas.errors import AnchorRangeName, InvalidRangeName
         from schedula import NONE
 
-        self._builder, self._Ranges = builder, Ranges
         dsp = builder.dsp
-        self.output = builder.get_node_id(builder[-1])
-        self.inputs = {}
+        steps = []
+        for node in dsp.nodes.values():
+            if set(node) - cls._NODE_KEYS.get(node["type"], frozenset()):
+                return None
+            if node["type"] == "function":
+                if len(node["outputs"]) != 1 or not node.get("wait_inputs"):
+                    return None
+                steps.append((node["index"], node["function"], tuple(node["inputs"]), node["outputs"][0]))
+        steps = [step[1:] for step in sorted(steps, key=lambda step: step[0])]
+        inputs = {}
         for name in sorted(dsp.data_nodes):
             if dsp.dmap.pred[name]:
                 continue
@@ -953,22 +970,30 @@ class _Dispatched:
             if default is not None:
                 value = default["value"]
                 if isinstance(value, Ranges) and value.ranges:
-                    self.inputs[name] = value
+                    inputs[name] = value
                 continue
             try:
-                self.inputs[name] = Ranges().push(name)
+                inputs[name] = Ranges().push(name)
             except AnchorRangeName:
-                self.inputs[name] = NONE
+                inputs[name] = NONE
             except InvalidRangeName:
-                self.inputs[name] = None  # a defined name
+                inputs[name] = None  # a defined name
+        defaults = {name: default["value"] for name, default in dsp.default_values.items() if name not in inputs}
+        return cls(steps, defaults, inputs, builder.get_node_id(builder[-1]), Ranges, NONE)
 
     def __call__(self, *values):
-        dsp = self._builder.dsp
-        raises, dsp.raises = dsp.raises, True  # as the compiled function: any failure is raised
-        try:
-            value = dsp.dispatch(dict(zip(self.inputs, values)), outputs=[self.output])[self.output]
-        finally:
-            dsp.raises = raises
+        known = dict(self.defaults)
+        known.update(zip(self.inputs, values))
+        none = self._none
+        for function, inputs, output in self.steps:
+            try:
+                arguments = [known[name] for name in inputs]
+            except KeyError:
+                continue  # an input the library gave no value (a function answered nothing): nor does this one
+            value = function(*arguments)
+            if value is not none:
+                known[output] = value
+        value = known[self.output]  # KeyError when nothing reached the end: the cell cannot be evaluated
         return value.value if isinstance(value, self._Ranges) else value
 
 
