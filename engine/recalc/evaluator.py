@@ -104,6 +104,7 @@ class Evaluator:
         self._reader = reader
         self._grids: dict[str, np.ndarray] = {}
         self._xl_cache: dict[Rect, np.ndarray] = {}
+        self._range_parts: dict[Rect, dict] = {}  # range -> the library's parse of its reference
         self._frames: dict[Rect, pd.DataFrame] = {}
         self._compiled: dict[str, object] = {}
         self._tokens_of: dict[str, list] = {}  # formula text -> the library's tokens
@@ -783,8 +784,11 @@ class Evaluator:
         # Functions such as ROWS/COLUMNS/OFFSET need the range itself, not only its values.
         rect = self._clip(rect)
         values = self.xl_values(rect)
-        ref = f"{quote_sheet(rect.sheet)}!{cell_ref(rect.r1, rect.c1)}:{cell_ref(rect.r2, rect.c2)}"
-        return self._Ranges().push(ref, values)
+        parts = self._range_parts.get(rect)
+        if parts is None:  # the library parses the reference text with a regex: once per range
+            ref = f"{quote_sheet(rect.sheet)}!{cell_ref(rect.r1, rect.c1)}:{cell_ref(rect.r2, rect.c2)}"
+            parts = self._range_parts[rect] = self._Ranges.get_range(ref)
+        return self._Ranges().set_value(dict(parts), values)  # a copy: the library keeps it in its result
 
     def _engine_call(self, name: str, args: list[str], cell: FormulaCell):
         values = [self._engine_argument(arg, cell) for arg in args]
