@@ -228,13 +228,15 @@ def test_without_a_context_the_functions_give_the_same_figures():
     ("=SUM(1,2)&\"€\"", {}, [["3€"]]),
 ])
 def test_a_formula_walked_from_its_parse_computes_what_the_compiled_one_does(text, inputs, expected):
-    from encaisse.recalc.evaluator import _formulas, _Walked
+    from encaisse.recalc.evaluator import _formulas, _Recorder, _Walked
 
     formulas = _formulas()[0]
     from formulas.ranges import Ranges
 
     compiled = formulas.Parser().ast(text)[1].compile()
-    walked = _Walked.walk(formulas.Parser().ast(text)[1], Ranges)
+    recording = formulas.Parser()
+    recording.ast_builder = _Recorder
+    walked = _Walked.walk(recording.ast(text)[1], Ranges)
     assert list(walked.inputs) == list(compiled.inputs) == list(inputs)
     values = [Ranges().push(name, np.array(v, dtype=object)) if name != "TAUX" else np.array(v, dtype=object)
               for name, v in inputs.items()]

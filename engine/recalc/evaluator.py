@@ -92,6 +92,8 @@ class Evaluator:
         self._Ranges = Ranges
         self.library = get_functions()
         self.parser = self.formulas.Parser()
+        self.parser.ast_builder = _Recorder  # see _Walked: the parse is walked, not built into a graph
+        self._compiling_parser = self.formulas.Parser()  # the library's own, for the formulas compiled
         self.engine = _engine_functions()
         # Any text calling an encaisse function holds one of their names before a parenthesis:
         # texts without (nearly all) skip the scan for calls.
@@ -108,7 +110,7 @@ class Evaluator:
         self._frames: dict[Rect, pd.DataFrame] = {}
         self._compiled: dict[str, object] = {}
         self._tokens_of: dict[str, list] = {}  # formula text -> the library's tokens
-        self._builders: dict[str, object] = {}  # formula text -> the library's builder, until compiled
+        self._builders: dict[str, _Recorder] = {}  # formula text -> what its parse recorded
         self._positions: dict[str, np.ndarray] | None = None  # sheet -> (row, col) of its formula cells
         self._forms: dict[tuple, _Form] = {}  # (sheet, R1C1 form, coinciding references) -> its parse
         self._column_trees: dict[tuple, object] = {}  # calculated column -> its parsed formula (or None)
@@ -407,8 +409,7 @@ class Evaluator:
 
     def _tokens(self, text: str):
         """The library's tokens of a text. The text is parsed once: its tokens are kept (the
-        dependencies read them on every pass), its builder until compiled (a parse costs about
-        as much as a compile)."""
+        dependencies read them on every pass), and what the parse recorded (see `_Recorder`)."""
         tokens = self._tokens_of.get(text)
         if tokens is None:
             tokens, self._builders[text] = self._parse(text)
@@ -416,17 +417,20 @@ class Evaluator:
         return tokens
 
     def _parse(self, text: str):
+        # LAMBDA and LET are parsed by the library into graphs of their own: with its own builder
+        parser = self._compiling_parser if _DEFINES_FUNCTIONS.search(text) else self.parser
         try:
-            return self.parser.ast("=" + text)
+            return parser.ast("=" + text)
         except Exception as error:  # the library raises its own FormulaError family
             raise _unreadable(text, error) from None
 
     def _compile(self, text: str):
         fn = self._compiled.get(text)
         if fn is None:
-            builder = self._builders.pop(text, None)
-            if builder is None:
-                builder = self._parse(text)[1]
+            try:
+                builder = self._compiling_parser.ast("=" + text)[1]
+            except Exception as error:  # the library raises its own FormulaError family
+                raise _unreadable(text, error) from None
             try:
                 fn = builder.compile()
             except Exception as error:
@@ -505,8 +509,7 @@ class Evaluator:
         tokens = self._tokens(form.text)
         if any(token.attr.get("is_ranges") for token in tokens):
             return None  # ranges joined or intersected: compiling reads them as one
-        builder = self._builders.get(form.text) or self._parse(form.text)[1]  # walking leaves it as it is
-        return _Walked.walk(builder, self._Ranges)
+        return _Walked.walk(self._builders.get(form.text) or self._parse(form.text)[1], self._Ranges)
 
     # -- references -----------------------------------------------------------------------------
 
@@ -933,57 +936,137 @@ class _Form:
         return out if matched >= set(self.found) else None
 
 
-class _Walked:
-    """A formula evaluated from the library's parse of it, without compiling it or dispatching it:
-    the function nodes of the parse's graph called one after the other in the order the parser
-    added them (each after those it reads), on the inputs `compile` would take (its plain
-    references and the names, in the same order). Compiling builds a second graph from the parse
-    and runs it twice on the way, and each run of either graph costs about a millisecond of
-    scheduling per formula; the functions are the library's own, called with the same values.
-    `walk` gives None for a parse holding what this does not know (see `_NODE_KEYS`)."""
+_DEFINES_FUNCTIONS = re.compile(r"(?<![\w.])(?:_xlfn\.)?(?:LAMBDA|LET)\s*\(", re.I)
 
-    # What the parser writes in a node; a graph holding anything else is compiled as before.
-    _NODE_KEYS = {"data": frozenset({"type", "wait_inputs", "index"}),
-                  "function": frozenset({"type", "inputs", "outputs", "function", "wait_inputs", "index", "extra_inputs",
-                                         "solve_cycle"})}  # solve_cycle: read only when the library solves circular books
+
+class _Recorder:
+    """The builder the library's parser is given (in place of its `AstBuilder`): it records each
+    function the formula calls, with the nodes it reads and the node it writes, in the order the
+    parser meets them (each after those it reads), instead of adding them to a schedula graph
+    (a third of a parse's time). The tokens, their attributes and the functions are the library's
+    own; what `AstBuilder.append`, `get_node_id` and `finish` decide is decided the same way."""
+
+    Operator = Function = Operand = FormulaError = NONE = EMPTY = None  # the library's classes, set on first use
+
+    def __init__(self, match=None):
+        if _Recorder.Operand is None:
+            from formulas.errors import FormulaError
+            from formulas.tokens.function import Function
+            from formulas.tokens.operand import Operand
+            from formulas.tokens.operator import Operator
+            from schedula import EMPTY, NONE
+
+            _Recorder.Operator, _Recorder.Function, _Recorder.Operand = Operator, Function, Operand
+            _Recorder.FormulaError, _Recorder.NONE, _Recorder.EMPTY = FormulaError, NONE, EMPTY
+        self.match = match
+        self._stack: list = []
+        self.nodes: dict = {}  # token -> its node
+        self.missing_operands: set = set()
+        self.data: dict = {}  # node -> True, in the order met
+        self.defaults: dict = {}  # node -> its constant value
+        self.computed: set = set()  # nodes a step writes
+        self.steps: list[tuple] = []  # (function, nodes it reads, node it writes)
+        self.unusual = False  # a function given with more than the library's usual keys
+
+    def __len__(self):
+        return len(self._stack)
+
+    def __getitem__(self, index):
+        return self._stack[index]
+
+    def pop(self):
+        return self._stack.pop()
+
+    def append(self, token):
+        if isinstance(token, (self.Operator, self.Function)):
+            try:
+                tokens = [self.pop() for _ in range(token.get_n_args)][::-1]
+            except IndexError:
+                raise self.FormulaError() from None
+            token.update_input_tokens(*tokens)
+            inputs = [self.get_node_id(t) for t in tokens]
+            token.set_expr(*tokens)
+            out = token.node_id
+            if out not in self.data:  # else the same expression met again: its node is read
+                function = token.compile()
+                if isinstance(function, dict):
+                    extra = function.get("extra_inputs", {})
+                    for name, value in extra.items():
+                        self.data[name] = True
+                        if value is not self.NONE:
+                            self.defaults[name] = value
+                    inputs = list(extra) + inputs
+                    # solve_cycle: read only when the library solves a circular book, which this never does
+                    self.unusual = self.unusual or bool(set(function) - {"function", "extra_inputs", "solve_cycle"})
+                    function = function["function"]
+                for name in inputs:
+                    self.data.setdefault(name, True)
+                self.data[out] = True
+                self.computed.add(out)
+                self.steps.append((function, tuple(inputs), out))
+        elif isinstance(token, self.Operand):
+            self.missing_operands.add(token)
+        self._stack.append(token)
+
+    def get_node_id(self, token):
+        if token in self.nodes:
+            return self.nodes[token]
+        if isinstance(token, self.Operand):
+            self.missing_operands.remove(token)
+            token.set_expr()
+            node = token.node_id
+            self.data[node] = True
+            value = self.EMPTY if token.attr.get("is_reference", False) else token.compile()
+            if value is self.EMPTY:  # as schedula takes it: no default value
+                self.defaults.pop(node, None)
+            else:
+                self.defaults[node] = value
+        else:
+            node = token.node_id
+        self.nodes[token] = node
+        return node
+
+    def finish(self):
+        for token in list(self.missing_operands):
+            self.get_node_id(token)
+
+
+class _Walked:
+    """A formula evaluated from what its parse recorded (`_Recorder`), without compiling it:
+    the functions it calls are called one after the other in the order the parser met them, on
+    the inputs `compile` would take (its plain references and the names, in the same order).
+    Compiling builds a schedula graph from the parse, runs it twice on the way, and each run of
+    the compiled graph costs about a millisecond of scheduling per formula; the functions are
+    the library's own, called with the same values. `walk` gives None for a parse holding what
+    this does not know (then it is compiled)."""
 
     def __init__(self, steps, defaults, inputs, output, Ranges, none):
         self.steps, self.defaults, self.inputs, self.output = steps, defaults, inputs, output
         self._Ranges, self._none = Ranges, none
 
     @classmethod
-    def walk(cls, builder, Ranges) -> _Walked | None:
+    def walk(cls, recorded: _Recorder, Ranges) -> _Walked | None:
         from formulas.errors import AnchorRangeName, InvalidRangeName
-        from schedula import NONE
 
-        dsp = builder.dsp
-        steps = []
-        for node in dsp.nodes.values():
-            if set(node) - cls._NODE_KEYS.get(node["type"], frozenset()):
-                return None
-            if node["type"] == "function":
-                if len(node["outputs"]) != 1 or not node.get("wait_inputs"):
-                    return None
-                steps.append((node["index"], node["function"], tuple(node["inputs"]), node["outputs"][0]))
-        steps = [step[1:] for step in sorted(steps, key=lambda step: step[0])]
+        if not isinstance(recorded, _Recorder) or recorded.unusual:
+            return None  # parsed by the library's own builder (LAMBDA, LET), or a function this does not know
         inputs = {}
-        for name in sorted(dsp.data_nodes):
-            if dsp.dmap.pred[name]:
+        for name in sorted(recorded.data):  # in the order `compile` takes them
+            if name in recorded.computed:
                 continue
-            default = dsp.default_values.get(name)
-            if default is not None:
-                value = default["value"]
+            if name in recorded.defaults:
+                value = recorded.defaults[name]
                 if isinstance(value, Ranges) and value.ranges:
                     inputs[name] = value
                 continue
             try:
                 inputs[name] = Ranges().push(name)
             except AnchorRangeName:
-                inputs[name] = NONE
+                inputs[name] = recorded.NONE
             except InvalidRangeName:
                 inputs[name] = None  # a defined name
-        defaults = {name: default["value"] for name, default in dsp.default_values.items() if name not in inputs}
-        return cls(steps, defaults, inputs, builder.get_node_id(builder[-1]), Ranges, NONE)
+        defaults = {name: value for name, value in recorded.defaults.items() if name not in inputs}
+        return cls(recorded.steps, defaults, inputs, recorded.get_node_id(recorded[-1]), Ranges, recorded.NONE)
 
     def __call__(self, *values):
         known = dict(self.defaults)
