@@ -584,6 +584,9 @@ def cell_spans(data: bytes):
 MAX_FORMULA_CHARS = 8192  # Excel's own limit on a formula's length
 MAX_ARRAY_CELLS = MAX_ROWS  # a legacy array formula over at most one whole column's worth of cells
 _FORMULA_KINDS = ("normal", "shared", "array", "dataTable")
+# A cell of a shared formula other than its first, as Excel writes it: <c r="B5" s="3"><f t="shared"
+# si="0"/><v>2</v></c>. Matched whole, it needs no parsing; any other form goes through the parser.
+_SHARED_CHILD = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"[^<>/]*><f t="shared" si="([0-9]{1,9})"/>(?:<v>[^<]*</v>)?</c>')
 _CELL_ADDRESS = re.compile(rb'\br="([^"]{0,20})"')
 
 
@@ -608,6 +611,21 @@ def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "")
         if start in done:
             continue
         raw = data[start:end]
+        child = _SHARED_CHILD.fullmatch(raw)
+        if child is not None and int(child.group(3)) in shared:
+            # A cell of a shared formula as Excel writes it: its text is its master's, moved.
+            col, row = column_index_from_string(child.group(1).decode()), int(child.group(2))
+            if col <= MAX_COLS and row <= MAX_ROWS:
+                master = shared[int(child.group(3))]
+                if not isinstance(master, MovedFormula):
+                    try:
+                        master = shared[int(child.group(3))] = MovedFormula(*master)
+                    except ValueError:
+                        master = None  # named by the general path below
+                if master is not None:
+                    ref = (child.group(1) + child.group(2)).decode()
+                    cells.append((start, FormulaCell(sheet, ref, row, col, master.at(row, col))))
+                    continue
         address = _CELL_ADDRESS.search(raw[:raw.find(b">") + 1])
         shown = address.group(1).decode("utf-8", "replace") if address else None
         where = f"{quoted}!{shorten(shown, 20)}" if shown else in_sheet
