@@ -1,10 +1,12 @@
 """The evaluator: every formula cell of a workbook evaluated in dependency order.
 
 Encaisse functions (DSO, AGING...) are evaluated by the engine on the cells as read, with one
-`EvaluationContext` shared by all their calls; each standard formula is compiled by the
-`formulas` library over arrays of the ranges it refers to (structured references translated to
-A1 first; the text in the file is kept), once for all the formulas of a sheet that share an R1C1
-form (see `_form`); the values computed are laid over the cells as read.
+`EvaluationContext` shared by all their calls; each standard formula is parsed by the
+`formulas` library and its functions called over arrays of the ranges it refers to (structured
+references translated to A1 first; the text in the file is kept), the parse made once for all
+the formulas of a sheet that share an R1C1 form (see `_form`) and walked without building the
+library's schedula graph (see `_Walked`; formulas joining ranges, LAMBDA and LET are compiled by
+the library as they were); the values computed are laid over the cells as read.
 
 Order of dynamic arrays: a dynamic array's spill size is known only once it is evaluated, so
 a formula reading any cell it might fill is ordered after it. When those possible areas make
