@@ -134,6 +134,8 @@ THREE = (("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2"), ("A3", "=A2+1"))
     (b"<f>A1*2</f>", b'<f t="shared">A1*2</f>', 'Calc!A2 : formule partagée (t="shared") de numéro si absent : un nombre entier est attendu'),
     (b"<f>A1*2</f>", b'<f t="shared" si="x">A1*2</f>', 'Calc!A2 : formule partagée (t="shared") de numéro si « x » : un nombre entier est attendu'),
     (b"<f>A2+1</f>", b'<f t="shared" si="0"/>', "Calc!A3 : formule partagée si=0 sans sa formule (la première cellule du partage doit la porter)"),
+    ((b"<f>A1*2</f>", b'<f t="shared" si="0" ref="A2:A3">A1&amp;"x</f>'), (b"<f>A2+1</f>", b'<f t="shared" si="0"/>'),
+     'Calc!A3 : formule partagée si=0 illisible : « =A1&"x »'),
     (b"<f>A1*2</f>", b'<f junk="1" t="weird">A1*2</f>', "Calc!A2 : formule de type « weird » inconnu (attendu : normal, shared, array, dataTable)"),
     (b'<c r="A2">', b'<c r="ZZZZ9">', "Calc (xl/worksheets/sheet1.xml) : cellule à formule d'adresse « ZZZZ9 » invalide (attendu une cellule de A1 à XFD1048576)"),
     (b'<c r="A2">', b'<c r="A0">', "Calc (xl/worksheets/sheet1.xml) : cellule à formule d'adresse « A0 » invalide (attendu une cellule de A1 à XFD1048576)"),
@@ -141,7 +143,8 @@ THREE = (("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2"), ("A3", "=A2+1"))
     (b'<c r="A2">', b"<c>", "Calc (xl/worksheets/sheet1.xml) : cellule à formule sans adresse (attribut r attendu, comme « B3 »)"),
 ])
 def test_unreadable_formula_cell_xml_is_named(tmp_path, capsys, old, new, problem):
-    path = edited(tmp_path, CALC, (old, new), formulas=THREE)
+    edits = (old, new) if isinstance(old, tuple) else ((old, new),)  # a pair of edits, or one
+    path = edited(tmp_path, CALC, *edits, formulas=THREE)
     assert refused(path, capsys) == [problem]
 
 

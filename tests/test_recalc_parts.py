@@ -94,6 +94,21 @@ def test_sheet_and_range_of_a_defined_name():
     assert DefinedName("X", "0,5", None).range() is None
 
 
+def test_a_moved_formula_moves_its_relative_references_as_excel_copies_it():
+    from encaisse.workbook.package import MovedFormula
+
+    # Written in C3, read in D5: one column right, two rows down.
+    master = MovedFormula("C3", "SUM(A1:$B$2)+'Mon Été'!C3*Taux+A:A+$1:2+\"A1\"&TEXT(B$1,\"0\")")
+    assert master.at(5, 4) == "SUM(B3:$B$2)+'Mon Été'!D5*Taux+B:B+$1:4+\"A1\"&TEXT(C$1,\"0\")"
+    assert master.at(3, 3) == "SUM(A1:$B$2)+'Mon Été'!C3*Taux+A:A+$1:2+\"A1\"&TEXT(B$1,\"0\")"
+    # A reference moved above row 1 or left of column A is #REF!, as Excel writes it; the others move.
+    assert MovedFormula("B2", "A1+$A$1+B2").at(2, 1) == "#REF!+$A$1+A2"
+    with pytest.raises(ValueError, match="hors de la feuille"):
+        MovedFormula("B2", "A1").at(1, 2, off_sheet=None)
+    with pytest.raises(ValueError):
+        MovedFormula("A1", 'A1&"x')  # a string never closed: openpyxl's tokenizer refuses it
+
+
 def test_mentions_find_tables_whole_tables_and_names():
     mentions = scan.Mentions(["Factures", "Clients"], ["DATEARRETE"])
     text = "DSO(Factures[#All],factures [Montant TTC],DateArrete)+COUNTA(Clients[Code])"
@@ -201,6 +216,35 @@ def test_without_a_context_the_functions_give_the_same_figures():
     again = FUNCTIONS["DSO"](frame, payments, dt.date(2026, 10, 31), context=context)
     # 60 € still open on 31 October: no sales in October (31 days), then 60 of September's 100 € (× 30 days)
     assert alone == shared == again == 31 + 60 / 100 * 30
+
+
+# -- formulas walked from their parse ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, inputs, expected", [
+    ("=IF(A1>0,SUM(B1:B3)*2,1/0)", {"A1": [[1.0]], "B1:B3": [[1.0], [2.0], [3.0]]}, [[12.0]]),
+    ("=IF(A1>0,SUM(B1:B3)*2,1/0)", {"A1": [[-1.0]], "B1:B3": [[1.0], [2.0], [3.0]]}, [["#DIV/0!"]]),
+    ("=B1:B3*Taux+ROUND(2/3,2)", {"B1:B3": [[1.0], [2.0], [3.0]], "TAUX": [[10.0]]}, [[10.67], [20.67], [30.67]]),
+    ("=SUM(1,2)&\"€\"", {}, [["3€"]]),
+])
+def test_a_formula_walked_from_its_parse_computes_what_the_compiled_one_does(text, inputs, expected):
+    from encaisse.recalc.evaluator import _formulas, _Recorder, _Walked
+
+    formulas = _formulas()[0]
+    from formulas.ranges import Ranges
+
+    compiled = formulas.Parser().ast(text)[1].compile()
+    recording = formulas.Parser()
+    recording.ast_builder = _Recorder
+    walked = _Walked.walk(recording.ast(text)[1], Ranges)
+    assert list(walked.inputs) == list(compiled.inputs) == list(inputs)
+    values = [Ranges().push(name, np.array(v, dtype=object)) if name != "TAUX" else np.array(v, dtype=object)
+              for name, v in inputs.items()]
+    for function in (compiled, walked):
+        result = function(*values)
+        shown = [[round(v, 2) if isinstance(v, float) else str(v) for v in row]
+                 for row in np.atleast_2d(np.asarray(result, dtype=object)).tolist()]
+        assert shown == expected
 
 
 # -- calculated columns ---------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """The evaluator: every formula cell of a workbook evaluated in dependency order.
 
 Encaisse functions (DSO, AGING...) are evaluated by the engine on the cells as read, with one
-`EvaluationContext` shared by all their calls; each standard formula is compiled by the
-`formulas` library over arrays of the ranges it refers to (structured references translated to
-A1 first; the text in the file is kept), once for all the formulas of a sheet that share an R1C1
-form (see `_form`); the values computed are laid over the cells as read.
+`EvaluationContext` shared by all their calls; each standard formula is parsed by the
+`formulas` library and its functions called over arrays of the ranges it refers to (structured
+references translated to A1 first; the text in the file is kept), the parse made once for all
+the formulas of a sheet that share an R1C1 form (see `_form`) and walked without building the
+library's schedula graph (see `_Walked`; formulas joining ranges, LAMBDA and LET are compiled by
+the library as they were); the values computed are laid over the cells as read.
 
 Order of dynamic arrays: a dynamic array's spill size is known only once it is evaluated, so
 a formula reading any cell it might fill is ordered after it. When those possible areas make
@@ -93,6 +95,8 @@ class Evaluator:
         self._Ranges = Ranges
         self.library = get_functions()
         self.parser = self.formulas.Parser()
+        self.parser.ast_builder = _Recorder  # see _Walked: the parse is walked, not built into a graph
+        self._compiling_parser = self.formulas.Parser()  # the library's own, for the formulas compiled
         self.engine = _engine_functions()
         # Any text calling an encaisse function holds one of their names before a parenthesis:
         # texts without (nearly all) skip the scan for calls.
@@ -105,10 +109,11 @@ class Evaluator:
         self._reader = reader
         self._grids: dict[str, np.ndarray] = {}
         self._xl_cache: dict[Rect, np.ndarray] = {}
+        self._range_parts: dict[Rect, dict] = {}  # range -> the library's parse of its reference
         self._frames: dict[Rect, pd.DataFrame] = {}
         self._compiled: dict[str, object] = {}
         self._tokens_of: dict[str, list] = {}  # formula text -> the library's tokens
-        self._builders: dict[str, object] = {}  # formula text -> the library's builder, until compiled
+        self._builders: dict[str, _Recorder] = {}  # formula text -> what its parse recorded
         self._positions: dict[str, np.ndarray] | None = None  # sheet -> (row, col) of its formula cells
         self._forms: dict[tuple, _Form] = {}  # (sheet, R1C1 form, coinciding references) -> its parse
         self._column_trees: dict[tuple, object] = {}  # calculated column -> its parsed formula (or None)
@@ -407,8 +412,7 @@ class Evaluator:
 
     def _tokens(self, text: str):
         """The library's tokens of a text. The text is parsed once: its tokens are kept (the
-        dependencies read them on every pass), its builder until compiled (a parse costs about
-        as much as a compile)."""
+        dependencies read them on every pass), and what the parse recorded (see `_Recorder`)."""
         tokens = self._tokens_of.get(text)
         if tokens is None:
             tokens, self._builders[text] = self._parse(text)
@@ -416,17 +420,20 @@ class Evaluator:
         return tokens
 
     def _parse(self, text: str):
+        # LAMBDA and LET are parsed by the library into graphs of their own: with its own builder
+        parser = self._compiling_parser if _DEFINES_FUNCTIONS.search(text) else self.parser
         try:
-            return self.parser.ast("=" + text)
+            return parser.ast("=" + text)
         except Exception as error:  # the library raises its own FormulaError family
             raise _unreadable(text, error) from None
 
     def _compile(self, text: str):
         fn = self._compiled.get(text)
         if fn is None:
-            builder = self._builders.pop(text, None)
-            if builder is None:
-                builder = self._parse(text)[1]
+            try:
+                builder = self._compiling_parser.ast("=" + text)[1]
+            except Exception as error:  # the library raises its own FormulaError family
+                raise _unreadable(text, error) from None
             try:
                 fn = builder.compile()
             except Exception as error:
@@ -480,7 +487,7 @@ class Evaluator:
         references: None for a name; None for all when one of the references is not found)."""
         if form.function is None:
             try:
-                form.function = self._compile(form.text)
+                form.function = self._walked(form) or self._compile(form.text)
             except CellProblem:
                 form.function = False
                 return None, None
@@ -497,6 +504,15 @@ class Evaluator:
         if form.function is False:
             return None, None
         return form.function, form.input_places
+
+    def _walked(self, form: _Form) -> _Walked | None:
+        """The form's parse, evaluated as it is (see `_Walked`), when its ranges are plain
+        references and its graph holds nothing else than what the parser writes; else None (it is
+        compiled)."""
+        tokens = self._tokens(form.text)
+        if any(token.attr.get("is_ranges") for token in tokens):
+            return None  # ranges joined or intersected: compiling reads them as one
+        return _Walked.walk(self._builders.get(form.text) or self._parse(form.text)[1], self._Ranges)
 
     # -- references -----------------------------------------------------------------------------
 
@@ -775,8 +791,11 @@ class Evaluator:
         # Functions such as ROWS/COLUMNS/OFFSET need the range itself, not only its values.
         rect = self._clip(rect)
         values = self.xl_values(rect)
-        ref = f"{quote_sheet(rect.sheet)}!{cell_ref(rect.r1, rect.c1)}:{cell_ref(rect.r2, rect.c2)}"
-        return self._Ranges().push(ref, values)
+        parts = self._range_parts.get(rect)
+        if parts is None:  # the library parses the reference text with a regex: once per range
+            ref = f"{quote_sheet(rect.sheet)}!{cell_ref(rect.r1, rect.c1)}:{cell_ref(rect.r2, rect.c2)}"
+            parts = self._range_parts[rect] = self._Ranges.get_range(ref)
+        return self._Ranges().set_value(dict(parts), values)  # a copy: the library keeps it in its result
 
     def _engine_call(self, name: str, args: list[str], cell: FormulaCell):
         values = [self._engine_argument(arg, cell) for arg in args]
@@ -936,6 +955,154 @@ class _Form:
                         break
             out.append(place)
         return out if matched >= set(self.found) else None
+
+
+_DEFINES_FUNCTIONS = re.compile(r"(?<![\w.])(?:_xlfn\.)?(?:LAMBDA|LET)\s*\(", re.I)
+
+
+class _Recorder:
+    """The builder the library's parser is given (in place of its `AstBuilder`): it records each
+    function the formula calls, with the nodes it reads and the node it writes, in the order the
+    parser meets them (each after those it reads), instead of adding them to a schedula graph
+    (a third of a parse's time). The tokens, their attributes and the functions are the library's
+    own; what `AstBuilder.append`, `get_node_id` and `finish` decide is decided the same way."""
+
+    Operator = Function = Operand = FormulaError = NONE = EMPTY = None  # the library's classes, set on first use
+
+    def __init__(self, match=None):
+        if _Recorder.Operand is None:
+            from formulas.errors import FormulaError
+            from formulas.tokens.function import Function
+            from formulas.tokens.operand import Operand
+            from formulas.tokens.operator import Operator
+            from schedula import EMPTY, NONE
+
+            _Recorder.Operator, _Recorder.Function, _Recorder.Operand = Operator, Function, Operand
+            _Recorder.FormulaError, _Recorder.NONE, _Recorder.EMPTY = FormulaError, NONE, EMPTY
+        self.match = match
+        self._stack: list = []
+        self.nodes: dict = {}  # token -> its node
+        self.missing_operands: set = set()
+        self.data: dict = {}  # node -> True, in the order met
+        self.defaults: dict = {}  # node -> its constant value
+        self.computed: set = set()  # nodes a step writes
+        self.steps: list[tuple] = []  # (function, nodes it reads, node it writes)
+        self.unusual = False  # a function given with more than the library's usual keys
+
+    def __len__(self):
+        return len(self._stack)
+
+    def __getitem__(self, index):
+        return self._stack[index]
+
+    def pop(self):
+        return self._stack.pop()
+
+    def append(self, token):
+        if isinstance(token, (self.Operator, self.Function)):
+            try:
+                tokens = [self.pop() for _ in range(token.get_n_args)][::-1]
+            except IndexError:
+                raise self.FormulaError() from None
+            token.update_input_tokens(*tokens)
+            inputs = [self.get_node_id(t) for t in tokens]
+            token.set_expr(*tokens)
+            out = token.node_id
+            if out not in self.data:  # else the same expression met again: its node is read
+                function = token.compile()
+                if isinstance(function, dict):
+                    extra = function.get("extra_inputs", {})
+                    for name, value in extra.items():
+                        self.data[name] = True
+                        if value is not self.NONE:
+                            self.defaults[name] = value
+                    inputs = list(extra) + inputs
+                    # solve_cycle: read only when the library solves a circular book, which this never does
+                    self.unusual = self.unusual or bool(set(function) - {"function", "extra_inputs", "solve_cycle"})
+                    function = function["function"]
+                for name in inputs:
+                    self.data.setdefault(name, True)
+                self.data[out] = True
+                self.computed.add(out)
+                self.steps.append((function, tuple(inputs), out))
+        elif isinstance(token, self.Operand):
+            self.missing_operands.add(token)
+        self._stack.append(token)
+
+    def get_node_id(self, token):
+        if token in self.nodes:
+            return self.nodes[token]
+        if isinstance(token, self.Operand):
+            self.missing_operands.remove(token)
+            token.set_expr()
+            node = token.node_id
+            self.data[node] = True
+            value = self.EMPTY if token.attr.get("is_reference", False) else token.compile()
+            if value is self.EMPTY:  # as schedula takes it: no default value
+                self.defaults.pop(node, None)
+            else:
+                self.defaults[node] = value
+        else:
+            node = token.node_id
+        self.nodes[token] = node
+        return node
+
+    def finish(self):
+        for token in list(self.missing_operands):
+            self.get_node_id(token)
+
+
+class _Walked:
+    """A formula evaluated from what its parse recorded (`_Recorder`), without compiling it:
+    the functions it calls are called one after the other in the order the parser met them, on
+    the inputs `compile` would take (its plain references and the names, in the same order).
+    Compiling builds a schedula graph from the parse, runs it twice on the way, and each run of
+    the compiled graph costs about a millisecond of scheduling per formula; the functions are
+    the library's own, called with the same values. `walk` gives None for a parse holding what
+    this does not know (then it is compiled)."""
+
+    def __init__(self, steps, defaults, inputs, output, Ranges, none):
+        self.steps, self.defaults, self.inputs, self.output = steps, defaults, inputs, output
+        self._Ranges, self._none = Ranges, none
+
+    @classmethod
+    def walk(cls, recorded: _Recorder, Ranges) -> _Walked | None:
+        from formulas.errors import AnchorRangeName, InvalidRangeName
+
+        if not isinstance(recorded, _Recorder) or recorded.unusual:
+            return None  # parsed by the library's own builder (LAMBDA, LET), or a function this does not know
+        inputs = {}
+        for name in sorted(recorded.data):  # in the order `compile` takes them
+            if name in recorded.computed:
+                continue
+            if name in recorded.defaults:
+                value = recorded.defaults[name]
+                if isinstance(value, Ranges) and value.ranges:
+                    inputs[name] = value
+                continue
+            try:
+                inputs[name] = Ranges().push(name)
+            except AnchorRangeName:
+                inputs[name] = recorded.NONE
+            except InvalidRangeName:
+                inputs[name] = None  # a defined name
+        defaults = {name: value for name, value in recorded.defaults.items() if name not in inputs}
+        return cls(recorded.steps, defaults, inputs, recorded.get_node_id(recorded[-1]), Ranges, recorded.NONE)
+
+    def __call__(self, *values):
+        known = dict(self.defaults)
+        known.update(zip(self.inputs, values))
+        none = self._none
+        for function, inputs, output in self.steps:
+            try:
+                arguments = [known[name] for name in inputs]
+            except KeyError:
+                continue  # an input the library gave no value (a function answered nothing): nor does this one
+            value = function(*arguments)
+            if value is not none:
+                known[output] = value
+        value = known[self.output]  # KeyError when nothing reached the end: the cell cannot be evaluated
+        return value.value if isinstance(value, self._Ranges) else value
 
 
 def _engine_functions() -> dict:

@@ -17,6 +17,7 @@ evaluated again (see `core.recalc`).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from encaisse.recalc.cells import MAX_COLS, MAX_ROWS, Rect
 from encaisse.recalc.scan import mask_strings
-from encaisse.workbook.package import quote_sheet
+from encaisse.workbook.package import MovedFormula, quote_sheet, split_ref
 from encaisse.workbook.splice import EXCEL_ERRORS, ErrorValue
 
 # IronCalc's own error codes, which Excel never shows: a cell giving one is evaluated by the library.
@@ -356,16 +357,17 @@ def _inline(text: str, sheet: str, ref: str, defined_names: dict, depth: int) ->
         entry = defined_names.get(m.group(1).upper())
         if entry is None or entry.scope not in (None, sheet) or not entry.text or _EXTERNAL.search(entry.text):
             continue
-        from openpyxl.formula.translate import Translator
-
-        try:
-            moved = Translator("=" + entry.text, origin="A1").translate_formula(ref)[1:]
-        except Exception as error:  # openpyxl's tokenizer and translator raise bare errors on odd texts
-            raise ValueError(str(error)) from None
+        moved = _name_text(entry.text).at(*split_ref(ref), off_sheet=None)  # ValueError when it cannot be moved
         moved = _inline(moved, sheet, ref, defined_names, depth + 1)
         pieces += [text[pos:m.start()], moved if _REFERENCE.fullmatch(moved) else f"({moved})"]
         pos = m.end()
     return "".join(pieces) + text[pos:]
+
+
+@functools.lru_cache(maxsize=256)
+def _name_text(text: str) -> MovedFormula:
+    """A defined name's text, tokenised once for every cell that uses it (relative to A1)."""
+    return MovedFormula("A1", text)
 
 
 _RANGE = re.compile(r"(?<![\w.$@:!])((?:'[^']*'|[A-Za-z_][\w.]*)!)?\$?[A-Za-z]{1,3}\$?[0-9]+:\$?[A-Za-z]{1,3}\$?[0-9]+(?![\w(!:])")

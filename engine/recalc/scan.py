@@ -27,6 +27,9 @@ _CALL = re.compile(r"(?<![\w.!$\\])([A-Za-z_][\w.]*)\s*\(")
 def normalise(text: str) -> str:
     """The text as the formula library reads it: without Excel's _xlfn./_xlws./_xludf. prefixes,
     and a range ending on the last row ending one row before (outside string literals)."""
+    lowered = text.lower()
+    if "_xl" not in lowered and "xfd" not in lowered and "1048576" not in text:
+        return text  # nothing any of the three patterns could match: most formulas
     return outside_strings(text, lambda s: _LAST_COLUMN.sub(r"\g<1>XFC", _LAST_ROW.sub(r"\g<1>1048575", _PREFIX.sub("", s))))
 
 
@@ -115,24 +118,27 @@ def find_calls(text: str, names) -> list[tuple[int, int, str, list[str]]]:
 
 def mask_strings(text: str) -> str:
     """Same length as `text`, with the inside of string literals, quoted sheet names and brackets blanked."""
+    m = _OPENING.search(text)
+    if m is None:
+        return text  # most formulas: nothing to blank
     out = list(text)
-    i = 0
-    while i < len(text):
+    n = len(text)
+    i = m.start()
+    while i < n:
         if text[i] in "\"'":
             quote, j = text[i], i + 1
-            while j < len(text):
-                if text[j] == quote:
-                    if j + 1 < len(text) and text[j + 1] == quote:
-                        j += 2
-                        continue
+            while True:  # the closing quote; a doubled one is a quote inside
+                j = text.find(quote, j)
+                if j < 0:
+                    j = n
                     break
-                j += 1
-            for k in range(i + 1, min(j, len(text))):
-                out[k] = " "
-            i = j + 1
-        elif text[i] == "[":
+                if j + 1 < n and text[j + 1] == quote:
+                    j += 2
+                    continue
+                break
+        else:  # "[": to its matching bracket
             depth, j = 0, i
-            while j < len(text):
+            while j < n:
                 if text[j] == "[":
                     depth += 1
                 elif text[j] == "]":
@@ -140,12 +146,13 @@ def mask_strings(text: str) -> str:
                     if depth == 0:
                         break
                 j += 1
-            for k in range(i + 1, min(j, len(text))):
-                out[k] = " "
-            i = j + 1
-        else:
-            i += 1
+        out[i + 1:j] = " " * (min(j, n) - i - 1)
+        found = _OPENING.search(text, j + 1)
+        i = found.start() if found is not None else n
     return "".join(out)
+
+
+_OPENING = re.compile(r"[\"'\[]")
 
 
 def closing(masked: str, open_paren: int) -> int:

@@ -635,6 +635,9 @@ def cell_spans(data: bytes):
 MAX_FORMULA_CHARS = 8192  # Excel's own limit on a formula's length
 MAX_ARRAY_CELLS = MAX_ROWS  # a legacy array formula over at most one whole column's worth of cells
 _FORMULA_KINDS = ("normal", "shared", "array", "dataTable")
+# A cell of a shared formula other than its first, as Excel writes it: <c r="B5" s="3"><f t="shared"
+# si="0"/><v>2</v></c>. Matched whole, it needs no parsing; any other form goes through the parser.
+_SHARED_CHILD = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"[^<>/]*><f t="shared" si="([0-9]{1,9})"/>(?:<v>[^<]*</v>)?</c>')
 _CELL_ADDRESS = re.compile(rb'\br="([^"]{0,20})"')
 
 
@@ -654,15 +657,31 @@ def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "",
     done = {start for start, _ in fast}
     cells: list[tuple[int, FormulaCell]] = list(fast)
     problems: list[Problem] = []
-    shared: dict[int, tuple[str, str]] = {}  # si -> (master ref, master text)
-    in_sheet = f"{quote_sheet(sheet)} ({part})" if part else quote_sheet(sheet)
+    shared: dict[int, tuple[str, str] | MovedFormula] = {}  # si -> (master ref, master text), tokenised once needed
+    quoted = quote_sheet(sheet)
+    in_sheet = f"{quoted} ({part})" if part else quoted
     for start, end in cell_spans(data):
         if start in done:
             continue
         raw = data[start:end]
+        child = _SHARED_CHILD.fullmatch(raw)
+        if child is not None and int(child.group(3)) in shared:
+            # A cell of a shared formula as Excel writes it: its text is its master's, moved.
+            col, row = column_index_from_string(child.group(1).decode()), int(child.group(2))
+            if col <= MAX_COLS and row <= MAX_ROWS:
+                master = shared[int(child.group(3))]
+                if not isinstance(master, MovedFormula):
+                    try:
+                        master = shared[int(child.group(3))] = MovedFormula(*master)
+                    except ValueError:
+                        master = None  # named by the general path below
+                if master is not None:
+                    ref = (child.group(1) + child.group(2)).decode()
+                    cells.append((start, FormulaCell(sheet, ref, row, col, master.at(row, col))))
+                    continue
         address = _CELL_ADDRESS.search(raw[:raw.find(b">") + 1])
         shown = address.group(1).decode("utf-8", "replace") if address else None
-        where = f"{quote_sheet(sheet)}!{shorten(shown, 20)}" if shown else in_sheet
+        where = f"{quoted}!{shorten(shown, 20)}" if shown else in_sheet
         try:
             element = _cell_element(raw)
         except ET.ParseError:
@@ -681,7 +700,7 @@ def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "",
             continue
         col, row = bounds[:2]
         ref = cell_ref(row, col)
-        where = f"{quote_sheet(sheet)}!{ref}"
+        where = f"{quoted}!{ref}"
         t = f.get("t", "normal")
         text = f.text or ""
         if t not in _FORMULA_KINDS:
@@ -705,10 +724,14 @@ def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "",
                     continue
                 shared[number] = (ref, text)
             else:
-                master_ref, master_text = shared[number]
-                from openpyxl.formula.translate import Translator
-
-                text = Translator("=" + master_text, origin=master_ref).translate_formula(ref)[1:]
+                master = shared[number]
+                if not isinstance(master, MovedFormula):
+                    try:
+                        master = shared[number] = MovedFormula(*master)
+                    except ValueError:  # openpyxl's tokenizer refuses the text (an unbalanced parenthesis...)
+                        problems.append(Problem(where, f"formule partagée si={number} illisible : « ={shorten(master[1], 60)} »"))
+                        continue
+                text = master.at(row, col)
         elif t == "array":
             cm = element.get("cm")
             dynamic = cm is not None and cm.isascii() and cm.isdigit() and int(cm) in dynamic_cm
@@ -741,6 +764,94 @@ def read_formulas(data: bytes, sheet: str, dynamic_cm: set[int], part: str = "",
 # (Possessive quantifiers: a cell without formula is given up at its <v>, without backtracking.)
 PLAIN_FORMULA_CELL = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"([^<>/]*+)>(<f>[^<\r]++</f>)(?:<v>[^<]*+</v>)?</c>')
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"))
+
+
+class MovedFormula:
+    """A formula written for one cell, as it reads in another: its relative references moved by
+    the offset between the two cells (a shared formula's cells, a defined name used in a cell),
+    as Excel moves a copied formula and openpyxl's `Translator` does. The text is tokenised once
+    (by openpyxl's tokenizer: what is a reference, a name, a string); each cell then only writes
+    the moved row numbers and column letters. A reference moved off the sheet becomes #REF!, as
+    Excel shows it."""
+
+    # The references openpyxl's Translator moves, with the same patterns (A1:B2 is moved end by end).
+    _ROWS = re.compile(r"(\$?)([1-9][0-9]{0,6}):(\$?)([1-9][0-9]{0,6})$")
+    _COLUMNS = re.compile(r"(\$?)([A-Za-z]{1,3}):(\$?)([A-Za-z]{1,3})$")
+    _CELL = re.compile(r"(\$?)([A-Za-z]{1,3})(\$?)([1-9][0-9]{0,6})$")
+
+    def __init__(self, origin: str, text: str):
+        from openpyxl.formula.tokenizer import Token, Tokenizer
+
+        self.row, self.col = split_ref(origin)
+        # Each piece: a text kept as is, or a reference as a list of parts, each a text kept as is,
+        # ("r", row) a relative row, or ("c", column) a relative column.
+        self.pieces: list = []
+        try:
+            tokens = Tokenizer("=" + text).items
+        except Exception as error:  # openpyxl's TokenizerError and bare errors on odd texts
+            raise ValueError(str(error)) from None
+        for token in tokens:
+            if token.type == Token.OPERAND and token.subtype == Token.RANGE:
+                parts = self._reference(token.value)
+                self.pieces.append(parts if any(isinstance(p, tuple) for p in parts) else token.value)
+            else:
+                self.pieces.append(token.value)
+
+    def _reference(self, text: str) -> list:
+        sheet, _, ref = text.rpartition("!")
+        parts = [sheet + "!"] if sheet else []
+        if m := self._ROWS.match(ref):
+            parts += [*self._row(*m.group(1, 2)), ":", *self._row(*m.group(3, 4))]
+        elif m := self._COLUMNS.match(ref):
+            parts += [*self._column(*m.group(1, 2)), ":", *self._column(*m.group(3, 4))]
+        elif ":" in ref:
+            for i, end in enumerate(ref.split(":")):
+                parts += ([":"] if i else []) + self._reference(end)
+        elif m := self._CELL.match(ref):
+            parts += [*self._column(*m.group(1, 2)), *self._row(*m.group(3, 4))]
+        else:
+            parts.append(ref)  # a name
+        return parts
+
+    @staticmethod
+    def _row(fixed: str, digits: str) -> list:
+        return [fixed + digits] if fixed else [("r", int(digits))]
+
+    @staticmethod
+    def _column(fixed: str, letters: str) -> list:
+        return [fixed + letters] if fixed else [("c", column_index_from_string(letters.upper()))]
+
+    def at(self, row: int, col: int, off_sheet: str | None = "#REF!") -> str:
+        """The formula text (without "=") as it reads in the cell (row, col); a reference moved
+        off the sheet is written `off_sheet`, or raises ValueError when it is None."""
+        down, right = row - self.row, col - self.col
+        out = []
+        for piece in self.pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+                continue
+            moved = []
+            for part in piece:
+                if isinstance(part, str):
+                    moved.append(part)
+                elif part[0] == "r":
+                    if part[1] + down < 1:
+                        break
+                    moved.append(str(part[1] + down))
+                elif 1 <= part[1] + right <= _MAX_LETTERS:
+                    moved.append(get_column_letter(part[1] + right))
+                else:
+                    break
+            else:
+                out.append("".join(moved))
+                continue
+            if off_sheet is None:
+                raise ValueError(f"référence hors de la feuille une fois déplacée en {cell_ref(row, col)}")
+            out.append(off_sheet)
+        return "".join(out)
+
+
+_MAX_LETTERS = 18278  # ZZZ: the last column three letters can write
 
 
 def _count_formula_tags(data: bytes, plain: int | None = None) -> int:
