@@ -130,3 +130,20 @@ def test_big_numeric_column():
     assert ours == expected
     assert scalar(criteria.xfilters(len, None, dates, "")) == len(range(0, 100_000, 97))
     assert list(itertools.islice(criteria._Range(dates)._split()[3], 3)) == [0, 97, 194]
+
+
+def test_sumifs_of_the_table_sums_as_the_library():
+    rng = random.Random(5)
+    sumifs, sumif = get_functions()["SUMIFS"], get_functions()["SUMIF"]
+    for _ in range(60):
+        values = column(*(rng.choice(NO_BOOLEANS) for _ in range(30)))
+        numbers = [rng.uniform(-1e6, 1e6) for _ in range(30)]
+        mixed = [rng.choice([v, v, EMPTY, "7", "x", float("nan")]) for v in numbers]
+        for amounts in (column(*numbers), column(*mixed)):
+            condition = rng.choice(CRITERIA)
+            ours = scalar(sumifs(amounts, values, condition))
+            theirs = scalar(library.xfilters(xsum, amounts, values, condition))
+            assert type(ours) is type(theirs) and (ours == theirs or (ours != ours and theirs != theirs)), condition
+            assert scalar(sumif(values, condition, amounts)) == scalar(library.xfilter(xsum, values, condition, amounts))
+    with_error = column(1.0, DIV, 2.0)
+    assert scalar(sumifs(with_error, column(1.0, 1.0, 1.0), 1)) is DIV

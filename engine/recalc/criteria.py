@@ -26,8 +26,16 @@ def criteria_functions() -> dict:
     from formulas.functions.math import xsum as library_sum
     from formulas.functions.stat import xaverage, xfunc
 
+    def total(values):
+        """The library's sum of the cells picked; at once when they are all numbers (as the
+        library does it then: NaN left out, numpy's sum)."""
+        if values.size and (np.fromiter(map(type, values.ravel()), dtype=object, count=values.size) == float).all():
+            numbers = values.astype(np.float64).ravel()
+            return np.sum(numbers[~np.isnan(numbers)])
+        return library_sum(values)
+
     table = {
-        "SUMIF": (library_sum, "one"), "SUMIFS": (library_sum, "many"),
+        "SUMIF": (total, "one"), "SUMIFS": (total, "many"),
         "COUNTIF": (len, "one"), "COUNTIFS": (len, "many"),
         "AVERAGEIF": (xaverage, "one"), "AVERAGEIFS": (xaverage, "many"),
         "MAXIFS": (xfunc, "many"), "MINIFS": (functools.partial(xfunc, func=min), "many"),
