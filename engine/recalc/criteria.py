@@ -136,7 +136,8 @@ class _Range:
             if numeric:  # a number or an error: the library first reads text as a number (text dates too)
                 if self._numbers is None:
                     read: dict = {}
-                    self._numbers = [read.setdefault(_key(v), _text2num(v)) if isinstance(v, str) else v for v in rest]
+                    self._numbers = [(read[k] if (k := _key(v)) in read else read.setdefault(k, _text2num(v)))
+                                     if isinstance(v, str) else v for v in rest]
                 candidates = self._numbers
             else:
                 candidates = rest
