@@ -39,7 +39,7 @@ def scalar(result):
 # Cells as the evaluator hands them to the library: floats (dates as serials), texts, blanks
 # (EMPTY), errors; texts that read as numbers or dates, as the library reads them for a number.
 NO_BOOLEANS = [0.0, 1.0, 2.0, -1.5, 45000.0, 45010.5, 1e300, "1", " 2 ", "1e3", "2023-03-15", "15/03/2023", "abc", "ABC",
-               "", EMPTY, NA, DIV, "a*c", "#N/A"]
+               "", EMPTY, NA, DIV, "a*c", "#N/A", np.float64(2.0), np.float64(45003.0)]  # numpy's: computed values
 CRITERIA = [1, 1.0, 2.0, "1", "=1", ">1", ">=1", "<2", "<=45000", "<>1", ">45005", "abc", "=abc", "<>abc", ">abb", "<b",
             "", "=", "<>", "#N/A", NA, DIV, ">=2023-03-01", "1e3", "~*", "a~*c", "TRUE", True, False, "<>#N/A", "=ABC"]
 

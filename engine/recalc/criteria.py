@@ -29,7 +29,7 @@ def criteria_functions() -> dict:
     def total(values):
         """The library's sum of the cells picked; at once when they are all numbers (as the
         library does it then: NaN left out, numpy's sum)."""
-        if values.size and (np.fromiter(map(type, values.ravel()), dtype=object, count=values.size) == float).all():
+        if values.size and _numbers(values.ravel()).all():
             numbers = values.astype(np.float64).ravel()
             return np.sum(numbers[~np.isnan(numbers)])
         return library_sum(values)
@@ -67,7 +67,8 @@ def xfilters(accumulator, operating_range, test_range, condition, *args):
 
     if len(args) % 2:  # the library's check (its wrapper shows #VALUE!)
         raise ValueError("Additional arguments must be supplied in (test_range, condition) pairs.")
-    ranges = [_Range(r) for r in (test_range, *args[0::2])]
+    prepared: dict[int, _Range] = {}  # a range tested twice (between two dates) is sorted once
+    ranges = [prepared.setdefault(id(r), _Range(r)) if isinstance(r, np.ndarray) else _Range(r) for r in (test_range, *args[0::2])]
     operating_range = test_range if operating_range is None else operating_range
     return _filtered(accumulator, operating_range, ranges, condition, *args[1::2]).view(Array)
 
@@ -108,8 +109,7 @@ class _Range:
             from schedula.utils.cst import EMPTY
 
             flat = np.asarray(self.values, dtype=object).ravel()
-            kinds = np.fromiter(map(type, flat), dtype=object, count=flat.size)
-            numbers = kinds == float  # as the evaluator gives them (a numpy float goes with the others)
+            numbers = _numbers(flat)
             others = np.flatnonzero(~numbers)
             # The library reads a blank cell as an empty text, in every criterion.
             rest = [("" if v is EMPTY else v) for v in flat[others].tolist()]
@@ -155,6 +155,15 @@ class _Range:
             seen: dict = {}
             mask[others] = [seen[k] if (k := _key(v)) in seen else seen.setdefault(k, bool(test(v))) for v in candidates]
         return mask.reshape(shape)
+
+
+_FLOATS = (float, np.float64)
+
+
+def _numbers(flat: np.ndarray) -> np.ndarray:
+    """Which cells are floats (Python's, as read, or numpy's, as computed): not a boolean, an
+    error or a text, all compared and summed at once."""
+    return np.fromiter((type(v) in _FLOATS for v in flat), dtype=bool, count=flat.size)
 
 
 def _key(value):
