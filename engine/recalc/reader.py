@@ -49,8 +49,9 @@ class SheetReader:
     `start_largest_table_sheet()` starts the largest sheet holding a table at once, before the
     formulas are scanned. `prefetch(cells)` then queues the other sheets these formulas need:
     the sheets of the tables and defined names they mention and their own sheets; tiny ones
-    first (DateArrete, the formulas' own sheet: the main thread needs them at once), then the
-    others largest first (the largest ends last). A table that a formula passes whole
+    first (DateArrete, the formulas' own sheet: the main thread needs them at once; with the
+    first formulas, every tiny sheet holding formulas), then the others largest first (the
+    largest ends last). A table that a formula passes whole
     (`Factures[#All]`) to an encaisse function is converted to the engine's frame in the same
     thread right after its sheet is read.
     """
