@@ -43,7 +43,7 @@ def forecast_table(factures, reglements, clients, dettes, flux, activite, solde_
     weeks = None if blank(semaines) else number_arg(semaines, "semaines", whole=True, positive=True)
     if weeks is not None and weeks > 52:
         raise SheetError(f"semaines : {weeks}, au plus 52")
-    result = forecast(ledger, _rules(dossier_regles, rules_dir), date_arg(date_arrete), weeks)
+    result = forecast(ledger, _rules(dossier_regles, rules_dir, context), date_arg(date_arrete), weeks)
     table = result.table()
     table["receipts"], table["disbursements"], table["cushion"] = result.receipts, result.disbursements, result.basis.cushion
     rows = [list(HEADERS)]

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from encaisse.excel.args import SheetError, blank, date_arg, number_arg, rates_arg, receivables_arg, sheet_function, table_arg
+from encaisse.excel.context import EvaluationContext
 from encaisse.fr import rate as shown_rate
 from encaisse.workbook.coerce import coerce_amount, coerce_text
 from encaisse.resources import DEFAULT_RULES_DIR
@@ -51,15 +52,19 @@ HEADROOM_HEADERS = (
 )
 
 
-def _rules(dossier_regles: Any, rules_dir: Any = None):
+def _rules(dossier_regles: Any, rules_dir: Any = None, context: EvaluationContext | None = None):
     """The rules of `rules_dir` (the recalculation's --rules, keyword only), else of the folder
     given in the formula, else of the repository's rules/ folder. A folder that does not exist
-    is an error, never a silent fallback."""
+    is an error, never a silent fallback. With an evaluation `context`, a folder is read once for
+    every function of the workbook (WORKLIST and FORECAST both read it)."""
     from encaisse.rules import load
 
     given = rules_dir if not blank(rules_dir) else dossier_regles
     folder = None if blank(given) else coerce_text(given)
-    return load(Path(folder) if folder else DEFAULT_RULES_DIR)
+    path = Path(folder) if folder else DEFAULT_RULES_DIR
+    if context is not None:
+        return context.shared("rules", (), (str(path),), lambda: load(path))
+    return load(path)
 
 
 def _cell(value: Any) -> Any:
@@ -110,7 +115,7 @@ def score(factures, reglements, clients, date_arrete, code_client=None, dossier_
     """SCORE(Factures; Règlements; Clients; date_arrêté[; code_client][; dossier_règles][; taux_change]) —
     score de solvabilité 0–100 du client ; sans code client, un tableau de tous les clients
     (facteurs, score, classe de risque)."""
-    scores = _scored(factures, reglements, clients, date_arrete, taux_change, _rules(dossier_regles, rules_dir), context)[-1]
+    scores = _scored(factures, reglements, clients, date_arrete, taux_change, _rules(dossier_regles, rules_dir, context), context)[-1]
     if blank(code_client):
         return _grid(scores, SCORE_HEADERS)
     return float(_customer_row(scores, code_client)["score"])
@@ -123,7 +128,7 @@ def credit_headroom(factures, reglements, clients, date_arrete, code_client=None
     tableau de tous les clients (classe, encours, limite et son origine, marge, utilisation, action)."""
     from encaisse.credit.risk import credit_exposure
 
-    rules = _rules(dossier_regles, rules_dir)
+    rules = _rules(dossier_regles, rules_dir, context)
     customers, as_of, book, scores = _scored(factures, reglements, clients, date_arrete, taux_change, rules, context)
     table = credit_exposure(book.invoices, book.payments, customers, as_of, rules.risk, scores, receivables=book)
     if blank(code_client):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from encaisse.excel.args import SheetError, blank, date_arg, number_arg, sheet_function, table_arg
+from encaisse.excel.args import SheetError, blank, date_arg, number_arg, receivables_arg, sheet_function, table_arg
 from encaisse.excel.credit import _cell, _rules
 
 HEADERS = (
@@ -52,7 +52,9 @@ def worklist(factures, reglements, clients, journal, date_arrete, nombre=None, d
     top = None if blank(nombre) else number_arg(nombre, "nombre", positive=True)
     if top is not None and top != int(top):
         raise SheetError(f"nombre « {nombre} » : un nombre entier de lignes est attendu")
-    state = dunning_state(invoices, payments, customers, log, _rules(dossier_regles, rules_dir), as_of)
+    # the payments allocated once for the KPIs and this list (the same tables, date and rates)
+    book = receivables_arg(factures, reglements, invoices, payments, as_of, None, context)
+    state = dunning_state(invoices, payments, customers, log, _rules(dossier_regles, rules_dir, context), as_of, book=book)
     frame = ranked(state, None if top is None else int(top))
     rows = [[label for _, label in HEADERS]]
     for record in frame.to_dict("records"):

@@ -17,6 +17,8 @@ import sys
 import threading
 import types
 
+from encaisse.recalc.criteria import criteria_functions
+
 # module -> the functions the library imports from it by name (`from scipy.interpolate import interp1d`)
 DEFERRED = {"scipy.stats": (), "scipy.linalg": (), "scipy.interpolate": ("interp1d",)}
 _loading = threading.Lock()
@@ -75,6 +77,7 @@ def get_functions():
     functions.update(_rounding())
     functions.update(_year_fraction())
     functions.update(_subtotal(functions))
+    functions.update(criteria_functions())
     _quiet_dispatcher()
     return functions
 

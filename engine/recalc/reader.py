@@ -51,8 +51,9 @@ class SheetReader:
     `start_largest_table_sheet()` starts the largest sheet holding a table at once, before the
     formulas are scanned. `prefetch(cells)` then queues the other sheets these formulas need:
     the sheets of the tables and defined names they mention and their own sheets; tiny ones
-    first (DateArrete, the formulas' own sheet: the main thread needs them at once), then the
-    others largest first (the largest ends last). A table that a formula passes whole
+    first (DateArrete, the formulas' own sheet: the main thread needs them at once; with the
+    first formulas, every tiny sheet holding formulas), then the others largest first (the
+    largest ends last). A table that a formula passes whole
     (`Factures[#All]`) to an encaisse function is converted to the engine's frame in the same
     thread right after its sheet is read.
     """
@@ -69,6 +70,7 @@ class SheetReader:
         self._futures: dict[str, Future] = {}
         self._prepare: dict[str, set[str]] = {}  # sheet -> upper-cased names of tables to convert
         self._sheet_sizes: dict[str, int] | None = None
+        self._tiny_wanted = False  # whether the tiny sheets holding formulas are queued
         self._mentions = Mentions([t.name for t in package.tables.values()], list(package.defined_names))
 
     @property
@@ -91,6 +93,13 @@ class SheetReader:
 
         for sheet in dict.fromkeys(cell.sheet for cell in cells):
             want(sheet)
+        if not self._tiny_wanted:
+            self._tiny_wanted = True
+            # With the first formulas found, every tiny sheet holding formulas: the evaluation
+            # starts once their grids are read (a dynamic array's spill area is found on its own
+            # sheet), and one found later would wait behind the big sheets queued now.
+            for sheet in self._tiny_formula_sheets():
+                want(sheet)
         # All the texts searched at once: a calculated column mentions the same few down every row.
         tables, whole, names = self._mentions.all_mentions([cell.text for cell in cells])
         for name in tables:
@@ -109,6 +118,15 @@ class SheetReader:
         queue += sorted((s for s in wanted if size.get(s, 0) >= _TINY_SHEET), key=lambda s: -size.get(s, 0))
         for sheet in queue:
             self._futures[sheet] = self._pool.submit(self._read, sheet)
+
+    def _tiny_formula_sheets(self) -> list[str]:
+        size = self.sizes()
+        tiny = [s for s in self.package.sheets if size.get(s.name, _TINY_SHEET) < _TINY_SHEET]
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                return [s.name for s in tiny if has_formulas(zf, s.part)]
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, InputError):
+            return []  # the scan reports what is wrong, with the usual message
 
     def start_largest_table_sheet(self) -> None:
         """Start reading the largest sheet that holds a table before the formulas are even scanned.
