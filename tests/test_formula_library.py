@@ -160,3 +160,73 @@ def test_rounding_with_any_number_of_digits(tmp_path, monkeypatch):
     assert got[:4] == [1.5, 2.3, -2.2, 0.0] and got[5:] == [-2.78, 3.0, 8.0, -1200.0]
     xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
     assert "<v>#NUM!</v>" in re.search(r'<c r="A5".*?</c>', xml).group(0)
+
+
+# Excel's results (its documented format codes; the odd ones as Excel writes them in the corpus).
+TEXT_CASES = [
+    (1234567.891, "#,##0.00", "1,234,567.89"),
+    (-1234.5, "#,##0.00;(#,##0.00)", "(1,234.50)"),  # the negative section writes no sign
+    (0, "0.00;(0.00);zero", "zero"),
+    (-1, "w;x@", "-w"),  # one number section (the last holds @): the sign leads
+    (0, "w;x;z@", "w"),  # two number sections: zero takes the first
+    (-1, "", "-"),
+    (2, "[<=1]a;[=2]xx;xcx", "xx"),
+    (1234567, "#,##0,", "1,235"),  # a comma after the last placeholder divides by 1 000
+    (890123.456789, "%#%#%", "%89012345678%9%"),  # each % multiplies by 100
+    (890123.456789, "#x,0,#.00.0", "890,1x,23.45.7"),  # the leftmost placeholder takes the rest
+    (890123.456789, ".#", "890123.5"),
+    (890123.456789, "#.#####00#0", "890123.45678900"),
+    (1, "#.###", "1."),
+    (1234, "5000700", "5012734"),  # digits 1-9 are text
+    (1234567890, "0,## ##, ##", "1,234,56 7,8 90"),
+    (1.000000001, "00###.##.0000.00", "001..0000.00"),
+    (1234.5, "0.00E+00", "1.23E+03"),
+    (0.000123, "0.0E-0", "1.2E-4"),
+    (45000.75, "dddd d mmmm yyyy hh:mm AM/PM", "Wednesday 15 March 2023 06:00 PM"),
+    (0, '"SS"m', "SS1"),  # serial 0 is 0 January 1900
+    (60, "d/m/yyyy", "29/2/1900"),  # Excel's 29 February 1900
+    (130.63332, "h hh hhh hhhh", "15 15 15 15"),
+    (130.31322, "m:s ss", "31:2 02"),  # m before s is minutes
+    (71003160, "[hh]", "1704075840"),  # an elapsed time may pass the last date
+    (-1, "[m]", "-1440"),
+    (0, "[s].000", "0.000"),
+    (3.5, "General", "3.5"),
+]
+
+
+def test_text_writes_numbers_as_excel():
+    from encaisse.recalc.text_format import format_number
+
+    assert [format_number(v, code) for v, code, _ in TEXT_CASES] == [want for _, _, want in TEXT_CASES]
+
+
+def test_text_refuses_what_excel_refuses():
+    import pytest
+
+    from encaisse.recalc.text_format import FormatRefused, format_number, format_text, number_from_text
+
+    for value, code in [(1, '#,#"ZZ"#.0Y00'), (1, "0@"), (-1, "[h]:m"), (-1, "h"), (2958466, "yy"), (1, '#"x'),
+                        (1, ";-  ##.0;\"ZERO\"@;\"X\"")]:
+        with pytest.raises(FormatRefused):
+            format_number(value, code)
+    assert format_text("X", '##.00;-  ##.0;"ZERO";->@<-@') == "->X<-X"
+    assert format_text("Plugh", "0.00") == "Plugh"
+    # a time as Excel reads it: h:m with minutes past 59, m:s.f, seconds under 10 000
+    assert [number_from_text(t) for t in ("23:99", "59:9999.0", "24:99", "0:0:10000")] == [
+        (23 * 60 + 99) / 1440, (59 * 60 + 9999) / 86400, None, None]
+
+
+def test_text_in_a_workbook(tmp_path):
+    book = build(tmp_path / "text.xlsx", [
+        ("A1", '=TEXT(1234.5,"#,##0.00 €")'),  # codes are read in Excel's English, whatever the language
+        ("A2", '=TEXT(TRUE,"0.00")'),  # a logical value is written as a text
+        ("A3", '=TEXT(-1,C9)'),  # a blank format
+        ("A4", '=TEXT("1987-08-26","#.00")'),  # a date written out is a number
+        ("A5", '=TEXT(0.5,"h:mm")&" "&TEXT(3,"0%")'),
+        ("A6", '=TEXT(1,"0@")'),
+    ])
+    recalc(book)
+    got = [row[0] for row in values(book)[:5]]
+    assert got == ["1,234.50 €", "TRUE", "-", "32015.00", "12:00 300%"]
+    xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
+    assert "<v>#VALUE!</v>" in re.search(r'<c r="A6".*?</c>', xml).group(0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 import sys
 import threading
 import types
@@ -78,6 +79,7 @@ def get_functions():
     functions.update(_year_fraction())
     functions.update(_subtotal(functions))
     functions.update(criteria_functions())
+    functions.update(_text())
     _quiet_dispatcher()
     return functions
 
@@ -333,3 +335,53 @@ def _rounding() -> dict:
         "ROUNDUP": wrap_ufunc(functools.partial(rounded, func=math.ceil)),
         "TRUNC": wrap_ufunc(truncated),
     }
+
+
+def _text() -> dict:
+    """TEXT as Excel writes it (see `text_format`): the library's reads only the usual codes, takes
+    a blank format for "0" and gives back a logical value unchanged (Excel writes TRUE)."""
+    import numpy as np
+    from formulas.functions import Error, XlError, wrap_ufunc
+    from formulas.functions.text import xtext, xvalue
+    from schedula.utils.cst import EMPTY
+
+    from encaisse.recalc import text_format
+
+    def as_text(value) -> str:
+        if value is EMPTY:
+            return ""
+        if isinstance(value, (bool, np.bool_)):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, (int, float, np.number)):
+            return text_format.format_number(float(value), "General")
+        return str(value)
+
+    def text(value, format_code):
+        for argument in (value, format_code):
+            if isinstance(argument, XlError):
+                return argument
+        code = as_text(format_code)
+        if isinstance(value, (bool, np.bool_)):
+            return "TRUE" if value else "FALSE"
+        try:
+            if value is EMPTY:
+                number = 0.0
+            elif isinstance(value, str):
+                number = text_format.number_from_text(value)
+                if number is None and re.search(r"[-/]|[A-Za-z]{3}", value) and not re.fullmatch(r"[\s\d:.]*", value):
+                    try:  # a date written out ("1987-08-26", "3 Feb 2007 19:08")
+                        number = float(xvalue(value))
+                    except (ValueError, TypeError, AssertionError, IndexError, KeyError):
+                        number = None
+                if number is None:
+                    return text_format.format_text(value, code)
+            else:
+                number = float(value)
+            return text_format.format_number(number, code)
+        except text_format.FormatRefused:
+            return Error.errors["#VALUE!"]
+        except text_format.Unsupported:
+            return xtext(value, code)
+
+    return {"TEXT": wrap_ufunc(text, input_parser=lambda *a: a, args_parser=lambda *a: a,
+                               check_error=lambda *a: None)}

@@ -60,6 +60,8 @@ def _module():
 # in `library`) agrees with Excel: measured cell by cell on the corpus (bench/bench_corpus.py).
 # A formula calling one of them is evaluated by the library.
 LIBRARY_FUNCTIONS = {
+    "TEXT": "format codes past the usual ones (sections, conditions, literal digits, elapsed times) give "
+            "#VALUE! or another text; a logical value is given back as one (Excel writes TRUE)",
     "YEARFRAC": "a start after the end gives #NUM! (Excel swaps the dates); basis 1 off on periods under a year",
     **{f"{a}2{b}": "places given by a cell, or too few, give #VALUE! (Excel: #NUM!); an empty or blank input is #NUM! (Excel: 0)"
        for a in ("BIN", "OCT", "DEC", "HEX") for b in ("BIN", "OCT", "DEC", "HEX") if a != b},
