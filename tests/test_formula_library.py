@@ -230,3 +230,24 @@ def test_text_in_a_workbook(tmp_path):
     assert got == ["1,234.50 €", "TRUE", "-", "32015.00", "12:00 300%"]
     xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
     assert "<v>#VALUE!</v>" in re.search(r'<c r="A6".*?</c>', xml).group(0)
+
+
+def test_lookup_and_statistics_as_excel(tmp_path):
+    book = build(tmp_path / "lookup.xlsx", [
+        ("A1", "=0"), ("A2", "=1"), ("A3", "=2"), ("A4", "=3"),
+        ("B1", '="a"'), ("B2", '="e"'), ("B3", '="i"'), ("B4", '="o"'),
+        ("C1", "=1/0"), ("C2", "=NA()"),
+        ("D1", "=LOOKUP(2,A1:B4)"),  # array form, taller than wide: first column sought, last one read
+        ("D2", "=LOOKUP(2,A1:B4,B1:B4)"),  # a range of two columns as the vector: its first column
+        ("D3", '=LOOKUP(20,{"a",2.1,"b",4.1},{"L","ML","MR","R"})'),  # the texts are passed over
+        ("D4", "=PERCENTILE(C1:C2,C2)"),  # k's error comes before the data's
+        ("D5", "=LARGE(C1:C2,C1)"),
+        ("D6", "=SLOPE(A1:A4,A1:B3)"),  # ranges of different sizes
+        ("D7", "=QUARTILE(A1:A4,1)"),
+    ])
+    recalc(book)
+    got = [row[3] for row in values(book)[:7]]
+    assert got[:3] == ["i", "i", "R"] and got[6] == 0.75
+    xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
+    cached = {ref: re.search(rf'<c r="{ref}"[^>]*>.*?<v>(.*?)</v>', xml).group(1) for ref in ("D4", "D5", "D6")}
+    assert cached == {"D4": "#N/A", "D5": "#DIV/0!", "D6": "#N/A"}

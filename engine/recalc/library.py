@@ -80,6 +80,7 @@ def get_functions():
     functions.update(_subtotal(functions))
     functions.update(criteria_functions())
     functions.update(_text())
+    functions.update(_lookup(functions))
     _quiet_dispatcher()
     return functions
 
@@ -385,3 +386,26 @@ def _text() -> dict:
 
     return {"TEXT": wrap_ufunc(text, input_parser=lambda *a: a, args_parser=lambda *a: a,
                                check_error=lambda *a: None)}
+
+
+def _lookup(functions: dict) -> dict:
+    """LOOKUP with a range of several rows and columns, as Excel reads it: the value is sought in
+    its first row when it is wider than tall, else in its first column; with no result vector (the
+    array form) the result is read at the same place in its last row or column. The library
+    searched the whole range and, in the array form, gave back the position found."""
+    import numpy as np
+    from formulas.functions import wrap_func
+
+    vector_form = functions["LOOKUP"]
+
+    def lookup(value, array, *result):
+        grid = np.asarray(array, object)
+        if grid.ndim != 2 or min(grid.shape) == 1:
+            return vector_form(value, array, *(result or (array,)))
+        wide = grid.shape[1] > grid.shape[0]
+        sought = grid[:1, :] if wide else grid[:, :1]
+        if not result:
+            result = (grid[-1:, :] if wide else grid[:, -1:],)
+        return vector_form(value, sought, *result)
+
+    return {"LOOKUP": wrap_func(lookup)}

@@ -62,6 +62,18 @@ def _module():
 LIBRARY_FUNCTIONS = {
     "TEXT": "format codes past the usual ones (sections, conditions, literal digits, elapsed times) give "
             "#VALUE! or another text; a logical value is given back as one (Excel writes TRUE)",
+    **{name: "an error in k (the percentile, quartile or rank) is given after one in the data, where Excel "
+             "gives k's first; a logical k is #VALUE! (Excel: 1 or 0)"
+       for name in ("PERCENTILE", "PERCENTILE.INC", "PERCENTILE.EXC", "QUARTILE", "QUARTILE.INC", "QUARTILE.EXC",
+                    "LARGE", "SMALL")},
+    **{name: "two ranges of different sizes give #VALUE! (Excel: #N/A), and errors in the data another code"
+       for name in ("PEARSON", "RSQ", "STEYX", "SLOPE", "INTERCEPT", "FORECAST", "FORECAST.LINEAR")},
+    **{name: "logical values and texts, among the arguments or in the ranges, are not counted as Excel counts them"
+       for name in ("MINA", "MAXA", "STDEVA", "STDEVPA", "VARA", "VARPA")},
+    "Z.TEST": "texts and errors in the data give another result than Excel's",
+    "LOOKUP": "its binary search compares values of every type, where Excel's passes over those of another "
+              "type than the value sought (LOOKUP is always approximate; MATCH, VLOOKUP and HLOOKUP stay with "
+              "IronCalc, whose exact mode is right and which is ten times faster on many lookups)",
     "YEARFRAC": "a start after the end gives #NUM! (Excel swaps the dates); basis 1 off on periods under a year",
     **{f"{a}2{b}": "places given by a cell, or too few, give #VALUE! (Excel: #NUM!); an empty or blank input is #NUM! (Excel: 0)"
        for a in ("BIN", "OCT", "DEC", "HEX") for b in ("BIN", "OCT", "DEC", "HEX") if a != b},
