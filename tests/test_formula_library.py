@@ -251,3 +251,25 @@ def test_lookup_and_statistics_as_excel(tmp_path):
     xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
     cached = {ref: re.search(rf'<c r="{ref}"[^>]*>.*?<v>(.*?)</v>', xml).group(1) for ref in ("D4", "D5", "D6")}
     assert cached == {"D4": "#N/A", "D5": "#DIV/0!", "D6": "#N/A"}
+
+
+def test_legacy_array_formula_of_references_alone(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "array.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Calc")
+    for r, (a, b) in enumerate([(1, 10), (2, 20), (3, 30)]):
+        sheet.write_number(r, 0, a)
+        sheet.write_number(r, 1, b)
+    sheet.write_array_formula("D1:D3", "{=A1:A3+B1:B3}")  # cell by cell
+    sheet.write_array_formula("E1:F3", "{=A1:B1}")  # one row repeated on every row of the range
+    sheet.write_array_formula("G1:G4", "{=A1:A3*2}")  # past the result: #N/A
+    book.close()
+    recalc(path)
+    grid = values(path)
+    assert [row[3] for row in grid[:3]] == [11.0, 22.0, 33.0]
+    assert [row[4:6] for row in grid[:3]] == [[1.0, 10.0]] * 3
+    assert [row[6] for row in grid[:3]] == [2.0, 4.0, 6.0]
+    xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    assert "<v>#N/A</v>" in re.search(r'<c r="G4".*?</c>', xml).group(0)

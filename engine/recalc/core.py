@@ -387,8 +387,10 @@ def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
         # IronCalc does not lift a function over the cells of an array argument (MATCH(B1:B2, …)
         # spilled), which the library does: spilled formulas calling functions go to the library,
         # but for those IronCalc spills as Excel does (SPILLING_FUNCTIONS: INDEX(range, row, 0)...).
-        lifted = (cell.kind in ("dynamic", "array") and bool(called[key]) and all(map(evaluator.supports, called[key]))
-                  and not called[key] <= SPILLING_FUNCTIONS)
+        # A legacy array formula of references and operators alone (=G2:G5+E2:E5 over G9:H12) is
+        # broadcast over its range by the library as by Excel, where IronCalc gives #VALUE!.
+        lifted = (cell.kind in ("dynamic", "array") and all(map(evaluator.supports, called[key]))
+                  and (not called[key] <= SPILLING_FUNCTIONS if called[key] else cell.kind == "array"))
         # A calculated column numpy can evaluate is done at once by the library evaluator
         # (`columns.evaluate`): IronCalc would first have to load every cell of the book.
         fast_column = cell.kind == "column" and not engine and evaluator.column_tree(cell) is not None
