@@ -74,7 +74,6 @@ LIBRARY_FUNCTIONS = {
     "LOOKUP": "its binary search compares values of every type, where Excel's passes over those of another "
               "type than the value sought (LOOKUP is always approximate; MATCH, VLOOKUP and HLOOKUP stay with "
               "IronCalc, whose exact mode is right and which is ten times faster on many lookups)",
-    "CONVERT": "units with a metric or binary prefix (ksec, Ysec, kibyte) and some others are #N/A",
     "IMSUM": "a range of complex numbers is #VALUE! (Excel sums its cells), and an error in one another code",
     "IMSUB": "a real number, an error or a suffix i beside j give another result or code than Excel's",
     "XIRR": "an error among the dates is given after one among the amounts (Excel: the dates' first); a "
