@@ -515,6 +515,33 @@ def test_column_letters_are_those_of_openpyxl():
         package.get_column_letter(18279)
 
 
+def test_range_boundaries_are_those_of_openpyxl():
+    from openpyxl.utils import cell
+
+    assert package.range_boundaries("B3") == (2, 3, 2, 3)
+    assert package.range_boundaries("$a$1:$D$120") == (1, 1, 4, 120)
+    assert package.range_boundaries("C:E") == (3, None, 5, None)
+    assert package.range_boundaries("2:7") == (None, 2, None, 7)
+    texts = ["A1", "xfd1048576", "B3:A1", "A1:B", "A:B2", "A1:", ":", "", "A", "1", "AAAA1", "A0", "A1:B2:C3", "É1", "A1\n"]
+    for text in texts:
+        try:
+            expected = cell.range_boundaries(text)
+        except ValueError:
+            with pytest.raises(ValueError):
+                package.range_boundaries(text)
+        else:
+            assert package.range_boundaries(text) == expected
+
+
+def test_a_new_row_is_written_as_cell_by_cell():
+    cells = {1: splice.CellUpdate(1250.5, False), 2: splice.CellUpdate(12.0, False), 3: splice.CellUpdate(-0.0, False),
+             5: splice.CellUpdate(3.0, False, style=4), 6: splice.CellUpdate(float("nan"), False), 7: splice.CellUpdate("Dupont", False),
+             28: splice.CellUpdate(1e16, False)}
+    assert splice._new_row(12, cells) == (b'<row r="12"><c r="A12"><v>1250.5</v></c><c r="B12"><v>12</v></c><c r="C12"><v>-0</v></c>'
+                                          b'<c r="E12" s="4"><v>3</v></c><c r="F12" t="e"><v>#NUM!</v></c>'
+                                          b'<c r="G12" t="str"><v>Dupont</v></c><c r="AB12"><v>1e+16</v></c></row>')
+
+
 def test_a_big_sheet_s_far_cells_are_found_by_the_numpy_search(tmp_path):
     import zipfile
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import inspect
+import itertools
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -878,10 +879,9 @@ class Evaluator:
                     for col in range(old.c1, old.c2 + 1):
                         if not extent.contains(row, col):
                             sheet_updates.setdefault((row, col), CellUpdate(None, False))
-            values = iter(written[key][1])
-            for i in range(result.shape[0]):
-                for j in range(result.shape[1]):
-                    sheet_updates[(cell.row + i, cell.col + j)] = CellUpdate(next(values), False)
+            # row by row, as written: a spilled aged balance has tens of thousands of cells
+            places = itertools.product(range(cell.row, cell.row + result.shape[0]), range(cell.col, cell.col + result.shape[1]))
+            sheet_updates.update(zip(places, map(CellUpdate, written[key][1], itertools.repeat(False))))
             array_ref = None
             if cell.kind == "dynamic":
                 array_ref = f"{cell_ref(extent.r1, extent.c1)}:{cell_ref(extent.r2, extent.c2)}" if (extent.r1, extent.c1) != (extent.r2, extent.c2) else cell.ref

@@ -199,17 +199,18 @@ class SheetReader:
     def _read(self, sheet: str) -> tuple[np.ndarray, dict]:
         book = getattr(self._local, "book", None)
         part = self.package.sheet(sheet)
-        if part is not None:
-            # The reader allocates the sheet's grid from A1 to its farthest cell: that cell is
-            # searched for first (one stray cell far away would make it billions of cells).
-            with zipfile.ZipFile(self.path) as archive:
-                problem = extent_problem(archive, part.part, sheet)
-            if problem is not None:
-                raise InputError([problem], title="Classeur refusé")
-        errors = _error_cells_meanwhile(self.path, part, self.sizes().get(sheet, 0))
+        size = self.sizes().get(sheet, 0)
+        # The reader allocates the sheet's grid from A1 to its farthest cell: that cell is searched
+        # for before (one stray cell far away would make it billions of cells). Opening the
+        # workbook does not allocate it: a thread's first sheet is searched while it opens.
+        extent = _meanwhile(lambda: _extent(self.path, part, sheet), "encaisse-etendue", book is None and size >= _TINY_SHEET)
         try:
-            if book is None:
-                book = self._local.book = open_reader(self.path)
+            try:
+                if book is None:
+                    book = self._local.book = open_reader(self.path)
+            finally:
+                extent.result()  # a cell out of bounds is what is wrong with the book, if there is one
+            errors = _error_cells_meanwhile(self.path, part, size)
             rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
         except calamine.CalamineError:
             # the reader's own message is English and may quote the file: the sheet and its part are named instead
@@ -328,23 +329,43 @@ def _check_ranges(cells: list[FormulaCell], package: Package, runs: dict | None 
         raise InputError([problem for _, _, problem in sorted(problems, key=lambda p: p[:2])], title="Recalcul impossible")
 
 
-def _error_cells_meanwhile(path, sheet, size: int) -> Future:
-    """The cells of the sheet stored as Excel errors (`package.error_cells`), searched in a thread
-    of their own while the fast reader reads the sheet (a big sheet takes a decompression more)."""
+def _extent(path, part, sheet: str) -> None:
+    """InputError if the fast reader must not read the sheet (`package.extent_problem`)."""
+    if part is None:
+        return
+    with zipfile.ZipFile(path) as archive:
+        problem = extent_problem(archive, part.part, sheet)
+    if problem is not None:
+        raise InputError([problem], title="Classeur refusé")
+
+
+def _meanwhile(work, name: str, in_thread: bool) -> Future:
+    """`work()` done in a thread of its own (`in_thread`) or at once; its result or its exception
+    in the future, for the reading thread to raise."""
     future: Future = Future()
 
-    def search() -> None:
+    def run() -> None:
         try:
-            with zipfile.ZipFile(path) as archive:
-                future.set_result(error_cells(archive, sheet.part) if sheet is not None else {})
+            future.set_result(work())
         except BaseException as error:  # noqa: BLE001 — handed to the reading thread, which raises it
             future.set_exception(error)
 
-    if size < _TINY_SHEET:
-        search()
+    if in_thread:
+        threading.Thread(target=run, name=name, daemon=True).start()
     else:
-        threading.Thread(target=search, name="encaisse-erreurs", daemon=True).start()
+        run()
     return future
+
+
+def _error_cells_meanwhile(path, sheet, size: int) -> Future:
+    """The cells of the sheet stored as Excel errors (`package.error_cells`), searched in a thread
+    of their own while the fast reader reads the sheet (a big sheet takes a decompression more)."""
+
+    def search() -> dict:
+        with zipfile.ZipFile(path) as archive:
+            return error_cells(archive, sheet.part) if sheet is not None else {}
+
+    return _meanwhile(search, "encaisse-erreurs", size >= _TINY_SHEET)
 
 
 def _mark_errors(grid: np.ndarray, found: dict) -> None:

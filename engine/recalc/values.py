@@ -99,10 +99,19 @@ def xl_block(part: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 # -- sheets as read -------------------------------------------------------------------------------
 
 
+_MANY_ROWS = 10_000
+
+
 def grid_from_rows(rows: list) -> np.ndarray:
     """Rows as python-calamine reads them ('' for blanks) -> a 2-D object array."""
     lengths = set(map(len, rows))
     width = max(lengths, default=0)
+    if len(lengths) == 1 and len(rows) >= _MANY_ROWS:
+        # pandas' C routine, a quarter of numpy's time on a big sheet, which takes long enough to
+        # read for pandas to be loaded by then (a small sheet is read before: it does without)
+        from encaisse.workbook.coerce import grid as object_grid
+
+        return object_grid(rows, width)
     grid = np.empty((len(rows), width), dtype=object)
     if rows and width:
         if len(lengths) == 1:

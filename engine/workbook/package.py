@@ -169,11 +169,27 @@ def column_index_from_string(letters: str) -> int:
     return index
 
 
-def range_boundaries(ref: str) -> tuple:
-    """(first_col, first_row, last_col, last_row) of an A1 range, as openpyxl reads it."""
-    from openpyxl.utils.cell import range_boundaries as boundaries
+# openpyxl's pattern for a range (A1, A1:B2, A:B, 1:2, with or without $), kept as it is.
+_OPENPYXL_RANGE = re.compile(r"^[$]?(?P<min_col>[A-Za-z]{1,3})?[$]?(?P<min_row>\d+)?"
+                             r"(:[$]?(?P<max_col>[A-Za-z]{1,3})?[$]?(?P<max_row>\d+)?)?$")
 
-    return boundaries(ref)
+
+def range_boundaries(ref: str) -> tuple:
+    """(first_col, first_row, last_col, last_row) of an A1 range, as openpyxl reads it (None for
+    the side a whole-column or whole-row range leaves open; ValueError for anything else)."""
+    m = _OPENPYXL_RANGE.match(ref)
+    if not m:
+        raise ValueError(f"{ref} is not a valid coordinate or range")
+    min_col, min_row, sep, max_col, max_row = m.groups()
+    if sep:
+        cols, rows = (min_col, max_col), (min_row, max_row)
+        if not (all(cols + rows) or all(cols) and not any(rows) or all(rows) and not any(cols)):
+            raise ValueError(f"{ref} is not a valid coordinate or range")
+    first_col = column_index_from_string(min_col) if min_col is not None else None
+    first_row = int(min_row) if min_row is not None else None
+    last_col = column_index_from_string(max_col) if max_col is not None else first_col
+    last_row = int(max_row) if max_row is not None else first_row
+    return first_col, first_row, last_col, last_row
 
 
 MAX_ROWS, MAX_COLS = 1048576, 16384  # Excel's sheet size

@@ -393,8 +393,20 @@ def _column_letters(col: int) -> bytes:
 
 def _new_row(row: int, cells: dict[int, CellUpdate]) -> bytes:
     number = str(row).encode()
-    inner = b"".join(_cell_xml(_column_letters(c) + number, None, cells[c]) for c in sorted(cells))
-    return b'<row r="' + number + b'">' + inner + b"</row>"
+    pieces = [b'<row r="' + number + b'">']
+    for c in sorted(cells):
+        update = cells[c]
+        value = update.value
+        # A spilled result fills thousands of new cells, nearly all finite numbers without a
+        # style: written here as _cell_xml writes them, without its two calls per cell.
+        if type(value) is float and value - value == 0 and update.style is None:
+            text = repr(value)
+            pieces.append(b'<c r="' + _column_letters(c) + number + b'"><v>'
+                          + (text[:-2] if text.endswith(".0") else text).encode() + b"</v></c>")
+        else:
+            pieces.append(_cell_xml(_column_letters(c) + number, None, update))
+    pieces.append(b"</row>")
+    return b"".join(pieces)
 
 
 def _patch_row(row_xml: bytes, row: int, cells: dict[int, CellUpdate]) -> bytes:
