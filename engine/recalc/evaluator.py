@@ -313,7 +313,10 @@ class Evaluator:
         second, spent while IronCalc works in a child rather than during the run."""
         known = {}
         if any(name in self.library and _reads_scipy(self.library[name], known) for name in called):
-            _import_scipy()
+            try:
+                _import_scipy()
+            except ImportError:
+                pass  # a broken scipy fails the functions that read it, as it would without this
 
     def warn_volatile(self, cell: FormulaCell, name: str) -> None:
         if name in VOLATILE and not any(cell.where in w for w in self.warnings):
