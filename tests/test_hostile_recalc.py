@@ -385,7 +385,7 @@ def test_a_rust_panic_in_ironcalc_leaves_the_book_to_the_library(tmp_path, monke
     load = ironcalc.load_from_xlsx
     monkeypatch.setattr(ironcalc, "load_from_xlsx", lambda *args: _Panicking(load(*args)))
     if not tried_in_a_child:
-        monkeypatch.setattr(native, "_survives", lambda model: True)
+        monkeypatch.setattr(native, "_survives", lambda work, meanwhile=None: True)
     path = book(tmp_path / "b.xlsx", [("A1", "=SUM(Factures[Montant])"), ("A2", "=A1*2")])
     report = recalc(path, tmp_path / "out.xlsx")
     assert report.values == {"Calc!A1": 35.0, "Calc!A2": 70.0}

@@ -554,3 +554,34 @@ def test_a_big_sheet_s_far_cells_are_found_by_the_numpy_search(tmp_path):
         with zipfile.ZipFile(path) as zf:
             assert zf.getinfo("xl/worksheets/sheet1.xml").file_size > package.SCAN_BYTES
             assert package.used_extent(zf, "xl/worksheets/sheet1.xml") == extent
+
+
+# -- work done while IronCalc is tried in a child ----------------------------------------------------
+
+
+def test_the_library_functions_reading_scipy_are_told_from_the_others():
+    from encaisse.recalc.evaluator import _reads_scipy
+    from encaisse.recalc.library import get_functions
+
+    functions = get_functions()
+    # directly (BETA.DIST: scipy.stats.beta), through a partial (RANK.EQ: stats.rankdata; SKEW:
+    # a partial given as a keyword), through the module's function it calls (LINEST: scipy.linalg)
+    for name in ("BETA.DIST", "RANK.EQ", "SKEW", "LINEST", "WEIBULL.DIST"):
+        assert _reads_scipy(functions[name]) is True, name
+    for name in ("SUM", "AVERAGE", "VLOOKUP", "BESSELI"):  # BESSELI reads scipy.special only, cheap
+        assert _reads_scipy(functions[name]) is False, name
+
+
+def test_scipy_imported_ahead_keeps_its_docstring_parser_and_its_results():
+    import scipy._lib._array_api as array_api
+    from scipy._lib._docscrape import FunctionDoc
+
+    from encaisse.recalc.evaluator import _import_scipy
+
+    _import_scipy()
+    assert array_api.FunctionDoc is FunctionDoc
+    import scipy.stats
+
+    # BETA.DIST(0.3; 2; 3; TRUE): the integral of 12·x·(1 − x)² from 0 to 0.3,
+    # 12·(0.3²/2 − 2·0.3³/3 + 0.3⁴/4) = 0.3483
+    assert scipy.stats.beta.cdf(0.3, 2, 3) == pytest.approx(0.3483, abs=1e-12)

@@ -183,12 +183,16 @@ def _evaluate(path: Path, package, found: FoundCells, as_of, rules_dir, reader: 
     evaluator = Evaluator(path, package, found.evaluated, as_of=as_of, rules_dir=rules_dir, reader=reader,
                           grouped=(found.evaluated, found.columns))
     native_keys, library_keys = _split(evaluator)
-    book = _native_book(path, package, evaluator, native_keys, reader)
+    called = set()
+    # While a child tries IronCalc's loading, the library's formulas are parsed (needed whatever
+    # its answer); while one tries the evaluation, the modules of scipy they need are imported.
+    book = _native_book(path, package, evaluator, native_keys, reader,
+                        meanwhile=lambda: called.update(evaluator.parse_ahead(library_keys)))
     if book is None:
         evaluator.run()
         return evaluator
     try:
-        return _evaluate_both(book, evaluator, native_keys, library_keys)
+        return _evaluate_both(book, evaluator, native_keys, library_keys, lambda: evaluator.load_scipy(called))
     except NativeUnavailable:
         # IronCalc failed on this book (a panic, or an evaluation that would end the process):
         # the library evaluates every formula, and names those it cannot compute.
@@ -200,7 +204,7 @@ def _evaluate(path: Path, package, found: FoundCells, as_of, rules_dir, reader: 
         return evaluator
 
 
-def _evaluate_both(book: NativeBook, evaluator: Evaluator, native_keys, library_keys) -> Evaluator:
+def _evaluate_both(book: NativeBook, evaluator: Evaluator, native_keys, library_keys, meanwhile=None) -> Evaluator:
     for key in library_keys:
         if _recursive(evaluator.by_cell[key].text, evaluator.package):
             book.neutralise(*key)
@@ -209,6 +213,7 @@ def _evaluate_both(book: NativeBook, evaluator: Evaluator, native_keys, library_
         if not isinstance(rect, Rect):
             evaluator.run()  # names the missing cell
         book.set(rect.sheet, rect.r1, rect.c1, to_serial(evaluator.as_of))
+    book.try_evaluation(meanwhile)
     book.watch_spills((evaluator.by_cell[k], evaluator.stored_extent(evaluator.by_cell[k]))
                       for k in native_keys if evaluator.by_cell[k].kind == "dynamic")
     book.evaluate()
@@ -402,8 +407,9 @@ def _split(evaluator: Evaluator) -> tuple[list[tuple], set[tuple]]:
     return native, library
 
 
-def _native_book(path: Path, package, evaluator: Evaluator, native_keys, reader: SheetReader):
-    """The book loaded in IronCalc, or None when the library alone is cheaper or IronCalc cannot load it."""
+def _native_book(path: Path, package, evaluator: Evaluator, native_keys, reader: SheetReader, meanwhile=None):
+    """The book loaded in IronCalc, or None when the library alone is cheaper or IronCalc cannot load it.
+    `meanwhile` is done while a child tries the loading (see `NativeBook`)."""
     if not native_keys:
         return None
     count = sum(evaluator.stored_extent(evaluator.by_cell[k]).shape[0] if evaluator.by_cell[k].kind == "column" else 1
@@ -414,7 +420,7 @@ def _native_book(path: Path, package, evaluator: Evaluator, native_keys, reader:
            for cell in evaluator.by_cell.values()):
         return None  # IronCalc parses every formula of the book as it loads it: the deep one would overflow its stack
     try:
-        book = NativeBook(path)
+        book = NativeBook(path, meanwhile)
     except NativeUnavailable:
         return None
     if not book.has_sheets(s.name for s in package.sheets):

@@ -290,6 +290,35 @@ class Evaluator:
             self._problems.append(Problem(cells, f"fonction {name} non prise en charge (ni par la bibliothèque de formules, ni par encaisse)"))
         return self._edges({key: self._dependency_extent(self.by_cell[key]) for key in self._active})
 
+    def parse_ahead(self, keys) -> set[str]:
+        """The formulas of `keys` parsed now, ahead of their run (kept as `_dependencies` keeps
+        them; a formula the library cannot read is left for the run to name): lets the caller
+        parse while IronCalc works in a child. Returns the functions they call."""
+        called = set()
+        for key in keys:
+            cell = self.by_cell[key]
+            try:
+                text = self._translate(cell)
+                form, _ = self._form(text, cell)
+                tokens, placed = self._form_tokens(form, cell)
+                if placed is None:
+                    tokens = self._tokens(text)
+            except CellProblem:
+                continue
+            called.update(t.name.upper() for t in tokens if type(t).__name__ == "Function")
+        return called
+
+    def load_scipy(self, called) -> None:
+        """scipy.stats, scipy.linalg and scipy.interpolate imported now if one of the library's
+        functions in `called` reads them (else they are imported by its first call): about a
+        second, spent while IronCalc works in a child rather than during the run."""
+        known = {}
+        if any(name in self.library and _reads_scipy(self.library[name], known) for name in called):
+            try:
+                _import_scipy()
+            except ImportError:
+                pass  # a broken scipy fails the functions that read it, as it would without this
+
     def warn_volatile(self, cell: FormulaCell, name: str) -> None:
         if name in VOLATILE and not any(cell.where in w for w in self.warnings):
             advice = "utilisez la date d'arrêté (DateArrete)" if name in ("TODAY", "NOW") else "chaque recalcul tire d'autres valeurs"
@@ -924,6 +953,70 @@ class Evaluator:
                 self._written_cells[(sheet, row, col)] = (names, list(map(to_file, result.flat)))
         return self._written_cells
 
+
+_SCIPY_NAMES = frozenset({"stats", "linalg", "interp1d"})  # what the library's statistics module imports from scipy
+
+
+class _PlainDoc:
+    """Stands for scipy's FunctionDoc while scipy.stats is imported: scipy parses the docstring of
+    each of its ~500 array-API functions to add a note on the backends it supports (0.5 s, a
+    third of the import); the docstring is left as it is instead. Supports what that decorator
+    does with it (a section appended to, the text read back after a signature line)."""
+
+    def __init__(self, function, *args, **kwargs):
+        self._text = getattr(function, "__doc__", None) or ""
+
+    def __getitem__(self, section):
+        return []
+
+    def __str__(self):
+        return "\n" + self._text
+
+
+def _import_scipy() -> None:
+    """scipy.stats, scipy.linalg and scipy.interpolate imported, without the docstring notes of
+    the array-API decorator (see `_PlainDoc`) where this scipy has it as expected (its other
+    versions are imported as they are)."""
+    import importlib
+
+    patched = None
+    try:
+        from scipy._lib import _array_api
+    except ImportError:
+        _array_api = None
+    if isinstance(getattr(_array_api, "FunctionDoc", None), type):
+        patched, _array_api.FunctionDoc = _array_api.FunctionDoc, _PlainDoc
+    try:
+        for module in ("scipy.stats", "scipy.linalg", "scipy.interpolate"):
+            importlib.import_module(module)
+    finally:
+        if patched is not None:
+            _array_api.FunctionDoc = patched
+
+
+def _reads_scipy(function, known=None) -> bool:
+    """Whether a function of the library reads scipy.stats, scipy.linalg or interp1d, itself or
+    through the functions it is made of (partials, wrappers, the module's functions it calls).
+    `known`: id -> answer, shared by the calls of one question (a function met again while its
+    own answer is pending counts as not reading scipy: its other parts decide)."""
+    known = {} if known is None else known
+    if id(function) in known:
+        return known[id(function)]
+    known[id(function)] = False
+    if isinstance(function, functools.partial):
+        parts = [function.func, *function.args, *function.keywords.values()]
+    else:
+        parts = [getattr(function, "__wrapped__", None)]
+        code = getattr(function, "__code__", None)
+        if code is not None and getattr(function, "__module__", "").startswith("formulas"):
+            if set(code.co_names) & _SCIPY_NAMES and function.__globals__.get("stats") is not None:
+                known[id(function)] = True
+                return True
+            parts += [function.__globals__.get(n) for n in code.co_names]
+            parts += [c.cell_contents for c in function.__closure__ or ()]
+    answer = any(callable(p) and _reads_scipy(p, known) for p in parts if p is not None)
+    known[id(function)] = answer
+    return answer
 
 
 class _Form:

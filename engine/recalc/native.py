@@ -114,10 +114,11 @@ class NativeBook:
     """A workbook loaded in IronCalc: values set, evaluated, read back in the file's terms
     (float, bool, str, ErrorValue; '' for a blank)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, meanwhile=None):
+        """`meanwhile`: work of the caller's done while a child tries the loading (see `_survives`)."""
         ironcalc = _module()
         # Loading parses every formula of the book: tried first in a child too (see `_survives`).
-        if not _survives(lambda: ironcalc.load_from_xlsx(str(path), "en", "UTC")):
+        if not _survives(lambda: ironcalc.load_from_xlsx(str(path), "en", "UTC"), meanwhile):
             raise NativeUnavailable("IronCalc s'est arrêté en lisant ce classeur")
         try:
             self.model = ironcalc.load_from_xlsx(str(path), "en", "UTC")
@@ -142,10 +143,16 @@ class NativeBook:
         except BaseException as error:
             raise _failed(error) from None
 
-    def _survives(self) -> bool:
+    def try_evaluation(self, meanwhile=None) -> None:
+        """The evaluation tried in a child now (see `evaluate`), `meanwhile` done by this process
+        while the child evaluates; raises NativeUnavailable where it would end the process."""
+        if not self._survives(meanwhile):
+            raise NativeUnavailable("IronCalc s'est arrêté en évaluant ce classeur")
+
+    def _survives(self, meanwhile=None) -> bool:
         """Whether evaluating the model now would not end the process (see `_survives`); asked
         once until a value or formula is changed."""
-        self._tried = self._tried or _survives(self.model.evaluate)
+        self._tried = self._tried or _survives(self.model.evaluate, meanwhile)
         return self._tried
 
     def value(self, sheet: str, row: int, col: int):
@@ -274,11 +281,16 @@ CHILD_SECONDS = 30
 CHILD_EXTRA_BYTES = 1 << 29
 
 
-def _survives(work) -> bool:
+def _survives(work, meanwhile=None) -> bool:
     """Whether `work` (IronCalc loading a book, evaluating a model) ends without ending the
     process: tried first in a forked child (a copy of this process: a model is not loaded again),
-    capped in time and memory. Where fork is not available (Windows) nothing is tried first."""
+    capped in time and memory. Where fork is not available (Windows) nothing is tried first.
+
+    `meanwhile` (no argument) is done by this process while the child works, rather than
+    waiting idle: work the run needs next whatever the child's answer (parsing formulas)."""
     if not hasattr(os, "fork") or sys.platform == "darwin":  # macOS forbids fork once system frameworks run
+        if meanwhile is not None:
+            meanwhile()
         return True
     import resource
 
@@ -300,6 +312,12 @@ def _survives(work) -> bool:
         finally:
             os._exit(code)
     deadline = time.monotonic() + CHILD_SECONDS
+    if meanwhile is not None:
+        try:
+            meanwhile()
+        except BaseException:
+            _kill(pid)
+            raise
     return _waited(pid, deadline)
 
 

@@ -17,10 +17,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft202012Validator
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 from encaisse.errors import Problem, shorten
 from encaisse.fr import as_written
@@ -271,6 +273,10 @@ def _validator(path: str, mtime_ns: int, size: int) -> Draft202012Validator:
     # The schemas ship with encaisse and are checked against the 2020-12 meta-schema by the test
     # suite; checking them again on every run cost 0,3 s, more than reading and validating the
     # rules themselves (the first WORKLIST or FORECAST of a recalculation paid it).
+    # jsonschema imported here, when rules are read (0,1 s): importing the engine's functions,
+    # which every recalculation does to recognise their calls, must not pay it.
+    from jsonschema import Draft202012Validator
+
     schema = json.loads(Path(path).read_text(encoding="utf-8"))
     return Draft202012Validator(schema)
 
