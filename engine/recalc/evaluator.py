@@ -251,11 +251,7 @@ class Evaluator:
         for key in self._active:
             cell = self.by_cell[key]
             try:
-                text = self._translate(cell)
-                form, coordinates = self._form(text, cell)
-                tokens, placed = self._form_tokens(form, cell)
-                if placed is None:
-                    tokens = self._tokens(text)
+                tokens, placed, coordinates = self._parsed(cell)
             except CellProblem as problem:
                 self._problems.append(Problem(cell.where, str(problem)))
                 self._failed.setdefault(key, str(problem))
@@ -290,6 +286,16 @@ class Evaluator:
             self._problems.append(Problem(cells, f"fonction {name} non prise en charge (ni par la bibliothèque de formules, ni par encaisse)"))
         return self._edges({key: self._dependency_extent(self.by_cell[key]) for key in self._active})
 
+    def _parsed(self, cell: FormulaCell) -> tuple[list, list | None, list]:
+        """(tokens, where each range token sits in the R1C1 form or None, the form's coordinates) of a
+        cell's formula: its form's tokens placed when it has one, else its own text's (cached either way)."""
+        text = self._translate(cell)
+        form, coordinates = self._form(text, cell)
+        tokens, placed = self._form_tokens(form, cell)
+        if placed is None:
+            tokens = self._tokens(text)
+        return tokens, placed, coordinates
+
     def parse_ahead(self, keys) -> set[str]:
         """The formulas of `keys` parsed now, ahead of their run (kept as `_dependencies` keeps
         them; a formula the library cannot read is left for the run to name): lets the caller
@@ -298,11 +304,7 @@ class Evaluator:
         for key in keys:
             cell = self.by_cell[key]
             try:
-                text = self._translate(cell)
-                form, _ = self._form(text, cell)
-                tokens, placed = self._form_tokens(form, cell)
-                if placed is None:
-                    tokens = self._tokens(text)
+                tokens, _, _ = self._parsed(cell)
             except CellProblem:
                 continue
             called.update(t.name.upper() for t in tokens if type(t).__name__ == "Function")
