@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -344,8 +345,26 @@ def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | Non
                  ledger.payables, tuple(notes))
 
 
+class _Context(NamedTuple):
+    """What `_context` reads, in the order `prepare` unpacks it."""
+
+    disputed: np.ndarray
+    plan_refs: np.ndarray
+    in_plan: np.ndarray
+    status: np.ndarray
+    flows: Movements
+    payables: Movements
+    opex: float
+    sales: float
+    purchases: float
+    notes: list[Problem]
+    sale_delays: np.ndarray
+    purchase_delays: np.ndarray
+    shifts: np.ndarray
+
+
 def _context(ledger: Ledger, policy: CashPolicy, as_of: pd.Timestamp, calendar: Weeks, book: Receivables, rows: np.ndarray,
-             settled: np.ndarray) -> tuple:
+             settled: np.ndarray) -> _Context:
     """What `prepare` reads from the ledger besides the payment-date model: each open invoice's
     status, the flows, payables and activity, and the paid history."""
     # status, in order of precedence: plan, doubtful, disputed, overdue, current
@@ -380,8 +399,8 @@ def _context(ledger: Ledger, policy: CashPolicy, as_of: pd.Timestamp, calendar: 
             notes.append(Problem("Activité", "aucune activité connue à la date d'arrêté : ventes et achats à venir non prévus"))
         sales, purchases = (0.0 if np.isnan(v) else v / MONTH_DAYS for v in (sales, purchases))
     paid, lateness = history(book, settled)
-    return (disputed, plan_refs, in_plan, status, flows, payables, opex, sales, purchases, notes, _sale_delays(book, paid, lateness),
-            _purchase_delays(ledger.payables, as_of, policy), monthly_shifts(book, paid, lateness))
+    return _Context(disputed, plan_refs, in_plan, status, flows, payables, opex, sales, purchases, notes, _sale_delays(book, paid, lateness),
+                    _purchase_delays(ledger.payables, as_of, policy), monthly_shifts(book, paid, lateness))
 
 
 def _sale_delays(book: Receivables, paid: np.ndarray, lateness: np.ndarray) -> np.ndarray:
