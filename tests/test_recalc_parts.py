@@ -542,18 +542,29 @@ def test_a_new_row_is_written_as_cell_by_cell():
                                           b'<c r="G12" t="str"><v>Dupont</v></c><c r="AB12"><v>1e+16</v></c></row>')
 
 
-def test_a_big_sheet_s_far_cells_are_found_by_the_numpy_search(tmp_path):
+def test_a_big_sheet_s_far_cells_and_error_cells_are_found_in_one_pass(tmp_path):
     import zipfile
 
     rows = b"".join(b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (r, r, r) for r in range(1, 60_000))
-    for stray, extent in ((b"", (59_999, 26)), (b'<row r="60000"><c r="AB60000"><v>1</v></c></row>', (60_000, 28)),
-                          (b'<row r="1048570"><c r="B1048570"><v>1</v></c></row>', (1_048_570, 26))):
+    error = b'<row r="30000"><c r="C30000" t="e"><v>#N/A</v></c></row>'
+    half = rows.index(b'<row r="30000">')
+    rows = rows[:half] + error + rows[half:].replace(b'<row r="30000"><c r="A30000"><v>30000</v></c></row>', b"")
+    for stray, extent, problem in (
+            (b"", (59_999, 26), None),
+            (b'<row r="60000"><c r="AB60000"><v>1</v></c></row>', (60_000, 28), None),
+            (b'<row r="60000"><c r="ZZ60000"><v>1</v></c></row>', (60_000, 702), "zone utilisée de la feuille trop grande"),
+            (b'<row r="1048570"><c r="B1048570"><v>1</v></c></row>', (1_048_570, 26), None),
+            (b'<row r="1048577"><c r="A1048577"><v>1</v></c></row>', (1_048_577, 26), "au-delà des limites"),
+            (b'<row r="2000000"/>', (2_000_000, 26), "au-delà des limites")):
         path = tmp_path / "big.xlsx"
         with zipfile.ZipFile(path, "w") as zf:
             zf.writestr("xl/worksheets/sheet1.xml", b"<worksheet><sheetData>" + rows + stray + b"</sheetData></worksheet>")
         with zipfile.ZipFile(path) as zf:
             assert zf.getinfo("xl/worksheets/sheet1.xml").file_size > package.SCAN_BYTES
             assert package.used_extent(zf, "xl/worksheets/sheet1.xml") == extent
+            scan = package.scan_sheet(zf, "xl/worksheets/sheet1.xml", "Feuil1")
+            assert scan.errors == {(30_000, 2): "#N/A"}
+            assert (scan.problem is None) if problem is None else problem in scan.problem.message, stray
 
 
 # -- work done while IronCalc is tried in a child ----------------------------------------------------

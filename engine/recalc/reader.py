@@ -28,14 +28,13 @@ from encaisse.workbook.package import (
     Package,
     PlainFormulas,
     dynamic_cell_metadata,
-    error_cells,
-    extent_problem,
     has_formulas,
     open_package,
     open_reader,
     plain_formulas,
     quote_sheet,
     read_formulas,
+    scan_sheet,
 )
 from encaisse.workbook.splice import EXCEL_ERRORS, ErrorValue
 
@@ -201,16 +200,16 @@ class SheetReader:
         part = self.package.sheet(sheet)
         size = self.sizes().get(sheet, 0)
         # The reader allocates the sheet's grid from A1 to its farthest cell: that cell is searched
-        # for before (one stray cell far away would make it billions of cells). Opening the
-        # workbook does not allocate it: a thread's first sheet is searched while it opens.
-        extent = _meanwhile(lambda: _extent(self.path, part, sheet), "encaisse-etendue", book is None and size >= _TINY_SHEET)
+        # for before (one stray cell far away would make it billions of cells), with the cells
+        # stored as errors. Opening the workbook does not allocate it: a thread's first sheet is
+        # searched while it opens.
+        scan = _meanwhile(lambda: _scan(self.path, part, sheet), "encaisse-etendue", book is None and size >= _TINY_SHEET)
         try:
             try:
                 if book is None:
                     book = self._local.book = open_reader(self.path)
             finally:
-                extent.result()  # a cell out of bounds is what is wrong with the book, if there is one
-            errors = _error_cells_meanwhile(self.path, part, size)
+                errors = scan.result()  # a cell out of bounds is what is wrong with the book, if there is one
             rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
         except calamine.CalamineError:
             # the reader's own message is English and may quote the file: the sheet and its part are named instead
@@ -219,7 +218,7 @@ class SheetReader:
                                              "le classeur avec Excel")], title="Classeur corrompu") from None
         grid = grid_from_rows(rows)
         del rows
-        _mark_errors(grid, errors.result())
+        _mark_errors(grid, errors)
         frames = {}
         # The tables to convert are known once the formulas are scanned, which is usually done by
         # now; one not listed yet is converted by the main thread when a function needs it. So is
@@ -329,14 +328,16 @@ def _check_ranges(cells: list[FormulaCell], package: Package, runs: dict | None 
         raise InputError([problem for _, _, problem in sorted(problems, key=lambda p: p[:2])], title="Recalcul impossible")
 
 
-def _extent(path, part, sheet: str) -> None:
-    """InputError if the fast reader must not read the sheet (`package.extent_problem`)."""
+def _scan(path, part, sheet: str) -> dict:
+    """The cells of the sheet stored as Excel errors; InputError if the fast reader must not read
+    it (`package.scan_sheet`)."""
     if part is None:
-        return
+        return {}
     with zipfile.ZipFile(path) as archive:
-        problem = extent_problem(archive, part.part, sheet)
+        problem, errors = scan_sheet(archive, part.part, sheet)
     if problem is not None:
         raise InputError([problem], title="Classeur refusé")
+    return errors
 
 
 def _meanwhile(work, name: str, in_thread: bool) -> Future:
@@ -355,17 +356,6 @@ def _meanwhile(work, name: str, in_thread: bool) -> Future:
     else:
         run()
     return future
-
-
-def _error_cells_meanwhile(path, sheet, size: int) -> Future:
-    """The cells of the sheet stored as Excel errors (`package.error_cells`), searched in a thread
-    of their own while the fast reader reads the sheet (a big sheet takes a decompression more)."""
-
-    def search() -> dict:
-        with zipfile.ZipFile(path) as archive:
-            return error_cells(archive, sheet.part) if sheet is not None else {}
-
-    return _meanwhile(search, "encaisse-erreurs", size >= _TINY_SHEET)
 
 
 def _mark_errors(grid: np.ndarray, found: dict) -> None:

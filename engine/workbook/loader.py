@@ -34,7 +34,8 @@ from encaisse.workbook.coerce import (
 from encaisse.errors import InputError, Problem, os_reason
 from encaisse.fr import date
 from encaisse.ledger import Ledger, Params
-from encaisse.workbook.package import Package, error_cells, extent_problem, open_package, open_reader, read_defined_names, read_package, workbook_file_problem
+from encaisse.workbook.package import (Package, SheetScan, open_package, open_reader, read_defined_names, read_package, scan_sheet,
+                                       workbook_file_problem)
 from encaisse.tables import (
     CUSTOMERS,
     INVOICES,
@@ -155,21 +156,21 @@ class _Sheets:
     die on), and which cells hold Excel errors (the fast reader gives them as empty text)."""
 
     def __init__(self, archive, package: Package, path: Path):
-        self._archive, self._errors, self._checked = archive, {}, set()
+        self._archive, self._scans = archive, {}
         self._parts = {sheet.name: sheet.part for sheet in package.sheets}
         self._table_sheets = {key: table.sheet for key, table in package.tables.items()}
-        # The error cells are searched in a thread of its own while the fast reader reads the
-        # sheets (inflating releases the GIL): the sheets a table is read from, in reading order.
+        # Each sheet is scanned in a thread of its own while the fast reader reads the one before
+        # (inflating releases the GIL): the sheets a table is read from, in reading order.
         wanted = [t.sheet for t in TABLES if t.sheet in self._parts] + sorted(set(self._table_sheets.values()))
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encaisse-erreurs")
         self._pending = {}
         for sheet in dict.fromkeys(wanted):
-            self._pending[sheet] = self._pool.submit(self._search, path, self._parts[sheet])
+            self._pending[sheet] = self._pool.submit(self._scan, path, self._parts[sheet], sheet)
 
     @staticmethod
-    def _search(path: Path, part: str) -> dict[tuple[int, int], str]:
+    def _scan(path: Path, part: str, sheet: str) -> SheetScan:
         with zipfile.ZipFile(path) as archive:
-            return error_cells(archive, part)
+            return scan_sheet(archive, part, sheet)
 
     def close(self) -> None:
         for future in self._pending.values():
@@ -181,21 +182,21 @@ class _Sheets:
         if sheet is not None:
             self.check(sheet)
 
-    def check(self, sheet: str) -> None:
-        part = self._parts.get(sheet)
-        if part is None or sheet in self._checked:
-            return
-        problem = extent_problem(self._archive, part, sheet)
-        if problem is not None:
-            raise InputError([problem], title="Lecture impossible")
-        self._checked.add(sheet)
-
-    def errors(self, sheet: str) -> dict[tuple[int, int], str]:
-        if sheet not in self._errors:
+    def _scanned(self, sheet: str) -> SheetScan:
+        if sheet not in self._scans:
             part = self._parts.get(sheet)
             pending = self._pending.get(sheet)
-            self._errors[sheet] = pending.result() if pending is not None else error_cells(self._archive, part) if part else {}
-        return self._errors[sheet]
+            self._scans[sheet] = (pending.result() if pending is not None else
+                                  scan_sheet(self._archive, part, sheet) if part else SheetScan(None, {}))
+        return self._scans[sheet]
+
+    def check(self, sheet: str) -> None:
+        problem = self._scanned(sheet).problem
+        if problem is not None:
+            raise InputError([problem], title="Lecture impossible")
+
+    def errors(self, sheet: str) -> dict[tuple[int, int], str]:
+        return self._scanned(sheet).errors
 
 
 def _read_table(book: calamine.CalamineWorkbook, table: Table, sheet_names: list[str], table_names: list[str],

@@ -326,21 +326,58 @@ def error_cells(zf: zipfile.ZipFile, member: str) -> dict[tuple[int, int], str]:
     searched cell by cell only when it holds the marker at all.
     """
     found: dict[tuple[int, int], str] = {}
-    tail = b""
     with zf.open(member) as stream:
-        while chunk := stream.read(_CHUNK):
-            data = tail + chunk
-            end = data.rfind(b"</c>")
-            end = end + 4 if end >= 0 else max(len(data) - 4096, 0)
-            if b't="e"' in data[:end]:
-                for cell in _ERROR_CELL.finditer(data, 0, end):
-                    ref = _CELL_REF.search(cell.group(0), 0, cell.start(1) - cell.start(0))
-                    value = _ERROR_VALUE.search(cell.group(1))
-                    if ref:
-                        row, col = int(ref.group(2)), column_index_from_string(ref.group(1).decode()) - 1
-                        found[(row, col)] = value.group(1).decode("utf-8", "replace").strip() if value else "#VALEUR!"
-            tail = data[end:]
+        for data, end in _chunks(stream, b"</c>"):
+            _find_errors(data, end, found)
     return found
+
+
+def _chunks(stream, boundary: bytes):
+    """(data, end) for each piece of the stream, data[:end] ending after the last `boundary`
+    (an element is never cut in two: what follows `end` starts the next piece)."""
+    tail = b""
+    while chunk := stream.read(_CHUNK):
+        data = tail + chunk
+        end = data.rfind(boundary)
+        end = end + len(boundary) if end >= 0 else max(len(data) - 4096, 0)
+        yield data, end
+        tail = data[end:]
+    if tail:
+        yield tail, len(tail)
+
+
+def _find_errors(data: bytes, end: int, found: dict) -> None:
+    if b't="e"' not in data[:end]:
+        return
+    for cell in _ERROR_CELL.finditer(data, 0, end):
+        ref = _CELL_REF.search(cell.group(0), 0, cell.start(1) - cell.start(0))
+        value = _ERROR_VALUE.search(cell.group(1))
+        if ref:
+            row, col = int(ref.group(2)), column_index_from_string(ref.group(1).decode()) - 1
+            found[(row, col)] = value.group(1).decode("utf-8", "replace").strip() if value else "#VALEUR!"
+
+
+class SheetScan(NamedTuple):
+    """What is checked before the fast reader reads a sheet: `problem`, why it must not
+    (`extent_problem`), or None; `errors`, its cells stored as Excel errors (`error_cells`)."""
+
+    problem: Problem | None
+    errors: dict[tuple[int, int], str]
+
+
+def scan_sheet(zf: zipfile.ZipFile, member: str, sheet: str) -> SheetScan:
+    """`extent_problem` and `error_cells` in one pass over the sheet's XML (inflating a big sheet
+    twice costs a tenth of a second more). A big sheet is searched for the addresses that could
+    make its grid too big; only when one may be there is its extent worked out exactly."""
+    if zf.getinfo(member).file_size <= SCAN_BYTES:
+        return SheetScan(extent_problem(zf, member, sheet), error_cells(zf, member))
+    found: dict[tuple[int, int], str] = {}
+    far = False
+    with zf.open(member) as stream:
+        for data, end in _chunks(stream, b"</c>"):
+            _find_errors(data, end, found)
+            far = far or _far_addresses_possible(data, end)
+    return SheetScan(extent_problem(zf, member, sheet) if far else None, found)
 
 
 _ANY_ADDRESS = re.compile(rb'\sr="([A-Z]{0,3})([0-9]{1,9})"')  # a row's number or a cell's address
@@ -384,38 +421,17 @@ def used_extent(zf: zipfile.ZipFile, member: str) -> tuple[int, int]:
     return rows, max(cols, 26) if not wide else cols
 
 
-@functools.cache
-def _byte_classes():
-    """(whitespace, A-Z, 0-9) as lookup tables over the 256 byte values."""
-    import numpy as np
-
-    table = lambda chars: np.isin(np.arange(256), list(chars))  # noqa: E731
-    return table(b" \t\n\r\f\v"), table(range(65, 91)), table(range(48, 58))
+# What the two regexes above need before them: a literal start, which the regex engine looks
+# for quickly, where theirs (a whitespace class) makes them try every byte — most of a second on
+# a 30 MB sheet. It finds a superset (no whitespace required), which they then sort out.
+_FAR_ADDRESS_HINT = re.compile(rb'r="(?:[A-Z](?:[A-Z]|[0-9]{7})|[0-9]{7})')
 
 
 def _far_addresses_possible(data: bytes, end: int) -> bool:
     """Whether data[:end] may hold an address that _WIDE_ADDRESS or _DEEP_ADDRESS finds (a column
-    past Z, a row from 1 000 000 on): a few numpy passes over the bytes, where those two regexes,
-    tried at every byte (no literal to look for first), take most of a second on a 30 MB sheet."""
-    import numpy as np
-
-    spaces, upper, digit = _byte_classes()
-    a = np.frombuffer(data, dtype=np.uint8, count=end)
-    if len(a) < 8:
-        return True
-    at = np.flatnonzero((a[1:-6] == 0x72) & (a[2:-5] == 0x3D) & (a[3:-4] == 0x22)) + 1  # r=" preceded by something
-    at = at[spaces[a[at - 1]] & upper[a[at + 3]]]
-    if not len(at):
-        return False
-    second = a[at + 4]
-    if upper[second].any():
-        return True
-    deep = at[digit[second]]
-    if (deep + 10 >= end).any():
-        return True  # too near the end to tell: the regexes decide
-    for k in range(5, 11):  # seven digits after the letter at least
-        deep = deep[digit[a[deep + k]]]
-    return bool(len(deep))
+    past Z, a row from 1 000 000 on) or a row numbered from 1 000 000 on. Without any, a sheet's
+    grid is at most 999 999 rows by 26 columns: within Excel's sheet and MAX_CELLS."""
+    return _FAR_ADDRESS_HINT.search(data, 0, end) is not None
 
 
 def extent_problem(zf: zipfile.ZipFile, member: str, sheet: str) -> Problem | None:
