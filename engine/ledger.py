@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -199,7 +200,6 @@ class Links:
 
     invoices: pd.DataFrame
     payments: pd.DataFrame
-    invoice_index: pd.Index
     invoice_amount: np.ndarray
     issue_date: np.ndarray
     due_date: np.ndarray
@@ -209,6 +209,11 @@ class Links:
     payment_invoice: np.ndarray
     payment_customer: np.ndarray
     customers: np.ndarray
+
+    @functools.cached_property
+    def invoice_index(self) -> pd.Index:
+        """The invoice numbers as an index (built when first needed: most callers never look one up)."""
+        return pd.Index(_objects(self.invoices, "invoice_id"))
 
     def positions(self, wanted: np.ndarray) -> np.ndarray:
         """Row positions in invoices of other invoice numbers (e.g. the Journal's)."""
@@ -229,14 +234,13 @@ def link(invoices: pd.DataFrame, payments: pd.DataFrame | None, rates: dict[str,
     invoice_customer = _objects(invoices, "customer_id")
     payment_customer = _objects(payments, "customer_id")
     everyone = np.concatenate([invoice_customer, payment_customer])
-    index = pd.Index(ids)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encaisse-clients") as pool:
         # the customers hashed on a second core (pandas' hash table leaves Python's lock while it
         # works) while this thread matches the invoice numbers
         customer_codes = pool.submit(pd.factorize, everyone, use_na_sentinel=True) if len(everyone) >= PARALLEL_ROWS else None
         payment_invoice = _distinct_text_positions(ids, wanted)
         if payment_invoice is None:
-            payment_invoice = invoice_positions(invoices, wanted, index)
+            payment_invoice = invoice_positions(invoices, wanted)
         codes, customers = customer_codes.result() if customer_codes is not None else pd.factorize(everyone, use_na_sentinel=True)
     invoice_amount = _amounts(invoices)
     payment_amount = _amounts(payments)
@@ -248,7 +252,7 @@ def link(invoices: pd.DataFrame, payments: pd.DataFrame | None, rates: dict[str,
     orphan = (payment_codes < 0) & (payment_invoice >= 0)
     if orphan.any():
         payment_codes = np.where(orphan, invoice_codes[np.maximum(payment_invoice, 0)], payment_codes)
-    return Links(invoices, payments, index, invoice_amount, _dates(invoices, "issue_date"), _dates(invoices, "due_date"), invoice_codes,
+    return Links(invoices, payments, invoice_amount, _dates(invoices, "issue_date"), _dates(invoices, "due_date"), invoice_codes,
                  payment_amount, _dates(payments, "payment_date"), payment_invoice, payment_codes, np.asarray(customers, dtype=object))
 
 

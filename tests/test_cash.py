@@ -242,3 +242,24 @@ def test_backtest_on_the_books_own_history_beats_the_naive_method(capsys):
     assert replay.model.wape < replay.naive.wape
     assert len(replay.model.wape_by_week) == 4 and 0.5 < replay.model.coverage < 1.0
     assert set(replay.document()) == {"first_snapshot", "last_snapshot", "snapshots", "predictions", "model", "naive"}
+
+
+def test_a_big_ledger_read_by_two_threads_gives_the_same_forecast(rules, monkeypatch):
+    """Past PARALLEL_PREDICTION open invoices their dates are read half by each thread, past
+    PARALLEL_BAND the band's draws are shared: the demo read both ways gives the same figures."""
+    import sys
+
+    from encaisse import load_workbook
+    from encaisse.resources import DEMO_WORKBOOK
+
+    ledger = load_workbook(DEMO_WORKBOOK)
+    one = assemble(prepare(ledger, rules))
+    module = sys.modules["encaisse.cash.forecast"]  # the package's `forecast` is the function
+    monkeypatch.setattr(module, "PARALLEL_PREDICTION", 10)
+    monkeypatch.setattr(module, "PARALLEL_BAND", 10)
+    two = assemble(prepare(ledger, rules))
+    assert len(one.basis.rows) == 1145
+    for name in ("expected", "p10", "p90", "points"):
+        assert np.array_equal(getattr(one.basis.prediction, name), getattr(two.basis.prediction, name)), name
+    pd.testing.assert_frame_equal(one.table(), two.table())
+    assert np.array_equal(one.closing_p10, two.closing_p10) and np.array_equal(one.closing_p90, two.closing_p90)

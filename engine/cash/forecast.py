@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from encaisse.cash.outflows import Movements, flow_movements, payable_movements, priority_keys
-from encaisse.cash.prediction import LEVELS, DatePrediction, history, phase_in, predict_payment_days, settled_history
+from encaisse.cash.payment_dates import invoice_attributes
+from encaisse.cash.prediction import LEVELS, DatePrediction, fit_payment_model, history, phase_in, predicted_days, settled_history
 from encaisse.cash.weeks import Weeks, make_weeks
 from encaisse.errors import EncaisseError, Problem
 from encaisse.kpi.collection import is_disputed
@@ -76,6 +77,7 @@ CURRENT, OVERDUE, DISPUTED, PLAN, DOUBTFUL_STATUS = "current", "overdue", "dispu
 STATUS_LABELS = {CURRENT: "à échoir", OVERDUE: "échue", DISPUTED: "en litige", PLAN: "échéancier", DOUBTFUL_STATUS: "douteuse"}
 DEFAULT_RESOLUTION_DAYS = 30  # a dispute category the rules do not know
 MONTH_DAYS = 365.0 / 12
+PARALLEL_PREDICTION = 20_000  # open invoices from which their dates are read by two threads, half each
 
 
 @dataclass(frozen=True)
@@ -306,15 +308,22 @@ def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | Non
     # Two cores: numpy's sorts and sums leave Python's lock free, so the history and then the
     # payment-date model (most of a big ledger's time) are worked out on a second thread while
     # this one allocates the payments and reads the rest of the ledger.
+    # The invoices' attributes are read once for the model's fit and its prediction, here while the
+    # history is worked out, so that the second thread's share (the longer) is shorter.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encaisse-modele") as pool:
         history_dates = pool.submit(settled_history, links, as_of)
+        attributes = invoice_attributes(links.invoices)
+        model = pool.submit(lambda: fit_payment_model(links, as_of, ledger.customers, history_dates.result(), attributes))
         book = receivables(None, None, as_of, links=links)
         rows = np.flatnonzero(book.is_item & (book.open_by_invoice > 0))
         open_amount = book.open_by_invoice[rows]
+        # the open invoices' dates, each independent of the others: half read by each thread
+        half = len(rows) // 2 if len(rows) >= PARALLEL_PREDICTION else 0
+        predicted = pool.submit(lambda: predicted_days(model.result(), book, rows[half:], attributes))
         settled = history_dates.result()
-        predicted = pool.submit(predict_payment_days, book, rows, ledger.customers, settled)
         context = _context(ledger, policy, as_of, calendar, book, rows, settled)
-        prediction = predicted.result()
+        prediction = predicted.result() if not half else \
+            DatePrediction.concat(predicted_days(model.result(), book, rows[:half], attributes), predicted.result())
     (disputed, plan_refs, in_plan, status, flows, payables, opex, sales, purchases, notes, sale_delays, purchase_delays,
      shifts) = context
     invoices = links.invoices
@@ -523,6 +532,7 @@ def assemble(basis: Basis, levers: Levers = Levers()) -> CashForecast:
 BAND_DRAWS = 200  # simulated futures for the P10–P90 band (fewer for a big ledger: at most BAND_CELLS)
 BAND_CELLS = 4_000_000
 BAND_SEED = 20261031  # fixed: the same ledger gives the same band on every run
+PARALLEL_BAND = 20_000  # open invoices from which the band's draws are shared with a second thread
 
 
 def _band(basis: Basis, levers: Levers, prediction: DatePrediction, fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -557,11 +567,21 @@ def _band(basis: Basis, levers: Levers, prediction: DatePrediction, fixed: np.nd
         slots = weeks.count + 2
         first_point = counted * points.shape[1]  # of each counted invoice in the flat points, read without a copy
         flat_points = np.ascontiguousarray(points).ravel()
-        for draw in range(draws):
-            days = flat_points.take(first_point + level[draw].take(codes))
-            days += shift[draw]
-            np.clip(days, 1, last, out=days)
-            totals[draw] += np.bincount(slot_of_day.take(days), weights=amount, minlength=slots)[1: weeks.count + 1]
+
+        def simulate(draws_done: range) -> None:
+            for draw in draws_done:
+                days = flat_points.take(first_point + level[draw].take(codes))
+                days += shift[draw]
+                np.clip(days, 1, last, out=days)
+                totals[draw] += np.bincount(slot_of_day.take(days), weights=amount, minlength=slots)[1: weeks.count + 1]
+
+        if len(counted) < PARALLEL_BAND:
+            simulate(range(draws))
+        else:  # half the draws on a second core: numpy's takes and counts leave Python's lock
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encaisse-bande") as pool:
+                other_half = pool.submit(simulate, range(1, draws, 2))
+                simulate(range(0, draws, 2))
+                other_half.result()
     if basis.sales_per_day > 0:
         for value in np.unique(shift):  # new sales keep their spread of delays, moved with the whole base
             totals[shift == value] += future_sales(basis, levers, basis.sale_delays + value)

@@ -34,6 +34,7 @@ Everything is vectorised over invoices (loops run over fitting rounds, attribute
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -164,13 +165,13 @@ def _customer_codes(frame: pd.DataFrame, rows: np.ndarray | None, links: Links |
     return codes, np.asarray(distinct, dtype=object)
 
 
-def _segment_codes(frame: pd.DataFrame, rows: np.ndarray | None, segments: pd.Series,
+def _segment_codes(own: tuple[np.ndarray, np.ndarray] | None, segments: pd.Series,
                    customer: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per invoice, its segment — its own `segment` if given, else its customer's — as a code into
-    the distinct segment names returned with it (-1 when unknown)."""
+    """Per invoice, its segment — its own (`own`: the codes and names of the invoices' `segment`
+    column, None without one) if given, else its customer's — as a code into the distinct segment
+    names returned with it (-1 when unknown)."""
     codes, distinct = customer
     names = np.unique(segments.to_numpy(dtype=object).astype(str)) if len(segments) else np.zeros(0, dtype=object)
-    own = _text_codes(frame, "segment", rows)
     if own is not None:
         names = np.union1d(names, own[1].astype(str))
     names = names.astype(object)
@@ -198,24 +199,51 @@ def _channel(frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
     return code[codes]
 
 
-def _features(frame: pd.DataFrame, rows: np.ndarray | None, segments: pd.Series, segment_levels: tuple[str, ...] | None,
-              customer: tuple[np.ndarray, np.ndarray]) -> tuple[list[np.ndarray], tuple[str, ...], tuple[str, ...]]:
-    """Raw attribute columns of the invoices at row positions `rows` (all when None; NaN = unknown),
-    the attributes' names and the segment levels (those seen, sorted, when `segment_levels` is None)."""
+class InvoiceAttributes(NamedTuple):
+    """The invoices' own attributes the model reads (NaN = unknown): worked out once for a whole
+    table, a fit and a prediction then take those of their rows (`at`)."""
+
+    dispute: np.ndarray  # 1.0 when Litige is not blank
+    log_amount: np.ndarray
+    terms: np.ndarray  # due − issue, days
+    paper: np.ndarray  # 1.0 papier, 0.0 électronique
+    segment: tuple[np.ndarray, np.ndarray] | None  # the `segment` column's codes and names; None without one
+
+    def at(self, rows: np.ndarray | None) -> "InvoiceAttributes":
+        if rows is None:
+            return self
+        segment = None if self.segment is None else (self.segment[0][rows], self.segment[1])
+        return InvoiceAttributes(self.dispute[rows], self.log_amount[rows], self.terms[rows], self.paper[rows], segment)
+
+
+def invoice_attributes(frame: pd.DataFrame, rows: np.ndarray | None = None) -> InvoiceAttributes:
+    """The `InvoiceAttributes` of the invoices at row positions `rows` (all when None)."""
     n = len(frame) if rows is None else len(rows)
     dispute = _text_codes(frame, "dispute", rows)
-    columns = [np.zeros(n) if dispute is None else (dispute[0] >= 0).astype(float)]
     amount = _array(frame, "amount", rows, float)
-    columns.append(np.log1p(np.clip(amount, 0.0, None)))
     due = _array(frame, "due_date", rows, "datetime64[D]")
     issue = _array(frame, "issue_date", rows, "datetime64[D]") if "issue_date" in frame.columns else \
         np.full(n, np.datetime64("NaT"), "datetime64[D]")
-    terms = np.where(np.isnat(due) | np.isnat(issue), np.nan, (due - issue).astype(np.int64).astype(float))
-    columns.append(terms)
-    columns.append(_channel(frame, rows))
+    return InvoiceAttributes(
+        dispute=np.zeros(n) if dispute is None else (dispute[0] >= 0).astype(float),
+        log_amount=np.log1p(np.clip(amount, 0.0, None)),
+        terms=np.where(np.isnat(due) | np.isnat(issue), np.nan, (due - issue).astype(np.int64).astype(float)),
+        paper=_channel(frame, rows),
+        segment=_text_codes(frame, "segment", rows),
+    )
+
+
+def _features(frame: pd.DataFrame, rows: np.ndarray | None, segments: pd.Series, segment_levels: tuple[str, ...] | None,
+              customer: tuple[np.ndarray, np.ndarray], attributes: InvoiceAttributes | None = None,
+              ) -> tuple[list[np.ndarray], tuple[str, ...], tuple[str, ...]]:
+    """Raw attribute columns of the invoices at row positions `rows` (all when None; NaN = unknown),
+    the attributes' names and the segment levels (those seen, sorted, when `segment_levels` is None).
+    `attributes`: the whole table's (`invoice_attributes`), when worked out already."""
+    own = attributes.at(rows) if attributes is not None else invoice_attributes(frame, rows)
+    columns = [own.dispute, own.log_amount, own.terms, own.paper]
     names = ["dispute", "log_amount", "terms", "paper"]
     if segment_levels is None or segment_levels:
-        segment, vocabulary = _segment_codes(frame, rows, segments, customer)
+        segment, vocabulary = _segment_codes(own.segment, segments, customer)
         if segment_levels is None:
             seen = np.zeros(len(vocabulary) + 1, dtype=bool)
             seen[segment] = True  # -1 marks the last, unknown
@@ -347,12 +375,14 @@ def fit(
     links: Links | None = None,
     settled: np.ndarray | None = None,
     max_history: int = MAX_HISTORY,
+    attributes: InvoiceAttributes | None = None,
 ) -> PaymentModel:
     """Learn lateness from the invoices fully paid on or before `as_of` (later payments ignored).
 
     `links` (`encaisse.ledger.link` of these invoices and payments) and `settled` (its
     `encaisse.kpi.settlement_dates` at `as_of`, worked out at least for the invoices of positive
-    amount) spare a caller that has them computing them again. A history of more than
+    amount) and `attributes` (`invoice_attributes` of the whole table) spare a caller that has them
+    computing them again. A history of more than
     `max_history` settled invoices is cut to each customer's most recent ones (`_most_recent`)."""
     as_of = _day(as_of)
     segments = _segment_map(customers)
@@ -365,7 +395,7 @@ def fit(
     level_grid = (np.arange(levels) + 0.5) / levels
 
     customer = _customer_codes(invoices, rows, links)
-    raw, names, _ = _features(invoices, rows, segments, None, customer)
+    raw, names, _ = _features(invoices, rows, segments, None, customer, attributes)
     # column by column: a big history's attribute matrix is read a few times, not ten
     center, centered = np.zeros(len(raw)), []
     for j, column in enumerate(raw):
@@ -420,15 +450,17 @@ def naive_model(as_of: object, levels: int = 1) -> PaymentModel:
     )
 
 
-def lateness(model: PaymentModel, invoices: pd.DataFrame, rows: np.ndarray | None = None, *, links: Links | None = None) -> np.ndarray:
+def lateness(model: PaymentModel, invoices: pd.DataFrame, rows: np.ndarray | None = None, *, links: Links | None = None,
+             attributes: InvoiceAttributes | None = None) -> np.ndarray:
     """Point forecast of each invoice's lateness in days (unconditional, not rounded); of the
     invoices at row positions `rows` only when given. `links` (`encaisse.ledger.link` of these
-    invoices) spares hashing their customer ids again."""
+    invoices) spares hashing their customer ids again, `attributes` (`invoice_attributes` of the
+    whole table) reading their attributes again."""
     result = np.full(len(invoices) if rows is None else len(rows), model.intercept)
     customer = _customer_codes(invoices, rows, links)
     if len(model.feature_names) and model.coef.any():
         segment_levels = tuple(name.split("=", 1)[1] for name in model.feature_names if name.startswith("segment="))
-        raw, _, _ = _features(invoices, rows, model.segments, segment_levels, customer)
+        raw, _, _ = _features(invoices, rows, model.segments, segment_levels, customer, attributes)
         centered = [np.where(np.isnan(column), center, column) - center for column, center in zip(raw, model.center)]
         result = result + _combination(centered, model.coef, len(result))
     if len(model.customers):
@@ -439,14 +471,14 @@ def lateness(model: PaymentModel, invoices: pd.DataFrame, rows: np.ndarray | Non
 
 
 def _conditional_atoms(model: PaymentModel, invoices: pd.DataFrame, as_of: object, rows: np.ndarray | None,
-                       links: Links | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       links: Links | None = None, attributes: InvoiceAttributes | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(atoms, alive): the payment-date atoms (n × L, int days since epoch, sorted per row) and how
     many of each row's are after `as_of` — the last ones, as a row is sorted; all L of them, moved
     to as-of + 1, when none is."""
     as_of_day = int(np.datetime64(_day(as_of), "D").astype(np.int64))
     due = pd.to_datetime(_column(invoices, "due_date", rows)).to_numpy(dtype="datetime64[D]")
     due_days = np.where(np.isnat(due), as_of_day, due.astype(np.int64))
-    center = lateness(model, invoices, rows, links=links)
+    center = lateness(model, invoices, rows, links=links, attributes=attributes)
     atoms = due_days[:, None] + np.rint(center[:, None] + model.residual_quantiles[None, :]).astype(np.int64)
     alive = (atoms > as_of_day).sum(axis=1)
     none = alive == 0
@@ -464,13 +496,13 @@ def distribution(model: PaymentModel, open_invoices: pd.DataFrame, as_of: object
 
 
 def quantiles(model: PaymentModel, open_invoices: pd.DataFrame, as_of: object, levels: object, rows: np.ndarray | None = None, *,
-              links: Links | None = None) -> np.ndarray:
+              links: Links | None = None, attributes: InvoiceAttributes | None = None) -> np.ndarray:
     """n × len(levels) int days since epoch: each invoice's payment date at each level of its
     conditional distribution (`distribution`), the first atom whose cumulative mass reaches the
     level. The m atoms after as-of weigh 1/m each, so that is the ⌈m·level⌉-th of them: no
     cumulative sums over the atoms (a tolerance of 1e-9 on the level, as on the masses' sums).
-    `links`: as for `lateness`."""
-    atoms, alive = _conditional_atoms(model, open_invoices, as_of, rows, links)
+    `links`, `attributes`: as for `lateness`."""
+    atoms, alive = _conditional_atoms(model, open_invoices, as_of, rows, links, attributes)
     levels = np.asarray(levels, dtype=float)
     reached = np.maximum(np.ceil(alive[:, None] * (levels[None, :] - 1e-9)).astype(np.int64), 1)
     return np.take_along_axis(atoms, atoms.shape[1] - alive[:, None] + reached - 1, axis=1)

@@ -49,6 +49,12 @@ class DatePrediction:
         return DatePrediction(np.maximum(self.expected, floor), np.maximum(self.p10, floor), np.maximum(self.p90, floor),
                               np.maximum(self.points, floor[:, None]))
 
+    @staticmethod
+    def concat(first: "DatePrediction", second: "DatePrediction") -> "DatePrediction":
+        """The invoices of `first`, then those of `second`."""
+        return DatePrediction(*(np.concatenate([a, b]) for a, b in zip(
+            (first.expected, first.p10, first.p90, first.points), (second.expected, second.p10, second.p90, second.points))))
+
     def share_by(self, day: int) -> np.ndarray:
         """Per invoice, the fraction of its amount expected on or before `day`."""
         return (self.points <= day).mean(axis=1)
@@ -82,15 +88,29 @@ def history(book: Receivables, settled: np.ndarray | None = None) -> tuple[np.nd
     return paid, np.clip(lateness, *LATENESS_RANGE)
 
 
+def fit_payment_model(links: Links, as_of: object, customers: pd.DataFrame | None, settled: np.ndarray,
+                      attributes: payment_dates.InvoiceAttributes | None = None) -> payment_dates.PaymentModel:
+    """The payment-date model (`encaisse.cash.payment_dates`) fitted at `as_of` on the history
+    `settled` (`settled_history`); `attributes`: `payment_dates.invoice_attributes` of the invoices,
+    when worked out already."""
+    return payment_dates.fit(links.invoices, links.payments, as_of, customers, links=links, settled=settled, attributes=attributes)
+
+
+def predicted_days(model: payment_dates.PaymentModel, book: Receivables, rows: np.ndarray,
+                   attributes: payment_dates.InvoiceAttributes | None = None) -> DatePrediction:
+    """The invoices at row positions `rows` read from `model`: their conditional distribution
+    (never on or before the as-of date) as POINTS equally likely days, and its median, P10 and P90."""
+    start = np.datetime64(book.as_of.date(), "D").astype(np.int64)
+    days = payment_dates.quantiles(model, book.invoices, book.as_of, (*LEVELS, 0.5, 0.1, 0.9), rows, links=book.links,
+                                   attributes=attributes) - start
+    return DatePrediction(days[:, POINTS], days[:, POINTS + 1], days[:, POINTS + 2], np.maximum(days[:, :POINTS], 1))
+
+
 def predict_payment_days(book: Receivables, rows: np.ndarray, customers: pd.DataFrame | None = None,
                          settled: np.ndarray | None = None) -> DatePrediction:
-    """The payment-date model (`encaisse.cash.payment_dates`) fitted at the book's as-of date on
-    its history (`settled`: `settled_history(book)`, computed when not given), for the invoices at
-    row positions `rows`: its conditional distribution (never on or before the as-of date) read as
-    POINTS equally likely days, and its median, P10 and P90."""
-    invoices = book.invoices
+    """The payment-date model fitted at the book's as-of date on its history (`settled`:
+    `settled_history(book)`, computed when not given), for the invoices at row positions `rows`
+    (`fit_payment_model`, then `predicted_days`)."""
     settled = settled_history(book) if settled is None else settled
-    model = payment_dates.fit(invoices, book.payments, book.as_of, customers, links=book.links, settled=settled)
-    start = np.datetime64(book.as_of.date(), "D").astype(np.int64)
-    days = payment_dates.quantiles(model, invoices, book.as_of, (*LEVELS, 0.5, 0.1, 0.9), rows, links=book.links) - start
-    return DatePrediction(days[:, POINTS], days[:, POINTS + 1], days[:, POINTS + 2], np.maximum(days[:, :POINTS], 1))
+    model = fit_payment_model(book.links, book.as_of, customers, settled)
+    return predicted_days(model, book, rows)
