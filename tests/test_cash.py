@@ -263,3 +263,21 @@ def test_a_big_ledger_read_by_two_threads_gives_the_same_forecast(rules, monkeyp
         assert np.array_equal(getattr(one.basis.prediction, name), getattr(two.basis.prediction, name)), name
     pd.testing.assert_frame_equal(one.table(), two.table())
     assert np.array_equal(one.closing_p10, two.closing_p10) and np.array_equal(one.closing_p90, two.closing_p90)
+
+
+def test_the_receivables_of_the_kpis_spare_the_forecast_linking_again(rules):
+    """FORECAST beside the KPIs of a workbook takes the payments they allocated: the same figures;
+    receivables of another date are not taken."""
+    from encaisse import load_workbook
+    from encaisse.ledger import receivables
+    from encaisse.resources import DEMO_WORKBOOK
+
+    ledger = load_workbook(DEMO_WORKBOOK)
+    alone = forecast(ledger, rules)
+    book = receivables(ledger.invoices, ledger.payments, ledger.params.as_of)
+    shared = forecast(ledger, rules, book=book)
+    assert shared.basis.book is book
+    pd.testing.assert_frame_equal(alone.table(), shared.table())
+    assert np.array_equal(alone.basis.prediction.points, shared.basis.prediction.points)
+    other_day = receivables(ledger.invoices, ledger.payments, ledger.params.as_of - pd.Timedelta(days=7))
+    assert forecast(ledger, rules, book=other_day).basis.book is not other_day

@@ -296,15 +296,19 @@ def _plans(book: Receivables, rows: np.ndarray, in_plan: np.ndarray, open_amount
 
 
 def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | None = None, *, rates: dict[str, float] | None = None,
-            opening_balance: float | None = None) -> Basis:
-    """Read the ledger at the as-of date (default: DateArrete) for a forecast of `weeks` weeks (default: the rules')."""
+            opening_balance: float | None = None, book: Receivables | None = None) -> Basis:
+    """Read the ledger at the as-of date (default: DateArrete) for a forecast of `weeks` weeks (default: the rules').
+    `book`: the receivables of the ledger's invoices and payments at that date with these `rates`,
+    when a caller has them already (the KPIs of the same workbook): neither linked nor allocated again."""
     as_of = resolve_as_of(ledger, as_of)
     policy = rules.cash
     balance = ledger.params.bank_balance if opening_balance is None else opening_balance
     if balance is None or (isinstance(balance, float) and np.isnan(balance)):
         raise EncaisseError("Solde bancaire absent : renseignez la cellule SoldeBanque (Trésorerie!I1), le solde du compte à la date d'arrêté")
     calendar = make_weeks(np.datetime64(as_of.date(), "D"), int(weeks or policy.weeks))
-    links = link(ledger.invoices, ledger.payments, rates)
+    if book is not None and (book.as_of != as_of or book.invoices is not ledger.invoices or book.payments is not ledger.payments):
+        book = None
+    links = book.links if book is not None else link(ledger.invoices, ledger.payments, rates)
     # Two cores: numpy's sorts and sums leave Python's lock free, so the history and then the
     # payment-date model (most of a big ledger's time) are worked out on a second thread while
     # this one allocates the payments and reads the rest of the ledger.
@@ -314,7 +318,7 @@ def prepare(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | Non
         history_dates = pool.submit(settled_history, links, as_of)
         attributes = invoice_attributes(links.invoices)
         model = pool.submit(lambda: fit_payment_model(links, as_of, ledger.customers, history_dates.result(), attributes))
-        book = receivables(None, None, as_of, links=links)
+        book = book if book is not None else receivables(None, None, as_of, links=links)
         rows = np.flatnonzero(book.is_item & (book.open_by_invoice > 0))
         open_amount = book.open_by_invoice[rows]
         # the open invoices' dates, each independent of the others: half read by each thread
@@ -602,6 +606,7 @@ def _alerts(result: CashForecast) -> tuple[Alert, ...]:
 
 
 def forecast(ledger: Ledger, rules: Rules, as_of: object = None, weeks: int | None = None, levers: Levers = Levers(), *,
-             rates: dict[str, float] | None = None) -> CashForecast:
-    """The plan de trésorerie of `ledger` at `as_of` (default: DateArrete) over `weeks` weeks (default: the rules')."""
-    return assemble(prepare(ledger, rules, as_of, weeks, rates=rates), levers)
+             rates: dict[str, float] | None = None, book: Receivables | None = None) -> CashForecast:
+    """The plan de trésorerie of `ledger` at `as_of` (default: DateArrete) over `weeks` weeks (default: the rules');
+    `book`: as for `prepare`."""
+    return assemble(prepare(ledger, rules, as_of, weeks, rates=rates, book=book), levers)

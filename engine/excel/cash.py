@@ -12,7 +12,7 @@ from typing import Callable
 
 
 from encaisse.cash import LABELS, LINE_KEYS, DOUBTFUL, forecast
-from encaisse.excel.args import SheetError, blank, cents, date_arg, number_arg, sheet_function, table_arg
+from encaisse.excel.args import SheetError, blank, cents, date_arg, number_arg, receivables_arg, sheet_function, table_arg
 from encaisse.excel.credit import _rules
 from encaisse.ledger import Ledger, Params
 from encaisse.tables import ACTIVITY, CUSTOMERS, FLOWS, INVOICES, JOURNAL, PAYABLES, PAYMENTS
@@ -43,7 +43,10 @@ def forecast_table(factures, reglements, clients, dettes, flux, activite, solde_
     weeks = None if blank(semaines) else number_arg(semaines, "semaines", whole=True, positive=True)
     if weeks is not None and weeks > 52:
         raise SheetError(f"semaines : {weeks}, au plus 52")
-    result = forecast(ledger, _rules(dossier_regles, rules_dir, context), date_arg(date_arrete), weeks)
+    as_of = date_arg(date_arrete)
+    # the payments allocated once for the KPIs and the forecast of the same workbook
+    book = receivables_arg(factures, reglements, ledger.invoices, ledger.payments, as_of, None, context)
+    result = forecast(ledger, _rules(dossier_regles, rules_dir, context), as_of, weeks, book=book)
     table = result.table()
     table["receipts"], table["disbursements"], table["cushion"] = result.receipts, result.disbursements, result.basis.cushion
     rows = [list(HEADERS)]
