@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     argparse._ = _french
     argparse.ngettext = lambda singular, plural, n: _french(singular if n == 1 else plural)
     parser = argparse.ArgumentParser(prog="encaisse", description="Poste clients et trésorerie depuis un classeur Excel.")
-    parser.add_argument("--version", action="version", version=f"encaisse {_version()}", help="affiche la version et quitte")
+    parser.add_argument("--version", action=_VersionAction, help="affiche la version et quitte")
     parser.add_argument("--debug", action="store_true", help="en cas d'erreur inattendue, affiche aussi la trace Python (pour nous la signaler)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
     for add in SUBCOMMANDS:
@@ -57,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 SUBCOMMANDS: list = []
+
+
+class _VersionAction(argparse.Action):
+    """--version, the version read only when asked (reading the installed distribution's metadata
+    costs every other command a few hundredths of a second)."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"encaisse {_version()}")
+        parser.exit()
 
 
 def _version() -> str:
