@@ -596,3 +596,32 @@ def test_scipy_imported_ahead_keeps_its_docstring_parser_and_its_results():
     # BETA.DIST(0.3; 2; 3; TRUE): the integral of 12·x·(1 − x)² from 0 to 0.3,
     # 12·(0.3²/2 − 2·0.3³/3 + 0.3⁴/4) = 0.3483
     assert scipy.stats.beta.cdf(0.3, 2, 3) == pytest.approx(0.3483, abs=1e-12)
+
+
+def test_a_short_column_is_converted_as_its_whole_column_conversion_would():
+    import datetime as dt
+    import math
+
+    import numpy as np
+
+    from encaisse.recalc import values
+    from encaisse.workbook.splice import ErrorValue
+
+    def whole(column):
+        saved, values._SMALL_COLUMN = values._SMALL_COLUMN, -1
+        try:
+            return values.xl_column(column)
+        finally:
+            values._SMALL_COLUMN = saved
+
+    cases = [[1.0, 2.0, "", 3.5], [1, 2, 3], [1, 2.5, ""], ["a", "b", ""], ["", ""], [], [float("nan"), 1.0], [True, 1.0],
+             ["a", 1.0], [ErrorValue("#N/A"), ""], [None, 1.0], [dt.date(2020, 1, 1), ""]]
+    for case in cases:
+        column = np.empty(len(case), dtype=object)
+        column[:] = case
+        short, long = values.xl_column(column), whole(column)
+        assert [type(v) for v in short] == [type(v) for v in long], case
+        assert all(a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)) for a, b in zip(short, long)), case
+    column = np.empty(3, dtype=object)
+    column[:] = [4, "", 2.5]
+    assert [type(v).__name__ for v in values.xl_column(column)] == ["float", "Token", "float"]

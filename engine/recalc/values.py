@@ -67,8 +67,15 @@ def empties(shape) -> np.ndarray:
     return out
 
 
+_SMALL_COLUMN = 64  # cells: a column up to this long is converted cell by cell (pandas' passes cost more)
+
+
 def xl_column(values: np.ndarray) -> np.ndarray:
     """A column of calamine values for the formula library, whole-column when its kind allows."""
+    if len(values) <= _SMALL_COLUMN:
+        small = _xl_small_column(values)
+        if small is not None:
+            return small
     import pandas as pd
 
     blank = values == ""
@@ -85,6 +92,24 @@ def xl_column(values: np.ndarray) -> np.ndarray:
         return _to_xl(values)
     out = empties(len(values))
     out[~blank] = converted
+    return out
+
+
+def _xl_small_column(values: np.ndarray) -> np.ndarray | None:
+    """`xl_column` of a short column of numbers or of texts (blanks aside), as its whole-column
+    conversion gives it: numbers as floats, texts as they are; None for any other kind."""
+    items = values.tolist()
+    present = {type(v) for v in items if not (type(v) is str and v == "")}
+    if present and present <= {float, int}:
+        convert = float
+    elif present <= {str}:
+        convert = None
+    else:
+        return None
+    out = empties(len(items))
+    for i, v in enumerate(items):
+        if not (type(v) is str and v == ""):
+            out[i] = v if convert is None else convert(v)
     return out
 
 
