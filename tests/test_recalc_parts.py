@@ -625,3 +625,24 @@ def test_a_short_column_is_converted_as_its_whole_column_conversion_would():
     column = np.empty(3, dtype=object)
     column[:] = [4, "", 2.5]
     assert [type(v).__name__ for v in values.xl_column(column)] == ["float", "Token", "float"]
+
+
+def test_a_big_rewritten_part_deflated_in_two_halves_reads_back_whole(tmp_path, monkeypatch):
+    import zipfile
+    import zlib
+
+    from encaisse.workbook import splice
+
+    sheet = b"".join(b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (r, r, r * 7919 % 10007) for r in range(1, 20_001))
+    crc, raw = splice._deflate_in_two(sheet)
+    assert zlib.decompress(raw, -15) == sheet and crc == zlib.crc32(sheet)
+    source, target = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    with zipfile.ZipFile(source, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/worksheets/sheet1.xml", b"<worksheet/>")
+        zf.writestr("xl/workbook.xml", b"<workbook/>")
+    monkeypatch.setattr(splice, "_PARALLEL_DEFLATE", 1000)
+    splice.write_package(source, target, {"xl/worksheets/sheet1.xml": sheet})
+    with zipfile.ZipFile(target) as zf:
+        assert zf.testzip() is None  # every member's CRC checked
+        assert zf.read("xl/worksheets/sheet1.xml") == sheet and zf.read("xl/workbook.xml") == b"<workbook/>"
+        assert zf.getinfo("xl/worksheets/sheet1.xml").compress_type == zipfile.ZIP_DEFLATED

@@ -494,14 +494,50 @@ def write_package(source: str | Path, target: str | Path, replaced: dict[str, by
     with atomic_path(target) as tmp, zipfile.ZipFile(source) as src, zipfile.ZipFile(tmp, "w") as out:
         for info in src.infolist():
             if info.filename in replaced:
+                data = replaced[info.filename]
+                if info.compress_type == zipfile.ZIP_DEFLATED and len(data) >= _PARALLEL_DEFLATE:
+                    clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                    clone.compress_type, clone.flag_bits = info.compress_type, info.flag_bits
+                    clone.external_attr, clone.create_system = info.external_attr, info.create_system
+                    clone.CRC, raw = _deflate_in_two(data)
+                    clone.compress_size, clone.file_size = len(raw), len(data)
+                    _write_raw(out, clone, raw)
+                    continue
                 clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
                 clone.compress_type = info.compress_type
                 clone.external_attr = info.external_attr
                 clone.create_system = info.create_system
-                out.writestr(clone, replaced[info.filename], compress_type=info.compress_type, compresslevel=_REPLACED_LEVEL)
+                out.writestr(clone, data, compress_type=info.compress_type, compresslevel=_REPLACED_LEVEL)
                 continue
             raw = _raw_member(src, info)
             _write_raw(out, info, raw)
+
+
+# A rewritten part from this size (a big table's sheet) is deflated in two halves side by side.
+_PARALLEL_DEFLATE = 4 << 20
+
+
+def _deflate_in_two(data: bytes) -> tuple[int, bytes]:
+    """(CRC-32, raw deflate stream) of `data`, its two halves deflated at once on two threads (zlib
+    leaves Python's lock), as pigz does: the first half ends with a full flush — on a byte
+    boundary, without the last-block mark, its compressor's window emptied — so the second,
+    deflated from scratch, follows it as one stream any inflater reads."""
+    import zlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    view = memoryview(data)
+    half = len(data) // 2
+
+    def first() -> tuple[int, bytes]:
+        deflater = zlib.compressobj(_REPLACED_LEVEL, zlib.DEFLATED, -15)
+        return zlib.crc32(view[:half]), deflater.compress(view[:half]) + deflater.flush(zlib.Z_FULL_FLUSH)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encaisse-compression") as pool:
+        head = pool.submit(first)
+        deflater = zlib.compressobj(_REPLACED_LEVEL, zlib.DEFLATED, -15)
+        tail = deflater.compress(view[half:]) + deflater.flush()
+        crc, start = head.result()
+    return zlib.crc32(view[half:], crc), start + tail
 
 
 def _write_raw(out: zipfile.ZipFile, info: zipfile.ZipInfo, raw: bytes) -> None:
