@@ -646,3 +646,17 @@ def test_a_big_rewritten_part_deflated_in_two_halves_reads_back_whole(tmp_path, 
         assert zf.testzip() is None  # every member's CRC checked
         assert zf.read("xl/worksheets/sheet1.xml") == sheet and zf.read("xl/workbook.xml") == b"<workbook/>"
         assert zf.getinfo("xl/worksheets/sheet1.xml").compress_type == zipfile.ZIP_DEFLATED
+
+
+def test_a_result_s_values_as_stored_are_to_file_s_whatever_their_types():
+    import numpy as np
+
+    from encaisse.recalc.evaluator import _file_values
+    from encaisse.recalc.values import empty_token, to_file
+    from encaisse.workbook.splice import ErrorValue
+
+    for cells in ([1.5, "x", 2.0], [1.5, True], [np.float64(3.0), "a"], [empty_token(), 1.0], [None, "b"], [ErrorValue("#N/A"), 2.0], [7, ""]):
+        result = np.empty((len(cells), 1), dtype=object)
+        result[:, 0] = cells
+        expected = [to_file(v) for v in cells]
+        assert _file_values(result) == expected and [type(v) for v in _file_values(result)] == [type(v) for v in expected], cells

@@ -901,7 +901,7 @@ class Evaluator:
             if cell.kind == "column":  # every cell of a calculated column keeps its own formula
                 if self.columns[key].positions is not None:
                     continue
-                for i, value in enumerate(written[key][1]):
+                for i, value in enumerate(written[key]):
                     sheet_updates[(cell.row + i, cell.col)] = CellUpdate(value, True)
                 continue
             if cell.kind in ("dynamic", "array"):
@@ -912,11 +912,11 @@ class Evaluator:
                             sheet_updates.setdefault((row, col), CellUpdate(None, False))
             # row by row, as written: a spilled aged balance has tens of thousands of cells
             places = itertools.product(range(cell.row, cell.row + result.shape[0]), range(cell.col, cell.col + result.shape[1]))
-            sheet_updates.update(zip(places, map(CellUpdate, written[key][1], itertools.repeat(False))))
+            sheet_updates.update(zip(places, map(CellUpdate, written[key], itertools.repeat(False))))
             array_ref = None
             if cell.kind == "dynamic":
                 array_ref = f"{cell_ref(extent.r1, extent.c1)}:{cell_ref(extent.r2, extent.c2)}" if (extent.r1, extent.c1) != (extent.r2, extent.c2) else cell.ref
-            sheet_updates[(cell.row, cell.col)] = CellUpdate(written[key][1][0], True, array_ref)
+            sheet_updates[(cell.row, cell.col)] = CellUpdate(written[key][0], True, array_ref)
         return out
 
     def column_values(self) -> dict[str, list[tuple[np.ndarray, list]]]:
@@ -926,34 +926,55 @@ class Evaluator:
         written = self._written()
         for key, column in self.columns.items():
             if column.positions is not None and key not in self.kept and key in written:
-                out.setdefault(key[0], []).append((column.positions, written[key][1]))
+                out.setdefault(key[0], []).append((column.positions, written[key]))
         return out
 
     def engine_cell_names(self) -> frozenset:
         written = self._written()
-        return frozenset(name for key in self.engine_dependent for name in written.get(key, ((), ()))[0])
+        return frozenset(name for key in self.engine_dependent if key in written
+                         for name in _cell_names(key, self.results[key].shape))
 
     def written_values(self) -> dict[str, object]:
-        values = {}
-        for names, file_values in self._written().values():
-            values.update(zip(names, file_values))
-        return values
+        """'Sheet!A1' -> the value written, for every cell written."""
+        return self.written_values_later()()
 
-    def _written(self) -> dict[tuple, tuple[list[str], list]]:
-        """Anchor -> ('Sheet!A1' names, values as stored) of the cells its result fills, row by row."""
+    def written_values_later(self):
+        """`written_values`, to be built when called (holding the values written, not the evaluator)."""
+        written = self._written()
+        shapes = {key: self.results[key].shape for key in written}
+
+        def build() -> dict[str, object]:
+            values = {}
+            for key, file_values in written.items():
+                values.update(zip(_cell_names(key, shapes[key]), file_values))
+            return values
+
+        return build
+
+    def _written(self) -> dict[tuple, list]:
+        """Anchor -> the values as stored of the cells its result fills, row by row."""
         if self._written_cells is None:
-            self._written_cells = {}
-            for (sheet, row, col), result in self.results.items():
-                if (sheet, row, col) in self.kept:
-                    continue
-                prefix = f"{quote_sheet(sheet)}!"
-                if result.shape[1] == 1:  # a calculated column: thousands of rows
-                    names = list(map((prefix + get_column_letter(col)).__add__, map(str, range(row, row + result.shape[0]))))
-                else:
-                    letters = [get_column_letter(col + j) for j in range(result.shape[1])]
-                    names = [f"{prefix}{letter}{row + i}" for i in range(result.shape[0]) for letter in letters]
-                self._written_cells[(sheet, row, col)] = (names, list(map(to_file, result.flat)))
+            self._written_cells = {key: _file_values(result) for key, result in self.results.items() if key not in self.kept}
         return self._written_cells
+
+
+def _cell_names(key: tuple, shape: tuple[int, int]) -> list[str]:
+    """'Sheet!A1' of the cells a result of `shape` anchored at `key` fills, row by row."""
+    sheet, row, col = key
+    prefix = f"{quote_sheet(sheet)}!"
+    if shape[1] == 1:  # a calculated column: thousands of rows
+        return list(map((prefix + get_column_letter(col)).__add__, map(str, range(row, row + shape[0]))))
+    letters = [get_column_letter(col + j) for j in range(shape[1])]
+    return [f"{prefix}{letter}{row + i}" for i in range(shape[0]) for letter in letters]
+
+
+def _file_values(result: np.ndarray) -> list:
+    """`to_file` of each value of a result, row by row; a result of numbers and texts alone (a
+    calculated column's, nearly always) as it is, `to_file` leaving those unchanged."""
+    values = result.ravel().tolist()
+    if set(map(type, values)) <= {float, str}:
+        return values
+    return list(map(to_file, values))
 
 
 _SCIPY_NAMES = frozenset({"stats", "linalg", "interp1d"})  # what the library's statistics module imports from scipy
