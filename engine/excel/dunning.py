@@ -56,20 +56,17 @@ def worklist(factures, reglements, clients, journal, date_arrete, nombre=None, d
     book = receivables_arg(factures, reglements, invoices, payments, as_of, None, context)
     state = dunning_state(invoices, payments, customers, log, _rules(dossier_regles, rules_dir, context), as_of, book=book)
     frame = ranked(state, None if top is None else int(top))
-    rows = [[label for _, label in HEADERS]]
-    for record in frame.to_dict("records"):
-        values = []
-        for key, _ in HEADERS:
-            value = record[key]
-            if key == "action":
-                value = ACTIONS.get(value, value)
-            elif key == "priority":
-                value = math.floor(float(value) * 10 + 0.5) / 10
-            elif key in ("amount_due", "penalty", "indemnity"):
-                value = math.floor(float(value) * 100 + 0.5) / 100
-            values.append(_cell(value))
-        rows.append(values)
-    return rows
+    columns = []
+    for key, _ in HEADERS:  # column by column: the list has thousands of rows
+        values = frame[key].tolist()
+        if key == "action":
+            values = [ACTIONS.get(value, value) for value in values]
+        elif key == "priority":
+            values = [math.floor(float(value) * 10 + 0.5) / 10 for value in values]
+        elif key in ("amount_due", "penalty", "indemnity"):
+            values = [math.floor(float(value) * 100 + 0.5) / 100 for value in values]
+        columns.append(list(map(_cell, values)))
+    return [[label for _, label in HEADERS], *map(list, zip(*columns))]
 
 
 FUNCTIONS_DUNNING: dict[str, Callable[..., Any]] = {"WORKLIST": worklist}

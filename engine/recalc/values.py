@@ -259,10 +259,14 @@ def engine_result(name: str, result):
         width = max((len(r) for r in rows), default=1)
         array = np.full((max(len(rows), 1), width), "", dtype=object)
         for i, row in enumerate(rows):
+            # texts, whole numbers, booleans and numbers other than NaN are what xl_scalar leaves as they are
             for j, v in enumerate(row):
-                array[i, j] = xl_scalar(v)
+                array[i, j] = v if type(v) in _AS_THEY_ARE and v == v else xl_scalar(v)
         return array
     return xl_scalar(result)
+
+
+_AS_THEY_ARE = frozenset({str, int, float, bool})
 
 
 def xl_scalar(value):
