@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/bench_calc_column.py                       # 10 000 and 100 000 rows
     .venv/bin/python bench/bench_calc_column.py --sizes 2000 --repeat 1
+    .venv/bin/python bench/bench_calc_column.py --columns 1          # the first column alone
 
 The workbook (cached in bench/cache/, git-ignored) is a Factures table (N° facture, Code client,
 Date facture, Échéance, Montant TTC) with DateArrete on a Paramètres sheet, and two columns every
 finance book has, written down every row as Excel writes them:
-« Jours de retard » =IF(E2>0,DateArrete-D2,"") and « Reste dû » =IF(F2="",0,E2*(F2>30)).
+« Jours de retard » =IF(E2>0,DateArrete-D2,"") and « Reste dû » =IF(F2="",0,E2*(F2>30)) (with
+--columns 1, the first alone: one calculated column, the case the target names).
 `encaisse.recalc.recalc()` is timed in a process where the libraries are already imported (best
 of --repeat runs), and every computed value is checked against the same figures computed here.
 
@@ -40,10 +42,10 @@ def rows(n: int) -> list[list]:
     return out
 
 
-def build(n: int) -> Path:
+def build(n: int, columns: int = 2) -> Path:
     import xlsxwriter
 
-    path = CACHE / f"calc-column-{n}.xlsx"
+    path = CACHE / (f"calc-column-{n}.xlsx" if columns == 2 else f"calc-column-{n}-{columns}.xlsx")
     if path.exists():
         return path
     CACHE.mkdir(exist_ok=True)
@@ -55,9 +57,8 @@ def build(n: int) -> Path:
     book.define_name("DateArrete", "=Paramètres!$B$1")
     sheet = book.add_worksheet("Factures")
     data = rows(n)
-    sheet.add_table(0, 0, n, 6, {"name": "Factures", "columns": [
-        {"header": "N° facture"}, {"header": "Code client"}, {"header": "Date facture"}, {"header": "Échéance"},
-        {"header": "Montant TTC"}, {"header": "Jours de retard"}, {"header": "Reste dû"}]})
+    headers = ["N° facture", "Code client", "Date facture", "Échéance", "Montant TTC", "Jours de retard", "Reste dû"][:5 + columns]
+    sheet.add_table(0, 0, n, 4 + columns, {"name": "Factures", "columns": [{"header": h} for h in headers]})
     for r, row in enumerate(data, start=1):
         sheet.write_string(r, 0, row[0])
         sheet.write_string(r, 1, row[1])
@@ -65,21 +66,23 @@ def build(n: int) -> Path:
         sheet.write_datetime(r, 3, row[3], date)
         sheet.write_number(r, 4, row[4])
         sheet.write_formula(r, 5, f'=IF(E{r + 1}>0,DateArrete-D{r + 1},"")')
-        sheet.write_formula(r, 6, f'=IF(F{r + 1}="",0,E{r + 1}*(F{r + 1}>30))')
+        if columns == 2:
+            sheet.write_formula(r, 6, f'=IF(F{r + 1}="",0,E{r + 1}*(F{r + 1}>30))')
     book.close()
     return path
 
 
-def expected(n: int) -> dict[str, object]:
+def expected(n: int, columns: int = 2) -> dict[str, object]:
     values = {}
     for r, row in enumerate(rows(n), start=2):
         late = float((AS_OF - row[3]).days) if row[4] > 0 else ""
         values[f"Factures!F{r}"] = late
-        values[f"Factures!G{r}"] = 0.0 if late == "" else row[4] * (late > 30)
+        if columns == 2:
+            values[f"Factures!G{r}"] = 0.0 if late == "" else row[4] * (late > 30)
     return values
 
 
-def child(book: str, out: str, n: int) -> None:
+def child(book: str, out: str, n: int, columns: int) -> None:
     import formulas.functions  # imported before timing, as in a long-running process
 
     formulas.functions.get_functions()
@@ -89,7 +92,7 @@ def child(book: str, out: str, n: int) -> None:
     started = time.perf_counter()
     report = recalc(book, out)
     seconds = time.perf_counter() - started
-    want = expected(n)
+    want = expected(n, columns)
     wrong = [k for k, v in want.items() if report.values.get(k) != v]
     print(json.dumps({"seconds": seconds, "cells": report.cells, "wrong": len(wrong), "first_wrong": wrong[:3],
                       "got": [report.values.get(k) for k in wrong[:3]], "want": [want[k] for k in wrong[:3]]}))
@@ -97,19 +100,21 @@ def child(book: str, out: str, n: int) -> None:
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000", help="nombres de lignes, séparés par des virgules")
     parser.add_argument("--repeat", type=int, default=3, help="mesures répétées, la meilleure gardée (défaut 3)")
+    parser.add_argument("--columns", type=int, choices=(1, 2), default=2,
+                        help="colonnes calculées : 2 (défaut, Jours de retard puis Reste dû) ou 1 (Jours de retard seule)")
     args = parser.parse_args()
     print(f"{'lignes':>8} {'cellules':>9} {'recalc (s)':>10} {'µs/cellule':>10} {'fausses':>8}")
     for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
-        book = build(n)
+        book = build(n, args.columns)
         best = None
         with tempfile.TemporaryDirectory(prefix="bench-column-") as tmp:
             for _ in range(args.repeat):
-                done = subprocess.run([PYTHON, __file__, "--child", str(book), str(Path(tmp) / "out.xlsx"), str(n)],
+                done = subprocess.run([PYTHON, __file__, "--child", str(book), str(Path(tmp) / "out.xlsx"), str(n), str(args.columns)],
                                       capture_output=True, text=True)
                 if done.returncode != 0:
                     print(done.stderr, file=sys.stderr)
