@@ -39,6 +39,7 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
            "November", "December")
 _DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 _OPERATORS = ("<=", ">=", "<>", "<", ">", "=")
+_MARKS = {".": "point", ",": "comma", "%": "percent", "@": "at"}  # one-character tokens of a format
 _DATE_LETTERS = "ymdhs"
 
 
@@ -120,17 +121,8 @@ def _tokens(section: str) -> tuple[tuple | None, list[tuple]]:
         elif ch in "0#?":
             tokens.append(("digit", ch))
             i += 1
-        elif ch == ".":
-            tokens.append(("point",))
-            i += 1
-        elif ch == ",":
-            tokens.append(("comma",))
-            i += 1
-        elif ch == "%":
-            tokens.append(("percent",))
-            i += 1
-        elif ch == "@":
-            tokens.append(("at",))
+        elif ch in _MARKS:
+            tokens.append((_MARKS[ch],))
             i += 1
         elif low == "e" and section[i + 1:i + 2] in ("+", "-"):
             tokens.append(("exp", section[i + 1]))
