@@ -3,12 +3,16 @@
     .venv/bin/python bench/bench_calc_column.py                       # 10 000 and 100 000 rows
     .venv/bin/python bench/bench_calc_column.py --sizes 2000 --repeat 1
     .venv/bin/python bench/bench_calc_column.py --columns 1          # the first column alone
+    .venv/bin/python bench/bench_calc_column.py --table factures     # in the demo's Factures table
 
 The workbook (cached in bench/cache/, git-ignored) is a Factures table (N° facture, Code client,
 Date facture, Échéance, Montant TTC) with DateArrete on a Paramètres sheet, and two columns every
 finance book has, written down every row as Excel writes them:
 « Jours de retard » =IF(E2>0,DateArrete-D2,"") and « Reste dû » =IF(F2="",0,E2*(F2>30)) (with
---columns 1, the first alone: one calculated column, the case the target names).
+--columns 1, the first alone: one calculated column, the case the target names). With --table
+factures, the table is the demo's Factures (generate_sample: eleven columns, texts, dates, blanks)
+with « Jours de retard » =IF(E2>0,DateArrete-D2,"") added as a twelfth column: what a finance
+team's own table is like.
 `encaisse.recalc.recalc()` is timed in a process where the libraries are already imported (best
 of --repeat runs), and every computed value is checked against the same figures computed here.
 
@@ -72,6 +76,56 @@ def build(n: int, columns: int = 2) -> Path:
     return path
 
 
+def build_factures(n: int) -> Path:
+    """The demo's Factures table (generate_sample(n)) with one calculated column."""
+    import pandas as pd
+    import xlsxwriter
+
+    from encaisse.authoring.sample import generate_sample
+
+    path = CACHE / f"calc-column-factures-{n}.xlsx"
+    if path.exists():
+        return path
+    CACHE.mkdir(exist_ok=True)
+    frame = generate_sample(n).invoices.drop(columns="row")
+    book = xlsxwriter.Workbook(str(path))
+    date = book.add_format({"num_format": "dd/mm/yyyy"})
+    params = book.add_worksheet("Paramètres")
+    params.write("A1", "Date d'arrêté")
+    params.write_datetime("B1", AS_OF, date)
+    book.define_name("DateArrete", "=Paramètres!$B$1")
+    sheet = book.add_worksheet("Factures")
+    headers = [*frame.columns, "Jours de retard"]
+    sheet.add_table(0, 0, len(frame), len(headers) - 1, {"name": "Factures", "columns": [{"header": h} for h in headers]})
+    for j, name in enumerate(frame.columns):
+        column = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            for r, value in enumerate(column.tolist(), start=1):
+                if value is not None and value == value:
+                    sheet.write_datetime(r, j, value.to_pydatetime(), date)
+        elif pd.api.types.is_numeric_dtype(column):
+            for r, value in enumerate(column.tolist(), start=1):
+                sheet.write_number(r, j, value)
+        else:
+            for r, value in enumerate(column.tolist(), start=1):
+                if isinstance(value, str) and value:
+                    sheet.write_string(r, j, value)
+    due, amount = (chr(ord("A") + list(frame.columns).index(c)) for c in ("due_date", "amount"))
+    for r in range(1, len(frame) + 1):
+        sheet.write_formula(r, len(headers) - 1, f'=IF({amount}{r + 1}>0,DateArrete-{due}{r + 1},"")')
+    book.close()
+    return path
+
+
+def expected_factures(n: int) -> dict[str, object]:
+    from encaisse.authoring.sample import generate_sample
+
+    frame = generate_sample(n).invoices
+    column = chr(ord("A") + len(frame.columns) - 1)  # the twelfth, after the eleven of the table ("row" left out)
+    return {f"Factures!{column}{r}": float((AS_OF - due.to_pydatetime()).days) if amount > 0 else ""
+            for r, (due, amount) in enumerate(zip(frame["due_date"], frame["amount"]), start=2)}
+
+
 def expected(n: int, columns: int = 2) -> dict[str, object]:
     values = {}
     for r, row in enumerate(rows(n), start=2):
@@ -83,6 +137,7 @@ def expected(n: int, columns: int = 2) -> dict[str, object]:
 
 
 def child(book: str, out: str, n: int, columns: int) -> None:
+    """`columns`: 1 or 2 calculated columns in the five-column table; 0: the Factures table."""
     import formulas.functions  # imported before timing, as in a long-running process
 
     formulas.functions.get_functions()
@@ -92,7 +147,7 @@ def child(book: str, out: str, n: int, columns: int) -> None:
     started = time.perf_counter()
     report = recalc(book, out)
     seconds = time.perf_counter() - started
-    want = expected(n, columns)
+    want = expected(n, columns) if columns else expected_factures(n)
     wrong = [k for k, v in want.items() if report.values.get(k) != v]
     print(json.dumps({"seconds": seconds, "cells": report.cells, "wrong": len(wrong), "first_wrong": wrong[:3],
                       "got": [report.values.get(k) for k in wrong[:3]], "want": [want[k] for k in wrong[:3]]}))
@@ -107,14 +162,18 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="mesures répétées, la meilleure gardée (défaut 3)")
     parser.add_argument("--columns", type=int, choices=(1, 2), default=2,
                         help="colonnes calculées : 2 (défaut, Jours de retard puis Reste dû) ou 1 (Jours de retard seule)")
+    parser.add_argument("--table", choices=("courte", "factures"), default="courte",
+                        help="courte (défaut) : cinq colonnes de données ; factures : la table Factures de la démo (onze colonnes) "
+                             "et une colonne calculée")
     args = parser.parse_args()
     print(f"{'lignes':>8} {'cellules':>9} {'recalc (s)':>10} {'µs/cellule':>10} {'fausses':>8}")
     for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
-        book = build(n, args.columns)
+        factures = args.table == "factures"
+        book = build_factures(n) if factures else build(n, args.columns)
         best = None
         with tempfile.TemporaryDirectory(prefix="bench-column-") as tmp:
             for _ in range(args.repeat):
-                done = subprocess.run([PYTHON, __file__, "--child", str(book), str(Path(tmp) / "out.xlsx"), str(n), str(args.columns)],
+                done = subprocess.run([PYTHON, __file__, "--child", str(book), str(Path(tmp) / "out.xlsx"), str(n), str(0 if factures else args.columns)],
                                       capture_output=True, text=True)
                 if done.returncode != 0:
                     print(done.stderr, file=sys.stderr)

@@ -146,7 +146,7 @@ def recalc(path, out=None, as_of=None, rules_dir=None) -> RecalcReport:
             # nothing left to read), and in the rare book where one does hold formulas everything
             # is evaluated again with them.
             data_sheets = reader.data_sheets()
-            found = formula_cells(path, package, reader.prefetch, skip=data_sheets)
+            found = formula_cells(path, package, reader.prefetch, skip=data_sheets, xml=reader.sheet_xml)
             checked = reader.check_no_formulas(data_sheets)
             prepared = _prepare_splices(found, package)  # while the reading threads still read
             try:

@@ -109,6 +109,7 @@ class Evaluator:
         self._anchors: dict[str, list] = {}  # sheet -> evaluated formula cells (keys of results/extents)
         self._reader = reader
         self._grids: dict[str, np.ndarray] = {}
+        self._adopted: list[tuple] = []  # the cells whose native results are laid over the grids
         self._xl_cache: dict[Rect, np.ndarray] = {}
         self._range_parts: dict[Rect, dict] = {}  # range -> the library's parse of its reference
         self._frames: dict[Rect, pd.DataFrame] = {}
@@ -217,7 +218,14 @@ class Evaluator:
         self.results[key] = result
         self.extents[key] = extent
         self._written_cells = None
-        grid = self.grid(extent.sheet)
+        self._adopted.append(key)
+        self._lay(self.grid(extent.sheet, ()), result, extent)
+        self._xl_cache.clear()
+        for rect in [r for r in self._frames if r.intersects(extent)]:
+            del self._frames[rect]
+
+    def _lay(self, grid: np.ndarray, result: np.ndarray, extent: Rect) -> None:
+        """A native result written over the sheet's grid (made bigger when it spills beyond)."""
         rows, cols = max(grid.shape[0], extent.r2), max(grid.shape[1], extent.c2)
         if (rows, cols) != grid.shape:
             bigger = np.full((rows, cols), "", dtype=object)
@@ -225,9 +233,6 @@ class Evaluator:
             grid = self._grids[extent.sheet] = bigger
         h, w = result.shape
         grid[extent.r1 - 1:extent.r1 - 1 + h, extent.c1 - 1:extent.c1 - 1 + w] = result
-        self._xl_cache.clear()
-        for rect in [r for r in self._frames if r.intersects(extent)]:
-            del self._frames[rect]
 
     def references(self, key: tuple) -> list[Rect]:
         """The ranges the formula of an evaluated cell reads."""
@@ -593,18 +598,32 @@ class Evaluator:
 
     # -- cell values ----------------------------------------------------------------------------
 
-    def grid(self, sheet: str) -> np.ndarray:
+    def grid(self, sheet: str, columns: tuple[int, int] | tuple[()] | None = None) -> np.ndarray:
+        """The sheet's cells as read, from A1. `columns` (first, last): only those are about to be
+        read; (): none, values are written; None: any may be, or its shape is needed. A big sheet
+        may have been read only in the columns its formulas were guessed to read
+        (`SheetReader.columns`): it is then read whole as soon as another column, or its shape, is
+        asked for, and the native results already laid over it are laid again."""
         if sheet not in self._grids:
             if self._reader is None:
                 self._reader = SheetReader(self.path, self.package)
             self._grids[sheet], frames = self._reader.grid(sheet)
             for rect, frame in frames.items():
                 self._frames.setdefault(rect, frame)
+        cut = self._reader.columns(sheet) if self._reader is not None else None
+        if cut is not None and columns != () and (columns is None or not all(c in cut for c in range(columns[0], columns[1] + 1))):
+            self._grids[sheet], frames = self._reader.whole_grid(sheet)
+            for rect, frame in frames.items():
+                self._frames.setdefault(rect, frame)
+            for key in self._adopted:
+                extent = self.extents.get(key)
+                if extent is not None and extent.sheet == sheet and key in self.results:
+                    self._lay(self._grids[sheet], self.results[key], extent)
         return self._grids[sheet]
 
     def raw_values(self, rect: Rect) -> np.ndarray:
         """The cells of `rect` as read (dates as date objects, blanks as ''), computed values overlaid."""
-        part = block(self.grid(rect.sheet), rect)
+        part = block(self.grid(rect.sheet, (rect.c1, rect.c2)), rect)
         for i, j, computed in self._overlay(rect):
             part[i:i + computed.shape[0], j:j + computed.shape[1]] = from_xl_block(computed)
         return part
@@ -629,7 +648,7 @@ class Evaluator:
         rect = self._clip(rect)
         cached = self._xl_cache.get(rect)
         if cached is None:
-            part = self.grid(rect.sheet)[rect.r1 - 1:rect.r2, rect.c1 - 1:rect.c2]
+            part = self.grid(rect.sheet, (rect.c1, rect.c2))[rect.r1 - 1:rect.r2, rect.c1 - 1:rect.c2]
             cached = self._xl_cache[rect] = xl_block(part, rect.shape)
         overlay = list(self._overlay(rect))
         if not overlay:
@@ -880,7 +899,7 @@ class Evaluator:
 
     def _frame(self, rect: Rect) -> pd.DataFrame:
         """A range with its header row, as the engine functions take it (columns = headers)."""
-        self.grid(rect.sheet)  # brings the frames converted while the sheet was read
+        self.grid(rect.sheet, (rect.c1, rect.c2))  # brings the frames converted while the sheet was read
         frame = self._frames.get(rect)
         if frame is None or any(True for _ in self._overlay(rect)):
             frame = self._frames[rect] = table_frame(self.raw_values(rect))

@@ -9,9 +9,12 @@ engine's frame in the reading thread, once for every function (through the evalu
 
 from __future__ import annotations
 
+import io
+import re
 import threading
 import zipfile
-from concurrent.futures import Future, ThreadPoolExecutor
+import zlib
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -21,13 +24,16 @@ import python_calamine as calamine
 from encaisse.errors import InputError, Problem
 from encaisse.recalc.cells import Rect
 from encaisse.recalc.columns import Column, find_columns, find_plain_columns
-from encaisse.recalc.scan import Mentions, range_problem, with_bounded_ranges
+from encaisse.recalc.scan import Mentions, columns_read, range_problem, with_bounded_ranges
 from encaisse.recalc.values import block, grid_from_rows, table_frame
 from encaisse.workbook.package import (
     FormulaCell,
     Package,
     PlainFormulas,
     dynamic_cell_metadata,
+    error_cells_in,
+    formula_texts,
+    grid_problem,
     has_formulas,
     open_package,
     open_reader,
@@ -36,12 +42,14 @@ from encaisse.workbook.package import (
     read_formulas,
     scan_sheet,
 )
+from encaisse.workbook.sheet_columns import keep_columns, reader_package
 from encaisse.workbook.splice import EXCEL_ERRORS, ErrorValue
 
 if TYPE_CHECKING:
     from encaisse.excel.context import EvaluationContext
 
 _TINY_SHEET = 256 * 1024  # bytes of sheet XML, uncompressed: read in milliseconds
+_CUT_SHEET = 4 << 20  # bytes of sheet XML from which a sheet is read only in the columns its formulas read
 
 
 class SheetReader:
@@ -71,6 +79,9 @@ class SheetReader:
         self._sheet_sizes: dict[str, int] | None = None
         self._tiny_wanted = False  # whether the tiny sheets holding formulas are queued
         self._mentions = Mentions([t.name for t in package.tables.values()], list(package.defined_names))
+        self._cut: dict[str, frozenset[int]] = {}  # sheet -> the only columns read of it (`columns`)
+        self._companions: dict[str, Future] = {}  # tiny sheets read with the cut one, from its package
+        self._xml: dict[str, Future] = {}  # part -> its XML, inflated by a reading thread (`sheet_xml`)
 
     @property
     def context(self) -> EvaluationContext:
@@ -138,7 +149,57 @@ class SheetReader:
         sheets = {t.sheet for t in self.package.tables.values()}
         if sheets:
             largest = max(sorted(sheets), key=lambda s: size.get(s, 0))
+            columns = self._columns_to_read(largest)
+            if columns is not None:
+                # The cut sheet is read from a package made in memory, which holds the tiny
+                # sheets too: they are read from it first (the shared strings parsed once).
+                self._cut[largest] = columns
+                self._xml[self.package.sheet(largest).part] = Future()
+                for other in self.package.sheets:
+                    if other.name != largest and size.get(other.name, _TINY_SHEET) < _TINY_SHEET:
+                        self._futures[other.name] = self._companions[other.name] = Future()
             self._futures[largest] = self._pool.submit(self._read, largest)
+
+    def _columns_to_read(self, sheet: str) -> frozenset[int] | None:
+        """The only columns of a big table sheet worth reading, when it holds a calculated column:
+        those its first formulas and the formulas of the small sheets read, if fewer than half of
+        its tables' columns; None to read it whole (a data sheet, which the dashboard's functions
+        take whole; formulas that may read any column)."""
+        size = self.sizes()
+        part = self.package.sheet(sheet)
+        if size.get(sheet, 0) < _CUT_SHEET or part is None:
+            return None
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                with zf.open(part.part) as stream:
+                    own = formula_texts(stream.read(_TINY_SHEET))
+                if not own:
+                    return None
+                formulas = [(sheet, text) for text in own]
+                for other in self.package.sheets:
+                    if other.name != sheet and size.get(other.name, _TINY_SHEET) < _TINY_SHEET:
+                        texts = formula_texts(zf.read(other.part))
+                        if texts is None:
+                            return None
+                        formulas += [(other.name, text) for text in texts]
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
+            return None  # the whole sheet's reading names what is wrong
+        # the formulas of a calculated column differ only by their rows' numbers, which do not
+        # change the columns read: one of each kind is looked at
+        wanted = columns_read(list({(own, re.sub(r"[0-9]+", "", text)): (own, text) for own, text in formulas}.values()),
+                              sheet, self.package)
+        width = max((t.bounds[2] for t in self.package.tables.values() if t.sheet == sheet), default=0)
+        return wanted if wanted is not None and len(wanted) * 2 <= width else None
+
+    def columns(self, sheet: str) -> frozenset[int] | None:
+        """The only columns of the sheet its grid holds (1-based); None when it holds them all."""
+        return self._cut.get(sheet)
+
+    def whole_grid(self, sheet: str) -> tuple[np.ndarray, dict]:
+        """The sheet read whole, after a grid of some of its columns (`columns`) turned out too little."""
+        self._cut.pop(sheet, None)
+        future = self._futures[sheet] = self._pool.submit(self._read, sheet)
+        return future.result()
 
     def data_sheets(self) -> frozenset[str]:
         """Sheets taken to hold only data: those with a table, too big to be tiny, and without a
@@ -196,6 +257,19 @@ class SheetReader:
         self._pool.shutdown(wait=True)
 
     def _read(self, sheet: str) -> tuple[np.ndarray, dict]:
+        columns = self._cut.get(sheet)
+        if columns is not None:
+            try:
+                found = self._read_columns(sheet, columns)
+            finally:
+                for name, future in self._companions.items():  # not read with it: read as any sheet
+                    _settle(future, lambda name=name: self._read_whole(name))
+            if found is not None:
+                return found
+            self._cut.pop(sheet, None)  # not cut after all: read whole
+        return self._read_whole(sheet)
+
+    def _read_whole(self, sheet: str) -> tuple[np.ndarray, dict]:
         book = getattr(self._local, "book", None)
         part = self.package.sheet(sheet)
         size = self.sizes().get(sheet, 0)
@@ -205,17 +279,21 @@ class SheetReader:
         # searched while it opens.
         scan = _meanwhile(lambda: _scan(self.path, part, sheet), "encaisse-etendue", book is None and size >= _TINY_SHEET)
         try:
-            try:
-                if book is None:
-                    book = self._local.book = open_reader(self.path)
-            finally:
-                errors = scan.result()  # a cell out of bounds is what is wrong with the book, if there is one
+            if book is None:
+                book = self._local.book = open_reader(self.path)
+        except calamine.CalamineError:
+            raise _unreadable(sheet, part) from None
+        finally:
+            errors = scan.result()  # a cell out of bounds is what is wrong with the book, if there is one
+        return self._grid_of(book, sheet, errors)
+
+    def _grid_of(self, book, sheet: str, errors: dict) -> tuple[np.ndarray, dict]:
+        """The sheet's grid read from a workbook opened by the reader, its error cells marked, and
+        its tables to convert converted."""
+        try:
             rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
         except calamine.CalamineError:
-            # the reader's own message is English and may quote the file: the sheet and its part are named instead
-            where = f"{quote_sheet(sheet)} ({part.part})" if part is not None else quote_sheet(sheet)
-            raise InputError([Problem(where, "feuille illisible : XML mal formé ou cellule d'adresse invalide ; réenregistrez "
-                                             "le classeur avec Excel")], title="Classeur corrompu") from None
+            raise _unreadable(sheet, self.package.sheet(sheet)) from None
         grid = grid_from_rows(rows)
         del rows
         _mark_errors(grid, errors)
@@ -233,6 +311,59 @@ class SheetReader:
             frames[rect] = frame = table_frame(block(grid, rect))
             _convert_for_engine(frame, name, self.context)
         return grid, frames
+
+    def _read_columns(self, sheet: str, columns: frozenset[int]) -> tuple[np.ndarray, dict] | None:
+        """The grid of the sheet with only these columns read (`sheet_columns.keep_columns`); None
+        when the sheet cannot be cut (it is then read whole). Its XML, once inflated, is handed to
+        the formula scan (`sheet_xml`); the tiny sheets are read from the same package first."""
+        part = self.package.sheet(sheet)
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                data = zf.read(part.part)
+                _settle(self._xml.get(part.part), lambda data=data: data)
+                kept = keep_columns(data, columns)
+                del data
+                if kept is None:
+                    return None
+                problem = grid_problem(kept.rows, kept.cols, sheet)
+                if problem is not None:
+                    raise InputError([problem], title="Classeur refusé")
+                others = tuple(self.package.sheet(name).part for name in self._companions)
+                package = reader_package(zf, self.package.workbook_part, part.part, kept.xml, others)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
+            return None  # the whole sheet's reading names what is wrong
+        finally:
+            _settle(self._xml.get(part.part), lambda: None)  # unreadable: the formula scan reads it itself
+        try:
+            book = calamine.CalamineWorkbook.from_filelike(io.BytesIO(package))
+        except calamine.CalamineError:
+            return None
+        del package
+        for name, future in self._companions.items():
+            _settle(future, lambda name=name: self._grid_of(book, name, _scan(self.path, self.package.sheet(name), name)))
+        grid, _ = self._grid_of(book, sheet, error_cells_in(kept.xml))
+        return grid, {}
+
+    def sheet_xml(self, part: str) -> bytes | None:
+        """The XML of a sheet part, when a reading thread inflates it anyway (a sheet read in some
+        of its columns): waited for rather than inflated twice; None otherwise."""
+        future = self._xml.get(part)
+        return future.result() if future is not None else None
+
+
+def _settle(future: Future | None, work) -> None:
+    """`work()`'s result, or its exception, set on a future not done yet (nothing if it is)."""
+    if future is None or future.done():
+        return
+    try:
+        try:
+            result = work()
+        except BaseException as error:  # noqa: BLE001 — handed to whoever waits on the future
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass  # cancelled meanwhile: the reader is closing
 
 
 def _convert_for_engine(frame, table_name: str, context: EvaluationContext) -> None:
@@ -261,10 +392,11 @@ class FoundCells(NamedTuple):
     plain: dict[str, PlainFormulas]
 
 
-def formula_cells(path: Path, package: Package, found=None, skip: frozenset = frozenset()) -> FoundCells:
+def formula_cells(path: Path, package: Package, found=None, skip: frozenset = frozenset(), xml=None) -> FoundCells:
     """The formula cells of the sheets not in `skip`, their calculated columns found. The checks
     and `found` (the prefetch) see one cell for each calculated column: its top cell (the others
-    mention the same tables and names, and hold the same fixed ranges)."""
+    mention the same tables and names, and hold the same fixed ranges). `xml(part)`: a sheet's
+    XML when already inflated elsewhere (`SheetReader.sheet_xml`), else None."""
     sheets_xml: dict[str, bytes] = {}
     plains: dict[str, PlainFormulas] = {}
     count = 0
@@ -277,7 +409,7 @@ def formula_cells(path: Path, package: Package, found=None, skip: frozenset = fr
             for sheet in package.sheets:
                 if sheet.name in skip or not has_formulas(zf, sheet.part):
                     continue
-                data = zf.read(sheet.part)
+                data = (xml(sheet.part) if xml is not None else None) or zf.read(sheet.part)
                 sheets_xml[sheet.part] = data
                 plains[sheet.part] = plain = plain_formulas(data)
                 if plain.valid:  # every formula plain: read as lists, a FormulaCell only outside the calculated columns

@@ -247,3 +247,93 @@ class Mentions:
         if not patterns:
             return []
         return sorted(set().union(*(texts_matching(texts, p) for p in patterns)))
+
+
+# -- the columns of a sheet that formulas read ----------------------------------------------------
+
+_A1_REFERENCE = re.compile(
+    r"(?<![\w.$])(?:('(?:[^']|'')*'|[^\s'!():,;=<>&+\-*/^%{}\"\[\]]+)!)?"  # an optional sheet
+    r"\$?([A-Za-z]{1,3})(\$?[0-9]{1,7})?(?:\s*:\s*\$?([A-Za-z]{1,3})\$?[0-9]{0,7})?(?![\w(!\[])")
+_WHOLE_ROWS = re.compile(r"(?<![\w.$:])\$?[0-9]{1,7}\s*:\s*\$?[0-9]{1,7}(?![\w.(])")
+_RANGE_BY_FUNCTION = re.compile(r":\s*[A-Za-z_][\w.]*\s*\(|\)\s*:")  # A9:CHOOSE(…), INDEX(…):B9
+_COMPUTED_REFERENCES = frozenset({"INDIRECT", "OFFSET"})
+_BRACKETS = re.compile(r"\[(?:[^\[\]']|'.|\[(?:[^\[\]']|'.)*\])*\]")  # T[Col], [@Col], T[[#This Row],[Col]]
+_ITEM = re.compile(r"\[((?:[^\[\]']|'.)*)\]")
+_SPECIAL_ITEM = re.compile(r"#(?:this\s*row|data|all|headers|totals|données|tout|en-têtes|totaux|cette\s*ligne)$", re.I)
+
+
+def columns_read(formulas: list[tuple[str, str]], sheet: str, package) -> frozenset[int] | None:
+    """The columns (1-based) of `sheet` that these formulas ((own sheet, text) pairs) read, as far
+    as their texts tell: A1 references and ranges, whole columns, structured references to its
+    tables' columns, defined names of its ranges. None when they may read any column: a table
+    or whole rows taken whole, INDIRECT or OFFSET, a range ended by a function, a name that is a
+    formula. A guess made before reading (it decides which columns are read first): the
+    evaluation itself asks for any other column it turns out to need."""
+    wanted: set[int] = set()
+    target = sheet.casefold()
+    tables = [t for t in package.tables.values() if t.sheet.casefold() == target]
+    whole_table = (re.compile(r"(?<![\w.])(?:" + "|".join(re.escape(t.name) for t in tables) + r")(?![\w.(!])(?!\s*\[)", re.I)
+                   if tables else None)
+    names = Mentions([], list(package.defined_names))
+    from encaisse.workbook.package import column_index_from_string
+
+    def letters(text: str) -> int:
+        return column_index_from_string(text.upper())
+
+    for own, text in formulas:
+        masked = mask_strings(text)
+        if (_COMPUTED_REFERENCES.intersection(m.group(1).upper() for m in _CALL.finditer(masked))
+                or _RANGE_BY_FUNCTION.search(masked) or _WHOLE_ROWS.search(masked)
+                or (whole_table is not None and whole_table.search(masked))):
+            return None
+        on_own = own.casefold() == target
+        for m in _A1_REFERENCE.finditer(masked):
+            quoted = text[m.start(1):m.end(1)] if m.group(1) else None
+            named = quoted.strip("'").replace("''", "'").casefold() if quoted else None
+            if (named if named is not None else (target if on_own else None)) != target:
+                continue
+            if m.group(3) is None and m.group(4) is None:
+                continue  # a bare word (a name, TRUE): not a reference
+            try:
+                first = letters(m.group(2))
+                last = letters(m.group(4)) if m.group(4) else first
+            except ValueError:
+                continue
+            wanted.update(range(min(first, last), max(first, last) + 1))
+        for m in _BRACKETS.finditer(text):
+            if masked[m.start()] != "[":
+                continue  # inside a string
+            before = re.search(r"([\w.]+)\s*$", text[:m.start()])
+            if before is None:  # [@Col] in a table's own column: any table of the formula's sheet
+                candidates = tables if on_own else []
+            else:
+                table = package.tables.get(before.group(1).upper())
+                candidates = [table] if table is not None and table.sheet.casefold() == target else []
+            if not candidates:
+                continue
+            inner = m.group(0)[1:-1]
+            items = [_unescape(item.lstrip("@").strip()) for item in (_ITEM.findall(inner) if "[" in inner else [inner])]
+            items = [item for item in items if item and not _SPECIAL_ITEM.match(item)]
+            if not items:
+                return None  # the whole table (T[], T[#All], T[#Data])
+            for table in candidates:
+                columns = [table.column_index(item) for item in items]
+                if "]:[" in inner.replace(" ", "") and len(columns) == 2 and None not in columns:
+                    columns = list(range(min(columns), max(columns) + 1))
+                wanted.update(table.bounds[0] + c for c in columns if c is not None)
+            if not any(table.column_index(item) is not None for item in items for table in candidates):
+                return None  # a column this guess does not find
+        for name in names.names(masked):
+            found = package.name_range(name)
+            if found is None:
+                if "(" in package.defined_names[name.upper()].text:
+                    return None  # a name computed by a formula may designate any range
+                continue
+            if found[0].casefold() == target:
+                wanted.update(range(found[1], found[3] + 1))
+    return frozenset(wanted)
+
+
+def _unescape(item: str) -> str:
+    """A structured reference's column name as its header reads ('[ -> [, '# -> #, '' -> ')."""
+    return re.sub(r"'(.)", r"\1", item)

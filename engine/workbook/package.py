@@ -332,6 +332,13 @@ def error_cells(zf: zipfile.ZipFile, member: str) -> dict[tuple[int, int], str]:
     return found
 
 
+def error_cells_in(data: bytes) -> dict[tuple[int, int], str]:
+    """`error_cells` of a sheet's XML already in memory."""
+    found: dict[tuple[int, int], str] = {}
+    _find_errors(data, len(data), found)
+    return found
+
+
 def _chunks(stream, boundary: bytes):
     """(data, end) for each piece of the stream, data[:end] ending after the last `boundary`
     (an element is never cut in two: what follows `end` starts the next piece)."""
@@ -437,7 +444,11 @@ def _far_addresses_possible(data: bytes, end: int) -> bool:
 def extent_problem(zf: zipfile.ZipFile, member: str, sheet: str) -> Problem | None:
     """Why the fast reader must not read this sheet (naming its farthest cell): cells beyond Excel's
     sheet, or a grid from A1 to its farthest cell too big to allocate (one stray cell far away)."""
-    rows, cols = used_extent(zf, member)
+    return grid_problem(*used_extent(zf, member), sheet)
+
+
+def grid_problem(rows: int, cols: int, sheet: str) -> Problem | None:
+    """Why a grid from A1 to (rows, cols) must not be allocated for the sheet (see extent_problem)."""
     count = lambda n: f"{n:,}".replace(",", "\u202f")  # noqa: E731
     if rows > MAX_ROWS or cols > MAX_COLS:
         return Problem(quote_sheet(sheet), f"cellule au-delà des limites d'une feuille Excel (ligne {count(rows)}, colonne {count(cols)} ; "
@@ -478,6 +489,11 @@ def _rels(zf: zipfile.ZipFile, part: str, path: str) -> dict[str, str]:
         member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
         out[rel.get("Id")] = member
     return out
+
+
+def related_parts(zf: zipfile.ZipFile, part: str, path: str) -> dict[str, str]:
+    """Relationship id -> the member `part` relates to (its .rels part read)."""
+    return _rels(zf, part, path)
 
 
 def read_package(path: str, title: str = "Recalcul impossible") -> Package:
@@ -960,15 +976,9 @@ def _plain_offsets(data: bytes):
     ok = b[opens - 1] == 0x3E
     for j, char in enumerate(b'<c r="'):
         ok &= b[starts + j] == char
-    # r="…": one to three capitals, then one to seven digits not starting with 0, then the quote
-    window = b[(starts + 6)[:, None] + np.arange(12)]
-    letters = np.minimum(np.argmin((window >= 65) & (window <= 90), axis=1), 4)
-    ok &= (letters >= 1) & (letters <= 3)
-    each = np.arange(len(k))
-    after = window[each[:, None], letters[:, None] + np.arange(8)]
-    digits = np.argmin((after >= 48) & (after <= 57), axis=1)
-    ok &= (digits >= 1) & (digits <= 7) & (after[:, 0] != 0x30) & (window[each, letters + digits] == 0x22)
-    attrs = starts + 6 + letters + digits + 1
+    valid, length, rows, cols = cell_addresses(b, starts + 6)
+    ok &= valid
+    attrs = starts + 6 + length
     ok &= attrs <= opens - 1
     ok &= _no_tag_bytes(data, b, attrs, opens - 1)  # the attributes: neither ">" nor "/"
     # <f>text</f>: at least one character, neither "<" (the next "<" is "</f>") nor "\r"
@@ -984,15 +994,32 @@ def _plain_offsets(data: bytes):
     valued &= (cell_end == value_end + 4) & (b[cell_end + 1] == 0x2F) & (b[cell_end + 2] == 0x63) & (b[cell_end + 3] == 0x3E)
     ok &= bare | valued
     ends = np.where(bare, after_f + 4, cell_end + 4)
-    cols = np.zeros(len(k), dtype=np.int64)
-    rows = np.zeros(len(k), dtype=np.int64)
+    keep = np.flatnonzero(ok)
+    return (starts[keep].astype(np.int64), attrs[keep].astype(np.int64), opens[keep].astype(np.int64),
+            (closes[keep] + 4).astype(np.int64), ends[keep].astype(np.int64), rows[keep], cols[keep], tags)
+
+
+def cell_addresses(b, at):
+    """For each position in `at` of the padded bytes `b` (just after a cell's r="): whether an
+    address is there — one to three capitals, one to seven digits not starting with 0, then the
+    closing quote — and (its length with the quote, its 1-based row, its 1-based column), as numpy
+    arrays (meaningless where not valid)."""
+    import numpy as np
+
+    window = b[at[:, None] + np.arange(12)]
+    letters = np.minimum(np.argmin((window >= 65) & (window <= 90), axis=1), 4)
+    each = np.arange(len(at))
+    after = window[each[:, None], letters[:, None] + np.arange(8)]
+    digits = np.argmin((after >= 48) & (after <= 57), axis=1)
+    valid = ((letters >= 1) & (letters <= 3) & (digits >= 1) & (digits <= 7) & (after[:, 0] != 0x30)
+             & (window[each, letters + digits] == 0x22))
+    cols = np.zeros(len(at), dtype=np.int64)
+    rows = np.zeros(len(at), dtype=np.int64)
     for j in range(3):
         cols = np.where(j < letters, cols * 26 + window[:, j].astype(np.int64) - 64, cols)
     for j in range(7):
         rows = np.where(j < digits, rows * 10 + after[:, j].astype(np.int64) - 48, rows)
-    keep = np.flatnonzero(ok)
-    return (starts[keep].astype(np.int64), attrs[keep].astype(np.int64), opens[keep].astype(np.int64),
-            (closes[keep] + 4).astype(np.int64), ends[keep].astype(np.int64), rows[keep], cols[keep], tags)
+    return valid, letters + digits + 1, rows, cols
 
 
 _ATTRIBUTES_WINDOW = 32  # bytes: ' s="12" t="str"' and the like; longer ones checked one by one
@@ -1013,6 +1040,16 @@ def _no_tag_bytes(data: bytes, b, start, end):
         part = data[start[i]:end[i]]
         ok[i] = b">" not in part and b"/" not in part
     return ok
+
+
+_FORMULA_TEXT = re.compile(rb"<(?:\w+:)?f(?:\s[^>]*)?>([^<]*)</(?:\w+:)?f>")
+
+
+def formula_texts(data: bytes) -> list[str] | None:
+    """The texts of the formula elements in some of a sheet's XML, maybe cut anywhere (a shared
+    formula's first cell gives its text, the others none); None when one is not plain text."""
+    texts = _FORMULA_TEXT.findall(data)
+    return _formula_texts(texts) if texts else []
 
 
 def _formula_texts(texts: list[bytes]) -> list[str] | None:
