@@ -366,6 +366,13 @@ def _settle(future: Future | None, work) -> None:
         pass  # cancelled meanwhile: the reader is closing
 
 
+def _unreadable(sheet: str, part) -> InputError:
+    # the reader's own message is English and may quote the file: the sheet and its part are named instead
+    where = f"{quote_sheet(sheet)} ({part.part})" if part is not None else quote_sheet(sheet)
+    return InputError([Problem(where, "feuille illisible : XML mal formé ou cellule d'adresse invalide ; réenregistrez "
+                                      "le classeur avec Excel")], title="Classeur corrompu")
+
+
 def _convert_for_engine(frame, table_name: str, context: EvaluationContext) -> None:
     """Convert a table ahead of the encaisse functions (which find it in the evaluation context)."""
     from encaisse.excel.args import table_arg

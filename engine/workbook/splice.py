@@ -418,6 +418,13 @@ def _patch_row(row_xml: bytes, row: int, cells: dict[int, CellUpdate]) -> bytes:
         head, body, tail = row_xml[:head_end], row_xml[head_end:-len(b"</row>")], b"</row>"
     # the spans hint may no longer cover inserted cells; it is optional, so drop it
     head = re.sub(rb'\s+spans="[^"]*"', b"", head)
+    found = _cells_by_address(body, row, cells)
+    if found is not None:
+        pieces, pos = [], 0
+        for start, end, ref, xml, col in found:
+            pieces += (body[pos:start], _cell_xml(ref, xml, cells[col]))
+            pos = end
+        return head + b"".join(pieces) + body[pos:] + tail
     pieces, pos = [], 0
     remaining = sorted(cells)
     k = 0
@@ -442,6 +449,23 @@ def _patch_row(row_xml: bytes, row: int, cells: dict[int, CellUpdate]) -> bytes:
         pieces.append(_cell_xml(_column_letters(remaining[k]) + str(row).encode(), None, cells[remaining[k]]))
         k += 1
     return head + b"".join(pieces) + tail
+
+
+def _cells_by_address(body: bytes, row: int, cells: dict[int, CellUpdate]) -> list[tuple] | None:
+    """(start, end, address, XML, column) of each cell of `cells` in a row's XML, in the row's
+    order, each found by its address written first (r="B7", as Excel and the libraries write it):
+    a row of many cells is not walked cell by cell. None when one is not found so (a new cell, or
+    attributes in another order): the row is then walked."""
+    found = []
+    for col in cells:
+        ref = _column_letters(col) + str(row).encode()
+        start = body.find(b'<c r="' + ref + b'"')
+        cell = _CELL.match(body, start) if start >= 0 else None
+        if cell is None:
+            return None
+        found.append((start, cell.end(), ref, cell.group(0), col))
+    found.sort()
+    return found
 
 
 def _grow_dimension(data: bytes, cells: list[tuple[int, int]]) -> bytes:
