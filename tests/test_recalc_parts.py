@@ -660,3 +660,23 @@ def test_a_result_s_values_as_stored_are_to_file_s_whatever_their_types():
         result[:, 0] = cells
         expected = [to_file(v) for v in cells]
         assert _file_values(result) == expected and [type(v) for v in _file_values(result)] == [type(v) for v in expected], cells
+
+
+def test_plain_formula_cells_are_found_where_the_regex_finds_them_in_any_mix_of_cells():
+    import random
+
+    pieces = [b'<c r="A1"><f>1+1</f></c>', b'<c r="B2" s="3"><f>A1*2</f><v>2</v></c>', b'<c r="C3" t="str"><f>"x"</f><v>' + b"y" * 50 + b"</v></c>",
+              b'<c r="D4" ' + b's="1" ' * 20 + b"><f>A1</f><v>1</v></c>", b'<c r="E5"><f>A1&lt;2</f><v>1</v></c>', b'<c r="F6"><f>A\r1</f></c>',
+              b'<c r="G7"><f></f></c>', b'<c r="H8"><f t="shared" si="0"/><v>1</v></c>', b'<c r="I9"><f t="shared" ref="I9:I10" si="0">A1</f></c>',
+              b'<c r="J10"><v>5</v></c>', b'<c r="K11"><f>A1</f><v>1</v><is/></c>', b'<c s="1" r="L12"><f>A1</f></c>', b'<c r="M13"><f>A1<x/></f></c>',
+              b'<c r="N14/"><f>A1</f></c>', b'<c r="O015"><f>A1</f></c>', b'<c r="P16"><f>SUM(A1:A3)</f><v></v></c>', b"<f>1</f>",
+              b'<c r="Q17"><f>1</f> </c>', b'<c r="AAAA1"><f>1</f></c>', b'<c r="XFD1048576"><f>1</f></c>', b'<c r="R18" t="e"><f>1/0</f><v>#DIV/0!</v></c>']
+    draw = random.Random(5)
+    for _ in range(600):
+        cells = b"".join(draw.choice(pieces) for _ in range(draw.randint(0, 12)))
+        data = cells if draw.random() < 0.1 else b'<worksheet><sheetData><row r="1">' + cells + b"</row></sheetData></worksheet>"
+        plain = package.plain_formulas(data)
+        matches = list(package.PLAIN_FORMULA_CELL.finditer(data))
+        assert plain.starts.tolist() == [m.start() for m in matches], data
+        assert plain.ends.tolist() == [m.end() for m in matches], data
+        assert plain.count == data.count(b"<f>") + data.count(b"<f t="), data

@@ -47,6 +47,18 @@ def test_only_the_cells_of_the_kept_columns_stay_each_as_it_was():
     assert _cells(keep_columns(_SHEET, frozenset({1, 2, 3, 4, 5, 27})).xml) == whole
 
 
+def test_a_sheet_in_two_halves_holds_its_rows_once_each_around_the_same_start_and_end():
+    from encaisse.workbook.sheet_columns import halves
+
+    first, second = halves(_SHEET)
+    rows = lambda xml: [r.get("r") for r in ET.fromstring(xml).iter(f"{MAIN}row")]  # noqa: E731
+    assert rows(first) + rows(second) == ["1", "2", "3", "4", "5"] and rows(first) and rows(second)
+    assert _cells(first) | _cells(second) == _cells(_SHEET)
+    for half in (first, second):
+        assert half.startswith(_SHEET[:_SHEET.index(b"<sheetData>") + 11]) and half.endswith(_SHEET[_SHEET.index(b"</sheetData>"):])
+    assert halves(_SHEET.replace(_ROWS, b'<row r="1"><c r="A1"><v>1</v></c></row>')) is None  # one row: no middle
+
+
 @pytest.mark.parametrize("change", [
     (b'<row r="3"/>', b'<row r="3"/><!-- <c r="D3"><v>9</v></c> -->'),  # a comment could hold a cell
     (b'<row r="3"/>', b'<row r="3"><c r="D3"><is><t><![CDATA[x]]></t></is></c></row>'),
@@ -111,7 +123,9 @@ def _recalc(path, out, monkeypatch, cut: bool):
     return recalc(path, out), read, asked
 
 
-def test_a_calculated_column_read_from_its_columns_gives_the_values_of_the_whole_sheet(tmp_path, monkeypatch):
+@pytest.mark.parametrize("in_halves", [False, True])
+def test_a_calculated_column_read_from_its_columns_gives_the_values_of_the_whole_sheet(tmp_path, monkeypatch, in_halves):
+    monkeypatch.setattr(sheet_reader, "_HALVES_SHEET", 0 if in_halves else 1 << 62)  # two halves of rows read side by side
     path = _book(tmp_path / "factures.xlsx", 400, summary="=SUM(Factures[Montant TTC])+COUNTA(Factures!B2:B401)")
     report, read, asked = _recalc(path, tmp_path / "cut.xlsx", monkeypatch, cut=True)
     assert read == [[2, 4, 5]] and asked == []  # B (the summary), D and E read; A, C, F and G not

@@ -42,7 +42,7 @@ from encaisse.workbook.package import (
     read_formulas,
     scan_sheet,
 )
-from encaisse.workbook.sheet_columns import keep_columns, reader_package
+from encaisse.workbook.sheet_columns import halves, keep_columns, reader_package
 from encaisse.workbook.splice import EXCEL_ERRORS, ErrorValue
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 _TINY_SHEET = 256 * 1024  # bytes of sheet XML, uncompressed: read in milliseconds
 _CUT_SHEET = 4 << 20  # bytes of sheet XML from which a sheet is read only in the columns its formulas read
+_HALVES_SHEET = 8 << 20  # bytes from which such a sheet is cut and read in two halves side by side
 
 
 class SheetReader:
@@ -315,34 +316,75 @@ class SheetReader:
     def _read_columns(self, sheet: str, columns: frozenset[int]) -> tuple[np.ndarray, dict] | None:
         """The grid of the sheet with only these columns read (`sheet_columns.keep_columns`); None
         when the sheet cannot be cut (it is then read whole). Its XML, once inflated, is handed to
-        the formula scan (`sheet_xml`); the tiny sheets are read from the same package first."""
+        the formula scan (`sheet_xml`); a big one is cut and read in two halves of its rows side by
+        side (numpy and calamine leave Python's lock), the tiny sheets read with the first."""
         part = self.package.sheet(sheet)
+        data = None
         try:
             with zipfile.ZipFile(self.path) as zf:
                 data = zf.read(part.part)
-                _settle(self._xml.get(part.part), lambda data=data: data)
-                kept = keep_columns(data, columns)
-                del data
-                if kept is None:
-                    return None
-                problem = grid_problem(kept.rows, kept.cols, sheet)
-                if problem is not None:
-                    raise InputError([problem], title="Classeur refusé")
-                others = tuple(self.package.sheet(name).part for name in self._companions)
-                package = reader_package(zf, self.package.workbook_part, part.part, kept.xml, others)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
             return None  # the whole sheet's reading names what is wrong
         finally:
-            _settle(self._xml.get(part.part), lambda: None)  # unreadable: the formula scan reads it itself
+            _settle(self._xml.get(part.part), lambda: data)  # None when unreadable: the formula scan reads it itself
+        pieces = halves(data) if len(data) >= _HALVES_SHEET else None
+        second = None
+        if pieces is not None:
+            del data
+            second = _meanwhile(lambda: self._read_cut(pieces[1], columns, sheet, whole=False), "encaisse-lecture-moitie", True)
+            data = pieces[0]
+        first = self._read_cut(data, columns, sheet, whole=True)
+        rest = second.result() if second is not None else None
+        if first is None or (second is not None and rest is None):
+            return None
+        grid, errors = first
+        if rest is not None:
+            (block, (top, left)), more = rest
+            rows, cols = max(grid.shape[0], top + block.shape[0]), max(grid.shape[1], left + block.shape[1])
+            if (rows, cols) != grid.shape:
+                bigger = np.full((rows, cols), "", dtype=object)
+                bigger[:grid.shape[0], :grid.shape[1]] = grid
+                grid = bigger
+            grid[top:top + block.shape[0], left:left + block.shape[1]] = block
+            errors = {**errors, **more}
+        _mark_errors(grid, errors)
+        return grid, {}
+
+    def _read_cut(self, xml: bytes, columns: frozenset[int], sheet: str, whole: bool):
+        """`xml` (the sheet or half of its rows) cut to `columns` and read by calamine from a package
+        made in memory: (the grid from A1, its error cells) when `whole` — the tiny sheets are read
+        from the same package first —, else ((the block of cells read, (its top row, its left
+        column), 0-based), its error cells); None when it cannot be cut."""
+        part = self.package.sheet(sheet)
+        kept = keep_columns(xml, columns)
+        del xml
+        if kept is None:
+            return None
+        problem = grid_problem(kept.rows, kept.cols, sheet)
+        if problem is not None:
+            raise InputError([problem], title="Classeur refusé")
+        others = tuple(self.package.sheet(name).part for name in self._companions) if whole else ()
         try:
+            with zipfile.ZipFile(self.path) as zf:
+                package = reader_package(zf, self.package.workbook_part, part.part, kept.xml, others)
             book = calamine.CalamineWorkbook.from_filelike(io.BytesIO(package))
-        except calamine.CalamineError:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError,
+                calamine.CalamineError):
             return None
         del package
-        for name, future in self._companions.items():
-            _settle(future, lambda name=name: self._grid_of(book, name, _scan(self.path, self.package.sheet(name), name)))
-        grid, _ = self._grid_of(book, sheet, error_cells_in(kept.xml))
-        return grid, {}
+        errors = error_cells_in(kept.xml)
+        if whole:
+            for name, future in self._companions.items():
+                _settle(future, lambda name=name: self._grid_of(book, name, _scan(self.path, self.package.sheet(name), name)))
+            grid, _ = self._grid_of(book, sheet, {})
+            return grid, errors
+        try:
+            cells = book.get_sheet_by_name(sheet)
+            start = cells.start or (0, 0)
+            rows = cells.to_python(skip_empty_area=True)
+        except calamine.CalamineError:
+            raise _unreadable(sheet, part) from None
+        return (grid_from_rows(rows), start), errors
 
     def sheet_xml(self, part: str) -> bytes | None:
         """The XML of a sheet part, when a reading thread inflates it anyway (a sheet read in some

@@ -939,13 +939,13 @@ def plain_formulas(data: bytes) -> PlainFormulas:
     """The plain formula cells of a sheet's XML (see PlainFormulas): where PLAIN_FORMULA_CELL
     matches, found with a few numpy passes over the bytes (the regex, tried at every "<c", takes
     most of a second on a 100 000-row sheet)."""
-    starts, attrs, opens, closes, ends, rows, cols, tags = _plain_offsets(data)
+    starts, attrs, opens, closes, ends, rows, cols, raw_texts, tags = _plain_offsets(data)
     # elements written <x:f>: counted by the regex
     count = _count_formula_tags(data) if re.search(rb"<\w+:worksheet\b", data[:4096]) else tags
     rows, cols = rows.tolist(), cols.tolist()
     if not rows:
         return PlainFormulas(data, starts, attrs, opens, closes, ends, [], [], [], count, count == 0)
-    texts = _formula_texts(list(map(data.__getitem__, map(slice, (opens + 3).tolist(), (closes - 4).tolist()))))
+    texts = _formula_texts(raw_texts)
     valid = (texts is not None and len(rows) == count and max(rows) <= MAX_ROWS and max(cols) <= MAX_COLS
              and max(map(len, texts)) <= MAX_FORMULA_CHARS and all(map(str.strip, texts)))
     return PlainFormulas(data, starts, attrs, opens, closes, ends, rows, cols, texts, count, valid)
@@ -953,50 +953,76 @@ def plain_formulas(data: bytes) -> PlainFormulas:
 
 def _plain_offsets(data: bytes):
     """(starts, attrs, opens, closes, ends, rows, cols) of the cells PLAIN_FORMULA_CELL matches in
-    `data`, as numpy arrays (see PlainFormulas), and how many formula elements it holds in all
-    (unprefixed: <f>, <f/>, <f t=…>): every "<f>" is taken with the "<" before it (the
-    cell's start: a start tag holds no "<") and the three after (</f>, then </c> or <v></v></c>),
-    and kept when the bytes between are what the regex asks, checked for all at once."""
+    `data`, as numpy arrays (see PlainFormulas), their formula texts as stored (bytes), and how
+    many formula elements it holds in all (unprefixed: <f>, <f/>, <f t=…>). Found from the bytes
+    "f" of the sheet — in its XML nearly all in <f> and </f> —: each "<f>" is taken with the last
+    "<" before it (its cell's start tag), the first "</f>" after it, and what follows (</c>, or
+    <v>…</v></c>), and kept when the bytes are what the regex asks, checked for all at once."""
     import numpy as np
 
     size = len(data)
-    a = np.frombuffer(data, dtype=np.uint8)
-    b = np.frombuffer(data + b"\x00" * 32, dtype=np.uint8)  # reads past the end without bounds checks
-    lt = np.flatnonzero(a == 0x3C)
-    named_f, after = b[lt + 1] == 0x66, b[lt + 2]
-    # formula elements in all: "<f" then ">", "/" or a space (<filterColumn>, <fileVersion> are not)
-    tags = int(np.count_nonzero(named_f & np.isin(after, (0x3E, 0x2F, 0x20, 0x09, 0x0A, 0x0D))))
-    k = np.flatnonzero(named_f & (after == 0x3E))  # "<f>"
-    k = k[k >= 1]
-    if not len(k):
-        none = np.empty(0, dtype=np.int64)
-        return none, none, none, none, none, none, none, tags
-    lt = np.concatenate([lt, np.full(4, size + 16, dtype=lt.dtype)])
-    opens, starts, closes = lt[k], lt[k - 1], lt[k + 1]
-    ok = b[opens - 1] == 0x3E
+    none = np.empty(0, dtype=np.int64)
+    # (a few bytes, padded: the windows below read from position 0 to _START_TAG_WINDOW)
+    b = np.frombuffer(data if size >= _START_TAG_WINDOW else data.ljust(_START_TAG_WINDOW, b"\x00"), dtype=np.uint8)
+    f = np.flatnonzero(b[:size] == 0x66)
+    f = f[(f >= 1) & (f <= size - 2)]
+    before, after = b[f - 1], b[f + 1]
+    opening = before == 0x3C
+    tags = int(np.count_nonzero(opening & np.isin(after, (0x3E, 0x2F, 0x20, 0x09, 0x0A, 0x0D))))
+    opens = f[opening & (after == 0x3E)] - 1  # "<f>"
+    closers = f[(before == 0x2F) & (b[np.maximum(f - 2, 0)] == 0x3C) & (after == 0x3E) & (f >= 2)] - 2  # "</f>"
+    if not len(opens):
+        return none, none, none, none, none, none, none, [], tags
+    last = size - 1
+    index = np.int32 if size < 2**31 - 64 else np.int64  # smaller windows of positions: faster gathers
+    # the cell's start tag: the last "<" before <f> (searched in the bytes just before, then, for
+    # a long start tag, one by one)
+    near = opens >= _START_TAG_WINDOW
+    window = b[np.where(near, opens, _START_TAG_WINDOW).astype(index)[:, None] + np.arange(-_START_TAG_WINDOW, 0, dtype=index)]
+    is_lt = window == 0x3C
+    starts = opens - 1 - np.argmax(is_lt[:, ::-1], axis=1)
+    for i in np.flatnonzero(~(is_lt.any(axis=1) & near)).tolist():
+        starts[i] = data.rfind(b"<", 0, int(opens[i]))
+    ok = (starts >= 0) & (b[opens - 1] == 0x3E)
+    starts = np.maximum(starts, 0)
     for j, char in enumerate(b'<c r="'):
-        ok &= b[starts + j] == char
+        ok &= b[np.minimum(starts + j, last)] == char
     valid, length, rows, cols = cell_addresses(b, starts + 6)
     ok &= valid
     attrs = starts + 6 + length
     ok &= attrs <= opens - 1
     ok &= _no_tag_bytes(data, b, attrs, opens - 1)  # the attributes: neither ">" nor "/"
-    # <f>text</f>: at least one character, neither "<" (the next "<" is "</f>") nor "\r"
-    ok &= closes > opens + 3
-    for j, char in enumerate(b"</f>"):
-        ok &= b[closes + j] == char
-    returns = np.flatnonzero(a == 0x0D)
-    ok &= np.searchsorted(returns, closes) == np.searchsorted(returns, opens + 3)
-    after_f, value_end, cell_end = closes + 4, lt[k + 3], lt[k + 4]
-    bare = (lt[k + 2] == after_f) & (b[after_f + 1] == 0x2F) & (b[after_f + 2] == 0x63) & (b[after_f + 3] == 0x3E)
-    valued = (lt[k + 2] == after_f) & (b[after_f + 1] == 0x76) & (b[after_f + 2] == 0x3E)
-    valued &= (b[value_end + 1] == 0x2F) & (b[value_end + 2] == 0x76) & (b[value_end + 3] == 0x3E)
-    valued &= (cell_end == value_end + 4) & (b[cell_end + 1] == 0x2F) & (b[cell_end + 2] == 0x63) & (b[cell_end + 3] == 0x3E)
+    # </f>: the first after <f>, with at least one character between (the text is checked below)
+    at = np.searchsorted(closers, opens + 3)
+    closes = np.append(closers, size)[at]
+    ok &= (closes < size) & (closes > opens + 3)
+    after_f = np.minimum(closes + 4, last)
+    following = b[np.minimum(after_f[:, None] + np.arange(4), last)]
+    bare = (following[:, 0] == 0x3C) & (following[:, 1] == 0x2F) & (following[:, 2] == 0x63) & (following[:, 3] == 0x3E)
+    valued = (following[:, 0] == 0x3C) & (following[:, 1] == 0x76) & (following[:, 2] == 0x3E)
+    # <v>…</v></c>: the value's end is the first "<" after <v> (searched just after, then one by one)
+    window = b[np.minimum((after_f + 3).astype(index)[:, None] + np.arange(_VALUE_WINDOW, dtype=index), last)] == 0x3C
+    value_end = after_f + 3 + np.argmax(window, axis=1)
+    for i in np.flatnonzero(valued & ~window.any(axis=1)).tolist():
+        value_end[i] = data.find(b"<", int(after_f[i]) + 3)
+    value_end = np.where(value_end < 0, last, value_end)
+    tail = b[np.minimum(value_end[:, None] + np.arange(8), last)]
+    valued &= (tail == np.frombuffer(b"</v></c>", dtype=np.uint8)).all(axis=1)
     ok &= bare | valued
-    ends = np.where(bare, after_f + 4, cell_end + 4)
+    ends = np.where(bare, after_f + 4, value_end + 8)
     keep = np.flatnonzero(ok)
+    # the text: neither "<" (the next "<" after <f> is its </f>) nor "\r"
+    texts = list(map(data.__getitem__, map(slice, (opens[keep] + 3).tolist(), closes[keep].tolist())))
+    joined = b"".join(texts)
+    if b"<" in joined or b"\r" in joined:
+        plain = [i for i, text in enumerate(texts) if b"<" not in text and b"\r" not in text]
+        keep, texts = keep[plain], [texts[i] for i in plain]
     return (starts[keep].astype(np.int64), attrs[keep].astype(np.int64), opens[keep].astype(np.int64),
-            (closes[keep] + 4).astype(np.int64), ends[keep].astype(np.int64), rows[keep], cols[keep], tags)
+            (closes[keep] + 4).astype(np.int64), ends[keep].astype(np.int64), rows[keep], cols[keep], texts, tags)
+
+
+_START_TAG_WINDOW = 32  # bytes before a <f> searched for its cell's "<": <c r="L100001" s="12" t="str"> and less
+_VALUE_WINDOW = 24  # bytes after a <v> searched for its "</v>": a number, an error, a short text
 
 
 def cell_addresses(b, at):
@@ -1006,7 +1032,8 @@ def cell_addresses(b, at):
     arrays (meaningless where not valid)."""
     import numpy as np
 
-    window = b[at[:, None] + np.arange(12)]
+    index = np.int32 if len(b) < 2**31 - 64 else np.int64
+    window = b[np.minimum(at.astype(index)[:, None] + np.arange(12, dtype=index), len(b) - 1)]
     letters = np.minimum(np.argmin((window >= 65) & (window <= 90), axis=1), 4)
     each = np.arange(len(at))
     after = window[each[:, None], letters[:, None] + np.arange(8)]
@@ -1033,7 +1060,7 @@ def _no_tag_bytes(data: bytes, b, start, end):
     ok = np.ones(len(start), dtype=bool)
     some = np.flatnonzero(length > 0)
     if len(some):
-        window = b[np.minimum(start[some], len(data))[:, None] + np.arange(_ATTRIBUTES_WINDOW)]
+        window = b[np.minimum(start[some][:, None] + np.arange(_ATTRIBUTES_WINDOW), len(b) - 1)]
         inside = np.arange(_ATTRIBUTES_WINDOW) < length[some][:, None]
         ok[some] = ~(((window == 0x3E) | (window == 0x2F)) & inside).any(axis=1)
     for i in np.flatnonzero(length > _ATTRIBUTES_WINDOW).tolist():  # long attribute lists: rare

@@ -20,7 +20,7 @@ import re
 import zipfile
 from typing import NamedTuple
 
-from encaisse.workbook.package import cell_addresses, related_parts
+from encaisse.workbook.package import related_parts
 
 _SHEET_DATA, _SHEET_DATA_END = b"<sheetData>", b"</sheetData>"
 _READER_PARTS = re.compile(r"(?:^|/)(?:sharedStrings|styles)\.xml$", re.I)  # what the reader needs beside the sheet
@@ -50,9 +50,13 @@ def keep_columns(data: bytes, columns: frozenset[int]) -> KeptColumns | None:
             data.find(b"<!", first, close) >= 0 or data.find(b"<?", first, close) >= 0):
         return None  # a comment, CDATA or processing instruction could hold what looks like a cell
     # Positions are taken in `data` itself (no copy of 30 MB): its end (</sheetData></worksheet>)
-    # leaves room for the bytes read after a cell's start.
+    # leaves room for the bytes read after a cell's start. "<c" is looked for two bytes at a time,
+    # at even then odd offsets (half the passes over the bytes of one at a time).
     b = np.frombuffer(data, dtype=np.uint8)
-    marks = first + np.flatnonzero((b[first:close] == 0x3C) & (b[first + 1:close + 1] == 0x63))  # "<c"
+    pairs = (close - first) // 2
+    marks = np.concatenate([first + offset + 2 * np.flatnonzero(np.frombuffer(data, "<u2", pairs, first + offset) == 0x633C)
+                            for offset in (0, 1)])
+    marks.sort()
     # "<c" then a space is a cell (<col>, <color>, <charset> of rich text are not); one written
     # otherwise ("<c>", "<c\t", an attribute before r="…") would be taken with the cell before it
     following = b[marks + 2]
@@ -61,14 +65,15 @@ def keep_columns(data: bytes, columns: frozenset[int]) -> KeptColumns | None:
     starts = marks[following == 0x20]
     if not len(starts):
         return KeptColumns(data, 0, 0)
-    if not ((b[starts + 3] == 0x72) & (b[starts + 4] == 0x3D) & (b[starts + 5] == 0x22)).all():
+    after = b[starts[:, None] + np.arange(3, 9)]  # r="XYZ: the address's first three bytes after r="
+    if not ((after[:, 0] == 0x72) & (after[:, 1] == 0x3D) & (after[:, 2] == 0x22)).all():
         return None
     # the column from its one to three letters (an address the reader would refuse is kept: it
     # then refuses it as it would in the whole sheet)
-    c1, c2, c3 = (b[starts + j].astype(np.int64) for j in (6, 7, 8))
-    letter2, letter3 = (c2 >= 65) & (c2 <= 90), (c3 >= 65) & (c3 <= 90)
-    cols = np.where(letter2, np.where(letter3, ((c1 - 64) * 26 + c2 - 64) * 26 + c3 - 64, (c1 - 64) * 26 + c2 - 64), c1 - 64)
-    keep = np.isin(cols, np.fromiter(columns, dtype=np.int64, count=len(columns))) | (c1 < 65) | (c1 > 90)
+    c1, c2, c3 = (after[:, j].astype(np.int32) - 64 for j in (3, 4, 5))
+    letter2, letter3 = (c2 >= 1) & (c2 <= 26), (c3 >= 1) & (c3 <= 26)
+    cols = np.where(letter2, np.where(letter3, (c1 * 26 + c2) * 26 + c3, c1 * 26 + c2), c1)
+    keep = np.isin(cols, np.fromiter(columns, dtype=np.int32, count=len(columns))) | (c1 < 1) | (c1 > 26)
     # A cell runs to the next cell or to its row's end ("</row>"): what lies between is its own.
     w = first + 4 + np.flatnonzero(b[first + 4:close] == 0x77)  # "w": rare in a sheet's XML but for <row> and </row>
     row_ends = w[(b[w - 4] == 0x3C) & (b[w - 3] == 0x2F) & (b[w - 2] == 0x72) & (b[w - 1] == 0x6F) & (b[w + 1] == 0x3E)] - 4
@@ -86,9 +91,31 @@ def keep_columns(data: bytes, columns: frozenset[int]) -> KeptColumns | None:
         bounds[0], bounds[-1] = 0, len(data)
         bounds[1:-1:2], bounds[2:-1:2] = dropped_starts[opens], dropped_ends[np.append(opens[1:], True)]
         kept_data = b[np.repeat(np.arange(len(bounds) - 1) % 2 == 0, np.diff(bounds))].tobytes()
+    # the farthest row of the cells kept: the up to seven digits after their letters
     kept = starts[keep]
-    _, _, rows, kept_cols = cell_addresses(b, kept + 6)
+    digits = b[(kept + 6 + 1 + letter2[keep] + (letter2 & letter3)[keep])[:, None] + np.arange(7)].astype(np.int64) - 48
+    rows = np.zeros(len(kept), dtype=np.int64)
+    going = np.ones(len(kept), dtype=bool)
+    for j in range(7):
+        going &= (digits[:, j] >= 0) & (digits[:, j] <= 9)
+        rows = np.where(going, rows * 10 + digits[:, j], rows)
+    kept_cols = cols[keep]
     return KeptColumns(kept_data, int(rows.max(initial=0)), int(kept_cols.max(initial=0)))
+
+
+def halves(data: bytes) -> tuple[bytes, bytes] | None:
+    """The sheet `data` (its XML) as two sheets, each with half of its rows — cut at the row's end
+    nearest its middle — and all that stands around them; None when it has no such place."""
+    start = data.find(_SHEET_DATA)
+    close = data.rfind(_SHEET_DATA_END)
+    if start < 0 or close < start:
+        return None
+    first = start + len(_SHEET_DATA)
+    cut = data.find(b"</row>", (first + close) // 2, close)
+    if cut < 0 or not data.startswith(b"<row", cut + 6):
+        return None
+    cut += 6
+    return data[:cut] + data[close:], data[:first] + data[cut:]
 
 
 def reader_package(zf: zipfile.ZipFile, workbook_part: str, member: str, xml: bytes, others: tuple[str, ...] = ()) -> bytes:
