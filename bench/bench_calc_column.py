@@ -2,14 +2,14 @@
 
     .venv/bin/python bench/bench_calc_column.py                       # 10 000 and 100 000 rows
     .venv/bin/python bench/bench_calc_column.py --sizes 2000 --repeat 1
-    .venv/bin/python bench/bench_calc_column.py --columns 1          # the first column alone
+    .venv/bin/python bench/bench_calc_column.py --columns 2          # two chained columns
     .venv/bin/python bench/bench_calc_column.py --table factures     # in the demo's Factures table
 
 The workbook (cached in bench/cache/, git-ignored) is a Factures table (N° facture, Code client,
-Date facture, Échéance, Montant TTC) with DateArrete on a Paramètres sheet, and two columns every
-finance book has, written down every row as Excel writes them:
-« Jours de retard » =IF(E2>0,DateArrete-D2,"") and « Reste dû » =IF(F2="",0,E2*(F2>30)) (with
---columns 1, the first alone: one calculated column, the case the target names). With --table
+Date facture, Échéance, Montant TTC) with DateArrete on a Paramètres sheet, and a calculated
+column every finance book has, written down every row as Excel writes it: « Jours de retard »
+=IF(E2>0,DateArrete-D2,"") — the case the target names. With --columns 2, a second one reading
+the first, « Reste dû » =IF(F2="",0,E2*(F2>30)) (twice the formulas). With --table
 factures, the table is the demo's Factures (generate_sample: eleven columns, texts, dates, blanks)
 with « Jours de retard » =IF(E2>0,DateArrete-D2,"") added as a twelfth column: what a finance
 team's own table is like.
@@ -46,12 +46,10 @@ def rows(n: int) -> list[list]:
     return out
 
 
-def build(n: int, columns: int = 2) -> Path:
+def _book(path: Path):
+    """(workbook, its empty Factures sheet, the date format) with DateArrete on a Paramètres sheet."""
     import xlsxwriter
 
-    path = CACHE / (f"calc-column-{n}.xlsx" if columns == 2 else f"calc-column-{n}-{columns}.xlsx")
-    if path.exists():
-        return path
     CACHE.mkdir(exist_ok=True)
     book = xlsxwriter.Workbook(str(path))
     date = book.add_format({"num_format": "dd/mm/yyyy"})
@@ -59,7 +57,14 @@ def build(n: int, columns: int = 2) -> Path:
     params.write("A1", "Date d'arrêté")
     params.write_datetime("B1", AS_OF, date)
     book.define_name("DateArrete", "=Paramètres!$B$1")
-    sheet = book.add_worksheet("Factures")
+    return book, book.add_worksheet("Factures"), date
+
+
+def build(n: int, columns: int = 2) -> Path:
+    path = CACHE / (f"calc-column-{n}.xlsx" if columns == 2 else f"calc-column-{n}-{columns}.xlsx")
+    if path.exists():
+        return path
+    book, sheet, date = _book(path)
     data = rows(n)
     headers = ["N° facture", "Code client", "Date facture", "Échéance", "Montant TTC", "Jours de retard", "Reste dû"][:5 + columns]
     sheet.add_table(0, 0, n, 4 + columns, {"name": "Factures", "columns": [{"header": h} for h in headers]})
@@ -79,22 +84,14 @@ def build(n: int, columns: int = 2) -> Path:
 def build_factures(n: int) -> Path:
     """The demo's Factures table (generate_sample(n)) with one calculated column."""
     import pandas as pd
-    import xlsxwriter
 
     from encaisse.authoring.sample import generate_sample
 
     path = CACHE / f"calc-column-factures-{n}.xlsx"
     if path.exists():
         return path
-    CACHE.mkdir(exist_ok=True)
     frame = generate_sample(n).invoices.drop(columns="row")
-    book = xlsxwriter.Workbook(str(path))
-    date = book.add_format({"num_format": "dd/mm/yyyy"})
-    params = book.add_worksheet("Paramètres")
-    params.write("A1", "Date d'arrêté")
-    params.write_datetime("B1", AS_OF, date)
-    book.define_name("DateArrete", "=Paramètres!$B$1")
-    sheet = book.add_worksheet("Factures")
+    book, sheet, date = _book(path)
     headers = [*frame.columns, "Jours de retard"]
     sheet.add_table(0, 0, len(frame), len(headers) - 1, {"name": "Factures", "columns": [{"header": h} for h in headers]})
     for j, name in enumerate(frame.columns):
@@ -160,8 +157,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000", help="nombres de lignes, séparés par des virgules")
     parser.add_argument("--repeat", type=int, default=3, help="mesures répétées, la meilleure gardée (défaut 3)")
-    parser.add_argument("--columns", type=int, choices=(1, 2), default=2,
-                        help="colonnes calculées : 2 (défaut, Jours de retard puis Reste dû) ou 1 (Jours de retard seule)")
+    parser.add_argument("--columns", type=int, choices=(1, 2), default=1,
+                        help="colonnes calculées : 1 (défaut, Jours de retard) ou 2 (Jours de retard puis Reste dû, qui la lit)")
     parser.add_argument("--table", choices=("courte", "factures"), default="courte",
                         help="courte (défaut) : cinq colonnes de données ; factures : la table Factures de la démo (onze colonnes) "
                              "et une colonne calculée")

@@ -171,6 +171,14 @@ def test_the_reader_s_package_holds_what_calamine_needs_and_the_cut_sheet(tmp_pa
     rows = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name("Factures").to_python(skip_empty_area=False)
     assert rows[1] == ["", "", "", dt.date(2026, 2, 2), 101.0]
     assert rows[0] == ["", "", "", "Échéance", "Montant TTC"]
+    # without a shared string's cell (t="s"), the shared strings are left out: the reader parses them all
+    no_header = kept.xml.replace(kept.xml[kept.xml.index(b'<row r="1"'):kept.xml.index(b'<row r="2"')], b"")
+    with zipfile.ZipFile(path) as zf:
+        data = reader_package(zf, package.workbook_part, part, no_header)
+    with zipfile.ZipFile(io.BytesIO(data)) as made:
+        assert "xl/sharedStrings.xml" not in made.namelist() and "xl/styles.xml" in made.namelist()
+    rows = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name("Factures").to_python(skip_empty_area=False)
+    assert rows[1] == ["", "", "", dt.date(2026, 2, 2), 101.0]
 
 
 def test_the_columns_formulas_read_are_guessed_from_their_texts():

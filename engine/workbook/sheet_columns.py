@@ -24,6 +24,7 @@ from encaisse.workbook.package import related_parts
 
 _SHEET_DATA, _SHEET_DATA_END = b"<sheetData>", b"</sheetData>"
 _READER_PARTS = re.compile(r"(?:^|/)(?:sharedStrings|styles)\.xml$", re.I)  # what the reader needs beside the sheet
+_SHARED_STRINGS = re.compile(r"(?:^|/)sharedStrings\.xml$", re.I)
 
 
 class KeptColumns(NamedTuple):
@@ -120,11 +121,15 @@ def halves(data: bytes) -> tuple[bytes, bytes] | None:
 
 def reader_package(zf: zipfile.ZipFile, workbook_part: str, member: str, xml: bytes, others: tuple[str, ...] = ()) -> bytes:
     """A package the fast reader opens to read the sheet `member` as `xml`: the content types, the
-    relationships, the workbook part, its shared strings and styles, that sheet and the sheets
-    `others` as they are — stored uncompressed, in memory. The other sheets are left out."""
+    relationships, the workbook part, its styles and shared strings (only when `xml` or `others`
+    may refer to them: the reader parses them all as it opens the package), that sheet and the
+    sheets `others` as they are — stored uncompressed, in memory. The other sheets are left out."""
     folder, name = posixpath.split(workbook_part)
     parts = ["[Content_Types].xml", "_rels/.rels", workbook_part, posixpath.join(folder, "_rels", name + ".rels")]
-    parts += [target for target in related_parts(zf, workbook_part, str(zf.filename)).values() if _READER_PARTS.search(target)]
+    # a shared string's cell is t="s" (or t='s', t = "s"…): any "s" between quotes may be one
+    strings = bool(others) or b'"s"' in xml or b"'s'" in xml
+    parts += [target for target in related_parts(zf, workbook_part, str(zf.filename)).values()
+              if _READER_PARTS.search(target) and (strings or not _SHARED_STRINGS.search(target))]
     parts += [other for other in others if other != member]
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as package:
