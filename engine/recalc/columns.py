@@ -231,11 +231,30 @@ def _runs(rows: list[int], texts: list[str], col: int):
     """(start, length) of the calculated columns among the cells of one column (by row)."""
     i = 0
     while i < len(rows):
+        # A run holds one formula moved by its row: its cells' texts are the same but for their
+        # digits. Fewer than MIN_ROWS such cells from here: no run worth it starts among them.
+        alike = _alike(rows, texts, i)
+        if alike < MIN_ROWS:
+            i += alike
+            continue
         length = _run_length(rows, texts, i)
         start = i
         i += length
         if length >= MIN_ROWS and relative_form(texts[start], rows[start], col) is not None:
             yield start, length
+
+
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def _alike(rows: list[int], texts: list[str], i: int) -> int:
+    """How many cells from the i-th, up to MIN_ROWS, stand on consecutive rows with its text but
+    for the digits (a cheap test before the formulas are compared as moved)."""
+    skeleton = texts[i].translate(_NO_DIGITS)
+    k = 1
+    while k < MIN_ROWS and i + k < len(rows) and rows[i + k] == rows[i] + k and texts[i + k].translate(_NO_DIGITS) == skeleton:
+        k += 1
+    return k
 
 
 def _anchor(sheet: str, col: int, row: int, size: int, text: str) -> FormulaCell:
