@@ -399,12 +399,21 @@ class Evaluator:
                     self._spilled.setdefault(c.sheet, []).append(self._stored_extent(c))
         spilled = self._spilled.get(cell.sheet, [])
 
+        last_spill: list[Rect] = []  # the walk goes cell by cell: the spill holding the last one most likely holds the next
+
         def occupied(row: int, col: int) -> bool:
             if (cell.sheet, row, col) in self.by_cell:
                 return True
             if row > grid.shape[0] or col > grid.shape[1] or grid[row - 1, col - 1] in ("", None):
                 return False
-            return not any(r.contains(row, col) for r in spilled)  # an old spilled value is no obstacle
+            # an old spilled value is no obstacle
+            if last_spill and last_spill[0].contains(row, col):
+                return False
+            found = next((r for r in spilled if r.contains(row, col)), None)
+            if found is None:
+                return True
+            last_spill[:] = [found]
+            return False
 
         last_row = cell.row
         while last_row < max(grid.shape[0], cell.row) and not occupied(last_row + 1, cell.col):
