@@ -680,3 +680,13 @@ def test_plain_formula_cells_are_found_where_the_regex_finds_them_in_any_mix_of_
         assert plain.starts.tolist() == [m.start() for m in matches], data
         assert plain.ends.tolist() == [m.end() for m in matches], data
         assert plain.count == data.count(b"<f>") + data.count(b"<f t="), data
+
+
+def test_a_shared_formula_is_moved_without_importing_the_openpyxl_package():
+    import subprocess
+    import sys
+
+    code = ("import sys; from encaisse.workbook.package import MovedFormula; m = MovedFormula('B2', 'SUM(A1:A3)+$C$1*Feuil2!D4'); "
+            "print('openpyxl' in sys.modules, m.pieces[0], len(m.pieces))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "SUM(", "7"]  # SUM( · A1:A3 · ) · + · $C$1 · * · Feuil2!D4

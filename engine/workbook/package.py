@@ -814,6 +814,31 @@ PLAIN_FORMULA_CELL = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"([^<>/]*+
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"))
 
 
+@functools.lru_cache(maxsize=None)
+def _formula_tokenizer():
+    """openpyxl's formula tokenizer module. It imports nothing but `re`: it is loaded from its file
+    without the openpyxl package, whose import (workbook, reader, writer, styles...) costs a
+    recalculation of a book with shared formulas a sixth of a second; imported as usual when it
+    cannot be (openpyxl not installed as files)."""
+    import importlib.util
+    import sys
+
+    loaded = sys.modules.get("openpyxl.formula.tokenizer")
+    if loaded is not None:
+        return loaded
+    try:
+        package = importlib.util.find_spec("openpyxl")
+        path = os.path.join(os.path.dirname(package.origin), "formula", "tokenizer.py")
+        spec = importlib.util.spec_from_file_location("encaisse_openpyxl_tokenizer", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    except (ImportError, AttributeError, TypeError, OSError):
+        import openpyxl.formula.tokenizer
+
+        return openpyxl.formula.tokenizer
+
+
 class MovedFormula:
     """A formula written for one cell, as it reads in another: its relative references moved by
     the offset between the two cells (a shared formula's cells, a defined name used in a cell),
@@ -828,7 +853,8 @@ class MovedFormula:
     _CELL = re.compile(r"(\$?)([A-Za-z]{1,3})(\$?)([1-9][0-9]{0,6})$")
 
     def __init__(self, origin: str, text: str):
-        from openpyxl.formula.tokenizer import Token, Tokenizer
+        tokenizer = _formula_tokenizer()
+        Token, Tokenizer = tokenizer.Token, tokenizer.Tokenizer  # noqa: N806 — openpyxl's classes
 
         self.row, self.col = split_ref(origin)
         # Each piece: a text kept as is, or a reference as a list of parts, each a text kept as is,
