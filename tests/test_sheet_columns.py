@@ -238,3 +238,42 @@ def test_a_settled_future_holds_the_result_or_the_error_and_a_cancelled_one_is_l
     sheet_reader._settle(cancelled, lambda: 1)
     sheet_reader._settle(None, lambda: 1)
     assert done.result() == 42 and isinstance(failed.exception(), ZeroDivisionError) and cancelled.cancelled()
+
+
+def test_a_big_sheet_of_many_unlike_formulas_is_read_whole_from_the_start(tmp_path, monkeypatch):
+    import xlsxwriter
+
+    from encaisse.recalc import recalc
+
+    path = tmp_path / "modele.xlsx"
+    functions = ("MAX", "MIN", "SUM", "AVERAGE", "PRODUCT", "MEDIAN", "COUNT", "COUNTA", "LCM", "GCD", "POWER", "MOD", "QUOTIENT",
+                 "ROUND", "ROUNDUP", "ROUNDDOWN", "TRUNC", "ATAN2", "FLOOR.MATH", "CEILING.MATH")
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Modèle")
+    sheet.add_table(0, 0, 40, 3, {"name": "Modele", "columns": [{"header": h} for h in ("A", "B", "C", "D")]})
+    for r in range(1, 41):
+        sheet.write_number(r, 0, r)
+        sheet.write_number(r, 1, 2 * r)
+        sheet.write_number(r, 2, 3 * r)
+        # twenty kinds of formulas, each reading column A only: a model, not a calculated column
+        sheet.write_formula(r, 3, f"={functions[r % 20]}(A{r + 1},{r})")
+    book.close()
+    monkeypatch.setattr(sheet_reader, "_CUT_SHEET", 0)
+    read = []
+    monkeypatch.setattr(sheet_reader.SheetReader, "_read_columns", lambda self, sheet, columns: read.append(columns))
+    report = recalc(path, tmp_path / "out.xlsx")
+    assert read == [] and report.values["'Modèle'!D3"] == 2.0 + 2 and report.values["'Modèle'!D5"] == 4.0 * 4  # SUM(A3,2), PRODUCT(A5,4)
+
+
+def test_a_cut_reading_that_fails_leaves_nothing_waiting(tmp_path, monkeypatch):
+    path = _book(tmp_path / "factures.xlsx", 300)
+
+    def fails(self, sheet, columns):
+        raise RuntimeError("lecture interrompue")
+
+    monkeypatch.setattr(sheet_reader, "_CUT_SHEET", 0)
+    monkeypatch.setattr(sheet_reader.SheetReader, "_read_columns", fails)
+    from encaisse.recalc import recalc
+
+    with pytest.raises(RuntimeError, match="lecture interrompue"):  # the reading's own error, not a hang
+        recalc(path, tmp_path / "out.xlsx")

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 _TINY_SHEET = 256 * 1024  # bytes of sheet XML, uncompressed: read in milliseconds
 _CUT_SHEET = 4 << 20  # bytes of sheet XML from which a sheet is read only in the columns its formulas read
 _HALVES_SHEET = 8 << 20  # bytes from which such a sheet is cut and read in two halves side by side
+_CALCULATED_KINDS = 16  # formulas unlike but for their digits in a cut sheet's first rows, at most
 
 
 class SheetReader:
@@ -174,7 +175,10 @@ class SheetReader:
             with zipfile.ZipFile(self.path) as zf:
                 with zf.open(part.part) as stream:
                     own = formula_texts(stream.read(_TINY_SHEET))
-                if not own:
+                # A few formulas moved down their column (texts alike but for their digits): a
+                # table's calculated columns. Many unlike ones are a model, which reads anywhere:
+                # read whole from the start rather than after a guess fell short.
+                if not own or len({re.sub(r"[0-9]+", "", text) for text in own}) > _CALCULATED_KINDS:
                     return None
                 formulas = [(sheet, text) for text in own]
                 for other in self.package.sheets:
@@ -263,7 +267,11 @@ class SheetReader:
             try:
                 found = self._read_columns(sheet, columns)
             finally:
-                for name, future in self._companions.items():  # not read with it: read as any sheet
+                # whatever happened, nothing waits for ever: the formula scan for the sheet's XML
+                # (it then reads it itself), the small sheets for their grids (read as any sheet)
+                part = self.package.sheet(sheet)
+                _settle(self._xml.get(part.part) if part is not None else None, lambda: None)
+                for name, future in self._companions.items():
                     _settle(future, lambda name=name: self._read_whole(name))
             if found is not None:
                 return found
