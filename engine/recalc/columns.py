@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from encaisse.recalc.scan import called_functions, mask_strings
+from encaisse.recalc.scan import called_functions, mask_strings, without_digits
 from encaisse.workbook.package import FormulaCell, column_index_from_string, get_column_letter
 from encaisse.workbook.splice import ErrorValue
 
@@ -244,15 +244,12 @@ def _runs(rows: list[int], texts: list[str], col: int):
             yield start, length
 
 
-_NO_DIGITS = str.maketrans("", "", "0123456789")
-
-
 def _alike(rows: list[int], texts: list[str], i: int) -> int:
     """How many cells from the i-th, up to MIN_ROWS, stand on consecutive rows with its text but
     for the digits (a cheap test before the formulas are compared as moved)."""
-    skeleton = texts[i].translate(_NO_DIGITS)
+    skeleton = without_digits(texts[i])
     k = 1
-    while k < MIN_ROWS and i + k < len(rows) and rows[i + k] == rows[i] + k and texts[i + k].translate(_NO_DIGITS) == skeleton:
+    while k < MIN_ROWS and i + k < len(rows) and rows[i + k] == rows[i] + k and without_digits(texts[i + k]) == skeleton:
         k += 1
     return k
 

@@ -44,6 +44,7 @@ from encaisse.recalc.values import (
     fit,
     from_xl,
     from_xl_block,
+    laid_over,
     table_frame,
     to_file,
     to_serial,
@@ -226,13 +227,7 @@ class Evaluator:
 
     def _lay(self, grid: np.ndarray, result: np.ndarray, extent: Rect) -> None:
         """A native result written over the sheet's grid (made bigger when it spills beyond)."""
-        rows, cols = max(grid.shape[0], extent.r2), max(grid.shape[1], extent.c2)
-        if (rows, cols) != grid.shape:
-            bigger = np.full((rows, cols), "", dtype=object)
-            bigger[:grid.shape[0], :grid.shape[1]] = grid
-            grid = self._grids[extent.sheet] = bigger
-        h, w = result.shape
-        grid[extent.r1 - 1:extent.r1 - 1 + h, extent.c1 - 1:extent.c1 - 1 + w] = result
+        self._grids[extent.sheet] = laid_over(grid, result, extent.r1 - 1, extent.c1 - 1)
 
     def references(self, key: tuple) -> list[Rect]:
         """The ranges the formula of an evaluated cell reads."""

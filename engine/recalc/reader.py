@@ -10,7 +10,6 @@ engine's frame in the reading thread, once for every function (through the evalu
 from __future__ import annotations
 
 import io
-import re
 import threading
 import zipfile
 import zlib
@@ -24,8 +23,8 @@ import python_calamine as calamine
 from encaisse.errors import InputError, Problem
 from encaisse.recalc.cells import Rect
 from encaisse.recalc.columns import Column, find_columns, find_plain_columns
-from encaisse.recalc.scan import Mentions, columns_read, range_problem, with_bounded_ranges
-from encaisse.recalc.values import block, grid_from_rows, table_frame
+from encaisse.recalc.scan import Mentions, columns_read, range_problem, with_bounded_ranges, without_digits
+from encaisse.recalc.values import block, grid_from_rows, laid_over, table_frame
 from encaisse.workbook.package import (
     FormulaCell,
     Package,
@@ -178,7 +177,7 @@ class SheetReader:
                 # A few formulas moved down their column (texts alike but for their digits): a
                 # table's calculated columns. Many unlike ones are a model, which reads anywhere:
                 # read whole from the start rather than after a guess fell short.
-                if not own or len({re.sub(r"[0-9]+", "", text) for text in own}) > _CALCULATED_KINDS:
+                if not own or len(set(map(without_digits, own))) > _CALCULATED_KINDS:
                     return None
                 formulas = [(sheet, text) for text in own]
                 for other in self.package.sheets:
@@ -191,7 +190,7 @@ class SheetReader:
             return None  # the whole sheet's reading names what is wrong
         # the formulas of a calculated column differ only by their rows' numbers, which do not
         # change the columns read: one of each kind is looked at
-        wanted = columns_read(list({(own, re.sub(r"[0-9]+", "", text)): (own, text) for own, text in formulas}.values()),
+        wanted = columns_read(list({(own, without_digits(text)): (own, text) for own, text in formulas}.values()),
                               sheet, self.package)
         width = max((t.bounds[2] for t in self.package.tables.values() if t.sheet == sheet), default=0)
         return wanted if wanted is not None and len(wanted) * 2 <= width else None
@@ -347,13 +346,8 @@ class SheetReader:
             return None
         grid, errors = first
         if rest is not None:
-            (block, (top, left)), more = rest
-            rows, cols = max(grid.shape[0], top + block.shape[0]), max(grid.shape[1], left + block.shape[1])
-            if (rows, cols) != grid.shape:
-                bigger = np.full((rows, cols), "", dtype=object)
-                bigger[:grid.shape[0], :grid.shape[1]] = grid
-                grid = bigger
-            grid[top:top + block.shape[0], left:left + block.shape[1]] = block
+            (cells, (top, left)), more = rest
+            grid = laid_over(grid, cells, top, left)
             errors = {**errors, **more}
         _mark_errors(grid, errors)
         return grid, {}

@@ -73,6 +73,15 @@ def own_cell(text: str, row: int, col: int) -> str:
     return outside_strings(text, lambda s: _OWN_CELL.sub(lambda m: str(row if m.group(1).upper() == "ROW" else col), s))
 
 
+_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def without_digits(text: str) -> str:
+    """The text with its digits taken out: the formulas of a calculated column (one formula moved
+    down by its row) are alike so."""
+    return text.translate(_DIGITS)
+
+
 def outside_strings(text: str, change) -> str:
     """`change` applied to every part of `text` outside its string literals."""
     parts = re.split(r'("(?:[^"]|"")*")', text)

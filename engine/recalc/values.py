@@ -146,6 +146,19 @@ def grid_from_rows(rows: list) -> np.ndarray:
     return grid
 
 
+def laid_over(grid: np.ndarray, values: np.ndarray, top: int, left: int) -> np.ndarray:
+    """`values` written over a sheet's grid from (top, left), 0-based: the grid itself, or a bigger
+    one ('' in the new cells) when they reach beyond it."""
+    h, w = values.shape
+    rows, cols = max(grid.shape[0], top + h), max(grid.shape[1], left + w)
+    if (rows, cols) != grid.shape:
+        bigger = np.full((rows, cols), "", dtype=object)
+        bigger[:grid.shape[0], :grid.shape[1]] = grid
+        grid = bigger
+    grid[top:top + h, left:left + w] = values
+    return grid
+
+
 def block(grid: np.ndarray, rect: Rect) -> np.ndarray:
     """The cells of `rect` in a sheet's grid (a copy), '' beyond what was read."""
     h, w = rect.shape

@@ -20,7 +20,7 @@ import re
 import zipfile
 from typing import NamedTuple
 
-from encaisse.workbook.package import related_parts
+from encaisse.workbook.package import cell_addresses, related_parts
 
 _SHEET_DATA, _SHEET_DATA_END = b"<sheetData>", b"</sheetData>"
 _READER_PARTS = re.compile(r"(?:^|/)(?:sharedStrings|styles)\.xml$", re.I)  # what the reader needs beside the sheet
@@ -92,16 +92,9 @@ def keep_columns(data: bytes, columns: frozenset[int]) -> KeptColumns | None:
         bounds[0], bounds[-1] = 0, len(data)
         bounds[1:-1:2], bounds[2:-1:2] = dropped_starts[opens], dropped_ends[np.append(opens[1:], True)]
         kept_data = b[np.repeat(np.arange(len(bounds) - 1) % 2 == 0, np.diff(bounds))].tobytes()
-    # the farthest row of the cells kept: the up to seven digits after their letters
-    kept = starts[keep]
-    digits = b[(kept + 6 + 1 + letter2[keep] + (letter2 & letter3)[keep])[:, None] + np.arange(7)].astype(np.int64) - 48
-    rows = np.zeros(len(kept), dtype=np.int64)
-    going = np.ones(len(kept), dtype=bool)
-    for j in range(7):
-        going &= (digits[:, j] >= 0) & (digits[:, j] <= 9)
-        rows = np.where(going, rows * 10 + digits[:, j], rows)
-    kept_cols = cols[keep]
-    return KeptColumns(kept_data, int(rows.max(initial=0)), int(kept_cols.max(initial=0)))
+    # the farthest row of the cells kept (the grid the reader allocates for them)
+    _, _, rows, _ = cell_addresses(b, starts[keep] + 6)
+    return KeptColumns(kept_data, int(rows.max(initial=0)), int(cols[keep].max(initial=0)))
 
 
 def halves(data: bytes) -> tuple[bytes, bytes] | None:
